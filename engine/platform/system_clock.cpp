@@ -1,0 +1,29 @@
+// engine/platform/system_clock.cpp — the real clock (CLOCK_REALTIME + CLOCK_MONOTONIC).
+#include <time.h>
+
+#include <memory>
+
+#include "phyx/clock.hpp"
+
+namespace phyx {
+namespace {
+
+std::int64_t read_ns(clockid_t id) noexcept {
+  timespec ts{};
+  clock_gettime(id, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+class SystemClock final : public Clock {
+ public:
+  Instant now() const override {
+    const std::int64_t mono = read_ns(CLOCK_MONOTONIC);
+    return Instant{read_ns(CLOCK_REALTIME) / 1'000'000, mono / 1'000'000, mono};
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<Clock> create_system_clock() { return std::make_shared<SystemClock>(); }
+
+}  // namespace phyx

@@ -1,0 +1,618 @@
+// engine/process/process_core.cpp — the process state machine (see process_core.hpp for the
+// locking protocol).
+//
+// Lifecycle, as run_slice() drives it (every step on the one thread that runs the process):
+//  1. init_pending --init ok--> running (status running, process:ready)
+//                  --init threw--> crash
+//  2. running: system lane first, then one user message per step (budget per slice).
+//  3. crash (handler or init threw): process:fail; cancel this incarnation's timers; drop its
+//     state (an unanswered Reply in it fails with NoReplyError); stop children youngest
+//     first; then the supervisor decides (supervise/policy.hpp): restart now, restart after
+//     a timer (status starting, user lane kept), or give up (failed, escalate to parent).
+//  4. stop (any thread: status stopping at once, sends refused, timers cancelled):
+//     discard -> queued messages become dead letters (reason stopped);
+//     drain   -> queued messages are handled first;
+//     then children stop youngest first, on_stop runs, the state is dropped (Replies in it
+//     fail with StoppedError), status stopped, process:stop, the stop future completes, the
+//     parent hears child_stopped.
+#include "phyx/detail/process_core.hpp"
+
+#include <exception>
+#include <string>
+#include <utility>
+
+#include "mailbox/overflow.hpp"
+#include "phyx/detail/runtime_core.hpp"
+#include "phyx/errors.hpp"
+#include "sched/thread_context.hpp"
+#include "supervise/policy.hpp"
+#include "telemetry/counters.hpp"
+
+namespace phyx::detail {
+namespace {
+
+std::string describe(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(std::move(e));
+  } catch (const std::exception& ex) {
+    return ex.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
+FieldValue int_field(std::uint64_t v) { return static_cast<std::int64_t>(v); }
+
+/// Owns a scheduled message until its timer fires (or is cancelled and destroyed).
+struct PendingEnvelope {
+  Envelope* envelope;
+  ~PendingEnvelope() {
+    DropContextScope ctx(DropContext::stopping);  // timers die at stop (or crash: see crash())
+    delete envelope;
+  }
+};
+
+}  // namespace
+
+ProcessCore::ProcessCore(std::shared_ptr<RuntimeCore> runtime, CoreSpec spec)
+    : runtime_(std::move(runtime)), spec_(std::move(spec)) {}
+
+ProcessCore::~ProcessCore() {
+  DropContextScope ctx(DropContext::stopping);
+  while (head_ != nullptr) {
+    Envelope* e = head_;
+    head_ = e->next;
+    delete e;
+  }
+}
+
+void ProcessCore::set_status(Status s) noexcept {
+  status_.store(s, std::memory_order_release);  // pairs with the acquire load in status()
+}
+
+std::size_t ProcessCore::queued() const {
+  std::lock_guard lock(mutex_);
+  return count_;
+}
+
+// ---- sending ------------------------------------------------------------------------
+
+bool ProcessCore::send_user(Envelope* e, Origin origin) {
+  RuntimeCore& rt = *runtime_;
+  rt.count(Counter::sent);
+  Envelope* evicted = nullptr;
+  std::size_t size_after = 0;
+  bool wake = false;
+  {
+    std::unique_lock lock(mutex_);
+    if (!accepting_) {
+      lock.unlock();
+      refuse(e, origin);
+      return false;
+    }
+    switch (decide_overflow(count_, spec_.max_inbox, spec_.policy)) {
+      case Overflow::reject: {
+        const std::size_t size = count_;
+        lock.unlock();
+        rt.count(Counter::refused_full);
+        rt.count(Counter::dead_letters);
+        if (rt.telemetry_on()) {
+          rt.emit("process:mailbox:full", this,
+                  Fields{{"policy", std::string(to_string(spec_.policy))}, {"size", int_field(size)}});
+          rt.emit_dead_letter(this, "mailbox_full", e->msg_type());
+        }
+        if (e->ask != nullptr) e->ask->fail(std::make_exception_ptr(ProcessError("Failed to send ask message", id_.value)));
+        delete e;
+        return false;
+      }
+      case Overflow::evict_oldest_then_accept:
+        evicted = head_;
+        head_ = evicted->next;
+        if (head_ == nullptr) tail_ = nullptr;
+        --count_;
+        break;
+      case Overflow::accept:
+        break;
+    }
+    e->seq = next_seq_++;
+    e->next = nullptr;
+    if (tail_ != nullptr) {
+      tail_->next = e;
+    } else {
+      head_ = e;
+    }
+    tail_ = e;
+    size_after = ++count_;
+    if (!scheduled_ && wants_user_) {
+      scheduled_ = true;
+      wake = true;
+    }
+  }
+  rt.count(Counter::accepted);
+  if (evicted != nullptr) {
+    rt.count(Counter::dropped_oldest);
+    rt.count(Counter::dead_letters);
+    if (rt.telemetry_on()) {
+      rt.emit("process:mailbox:full", this,
+              Fields{{"policy", std::string(to_string(spec_.policy))}, {"size", int_field(spec_.max_inbox)}});
+      rt.emit_dead_letter(this, "dropped_oldest", evicted->msg_type());
+    }
+    DropContextScope ctx(DropContext::crash_or_unanswered);  // an evicted ask fails with NoReplyError
+    delete evicted;
+  }
+  if (rt.telemetry_on()) rt.emit("process:mailbox:enqueue", this, Fields{{"size", int_field(size_after)}});
+  if (wake) rt.schedule(this);
+  return true;
+}
+
+void ProcessCore::refuse(Envelope* e, Origin origin) {
+  RuntimeCore& rt = *runtime_;
+  rt.count(Counter::refused_not_running);
+  rt.count(Counter::dead_letters);
+  if (rt.telemetry_on()) rt.emit_dead_letter(this, origin == Origin::external ? "not_running" : "stopped", e->msg_type());
+  if (e->ask != nullptr) e->ask->fail(std::make_exception_ptr(ProcessError("Failed to send ask message", id_.value)));
+  delete e;
+}
+
+void ProcessCore::post_system(SysMsg m) {
+  bool wake = false;
+  {
+    std::lock_guard lock(mutex_);
+    system_.push_back(std::move(m));
+    if (!scheduled_) {
+      scheduled_ = true;
+      wake = true;
+    }
+  }
+  if (wake) runtime_->schedule(this);
+}
+
+Future<void> ProcessCore::request_stop(StopReason reason, StopMode mode) {
+  std::shared_ptr<FutureState<void>> done;
+  bool first = false;
+  bool wake = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (!stop_done_) {
+      stop_done_ = std::make_shared<FutureState<void>>();
+      if (runtime_->deterministic()) stop_done_->set_driver(runtime_);
+    }
+    done = stop_done_;
+    if (!stop_requested_ && status_.load(std::memory_order_relaxed) != Status::stopped) {  // written under mutex_
+      first = true;
+      stop_requested_ = true;
+      stop_reason_ = std::move(reason);
+      stop_mode_ = mode;
+      accepting_ = false;
+      set_status(Status::stopping);
+      system_.push_back(SysMsg{SysKind::stop, {}});
+      if (!scheduled_) {
+        scheduled_ = true;
+        wake = true;
+      }
+    } else if (status_.load(std::memory_order_relaxed) == Status::stopped && !done->ready()) {
+      done->settle(Result<void>());  // a process abandoned at shutdown
+    }
+  }
+  if (first) {
+    DropContextScope ctx(DropContext::stopping);
+    cancel_own_timers();
+  }
+  if (wake) runtime_->schedule(this);
+  return Future<void>(std::move(done));
+}
+
+// ---- timers -----------------------------------------------------------------------
+
+TimerId ProcessCore::schedule_self(std::int64_t after_ms, Envelope* e) {
+  auto pending = std::make_shared<PendingEnvelope>(PendingEnvelope{e});
+  std::unique_lock lock(mutex_);
+  if (!accepting_) {  // draining or stopping: a schedule is refused (SPEC 14.3)
+    pending->envelope = nullptr;
+    lock.unlock();
+    runtime_->count(Counter::sent);
+    refuse(e, Origin::timer);
+    return TimerId{};
+  }
+  retain();
+  ProcessHandle self(this);
+  // Lock order: process mutex_ -> timer queue mutex (the firing side takes them one at a
+  // time), so holding mutex_ here makes the id visible in timers_ before the timer can fire.
+  TimerId id = runtime_->start_timer(after_ms, [self, pending](TimerId fired) {
+    {
+      std::lock_guard guard(self->mutex_);
+      if (self->timers_.erase(fired.value) == 0) return;  // cancelled by stop or crash meanwhile
+    }
+    self->send_user(std::exchange(pending->envelope, nullptr), Origin::timer);
+  });
+  timers_.insert(id.value);
+  return id;
+}
+
+bool ProcessCore::cancel_timer(TimerId id) {
+  {
+    std::lock_guard lock(mutex_);
+    if (timers_.erase(id.value) == 0) return false;
+  }
+  runtime_->cancel_timer(id);
+  return true;
+}
+
+void ProcessCore::cancel_own_timers() {
+  std::unordered_set<std::uint64_t> ids;
+  {
+    std::lock_guard lock(mutex_);
+    ids.swap(timers_);
+  }
+  for (std::uint64_t id : ids) runtime_->cancel_timer(TimerId{id});
+}
+
+void ProcessCore::add_child(ProcessHandle child) { children_.push_back(std::move(child)); }
+
+// ---- running ------------------------------------------------------------------------
+
+bool ProcessCore::run_slice(unsigned budget) {
+  CurrentProcessScope current(this);
+  for (unsigned step = 0; step < budget; ++step) {
+    if (runtime_->abandoned_.load(std::memory_order_acquire)) return false;  // pairs with shutdown()'s release
+    std::optional<SysMsg> sys;
+    Envelope* user = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      if (!system_.empty()) {
+        sys.emplace(std::move(system_.front()));
+        system_.pop_front();
+      } else if (wants_user_ && head_ != nullptr) {
+        user = head_;
+        head_ = user->next;
+        if (head_ == nullptr) tail_ = nullptr;
+        --count_;
+      } else if (phase_ != Phase::init_pending && phase_ != Phase::draining) {
+        scheduled_ = false;  // idle: the next send or system message schedules us again
+        return false;
+      }
+    }
+    if (sys) {
+      handle_system(*sys);
+    } else if (user != nullptr) {
+      handle_user(user);
+    } else if (phase_ == Phase::init_pending) {
+      do_init();
+    } else {  // draining and the lane is empty: carry on with the stop
+      phase_ = Phase::stopping_children;
+      {
+        std::lock_guard lock(mutex_);
+        wants_user_ = false;
+      }
+      stop_next_child();
+    }
+  }
+  return true;  // budget used: scheduled_ stays set and the worker re-enqueues us
+}
+
+void ProcessCore::handle_user(Envelope* e) {
+  RuntimeCore& rt = *runtime_;
+  const bool telemetry = rt.telemetry_on();
+  const std::string_view type = e->msg_type();
+  std::int64_t started_ns = 0;
+  if (telemetry) {
+    rt.emit("process:msg:start", this, Fields{{"msg_type", std::string(type)}, {"seq", int_field(e->seq)}});
+    started_ns = rt.now().mono_ns;
+  }
+  if (rt.deterministic()) ++rt.user_steps_;
+  try {
+    invoke_handler(*e);
+  } catch (...) {
+    const std::string error = describe(std::current_exception());
+    rt.count(Counter::crashed);
+    if (telemetry) {
+      rt.emit("process:msg:error", this,
+              Fields{{"msg_type", std::string(type)}, {"seq", int_field(e->seq)}, {"error", error}});
+    }
+    {
+      DropContextScope ctx(DropContext::crash_or_unanswered);  // SPEC 6.1: its Reply fails with NoReplyError
+      delete e;
+    }
+    crash(error);
+    return;
+  }
+  rt.count(Counter::handled);
+  if (telemetry) {
+    rt.emit("process:msg:end", this,
+            Fields{{"msg_type", std::string(type)},
+                   {"seq", int_field(e->seq)},
+                   {"duration_ns", static_cast<std::int64_t>(rt.now().mono_ns - started_ns)}});
+  }
+  DropContextScope ctx(DropContext::crash_or_unanswered);  // returned without replying: NoReplyError
+  delete e;
+}
+
+void ProcessCore::do_init() {
+  RuntimeCore& rt = *runtime_;
+  if (rt.telemetry_on()) rt.emit("process:start", this, {});
+  try {
+    run_init();
+  } catch (...) {
+    ++init_failures_;
+    crashed_in_init_ = true;
+    crash(describe(std::current_exception()));
+    return;
+  }
+  init_failures_ = 0;
+  crashed_in_init_ = false;
+  phase_ = Phase::running;
+  {
+    std::lock_guard lock(mutex_);
+    wants_user_ = true;
+    if (!stop_requested_) set_status(Status::running);
+  }
+  if (rt.telemetry_on()) rt.emit("process:ready", this, Fields{{"started_at", rt.now().wall_ms}});
+}
+
+void ProcessCore::handle_system(SysMsg& m) {
+  switch (m.kind) {
+    case SysKind::stop:
+      switch (phase_) {
+        case Phase::finished:
+          return;
+        case Phase::failed:
+          finish_stop();
+          return;
+        case Phase::crash_children:
+          return;  // decide_after_crash() sees stop_requested_ once the children are down
+        case Phase::init_pending:
+          if (stop_mode_ == StopMode::drain) {
+            do_init();  // drain handles what was queued while starting: that needs a state
+            if (phase_ != Phase::running) return;  // init crashed: the crash path finishes the stop
+            phase_ = Phase::draining;
+            return;
+          }
+          break;
+        case Phase::running:
+          if (stop_mode_ == StopMode::drain) {
+            phase_ = Phase::draining;
+            return;
+          }
+          break;
+        default:
+          break;
+      }
+      {
+        DropContextScope ctx(DropContext::stopping);
+        discard_user_lane("stopped");
+      }
+      phase_ = Phase::stopping_children;
+      {
+        std::lock_guard lock(mutex_);
+        wants_user_ = false;
+      }
+      stop_next_child();
+      return;
+    case SysKind::child_stopped: {
+      bool removed = false;
+      for (auto it = children_.begin(); it != children_.end(); ++it) {
+        if (*it == m.other) {
+          children_.erase(it);
+          removed = true;
+          break;
+        }
+      }
+      if (removed && (phase_ == Phase::stopping_children || phase_ == Phase::crash_children)) stop_next_child();
+      return;
+    }
+    case SysKind::restart_due:
+      if (phase_ == Phase::restart_wait) phase_ = Phase::init_pending;
+      return;
+    case SysKind::child_gave_up:
+      if (phase_ == Phase::running) {
+        crash("child '" + m.other->name() + "' gave up after " + std::to_string(m.attempts) + " restarts");
+      }
+      return;
+  }
+}
+
+void ProcessCore::stop_next_child() {
+  while (!children_.empty()) {
+    ProcessHandle& youngest = children_.back();
+    if (youngest->status() == Status::stopped) {
+      children_.pop_back();
+      continue;
+    }
+    youngest->request_stop(StopReason::shutdown(), StopMode::discard);
+    return;  // its child_stopped brings us back here
+  }
+  if (phase_ == Phase::stopping_children) {
+    finish_stop();
+  } else if (phase_ == Phase::crash_children) {
+    decide_after_crash();
+  }
+}
+
+// ---- crash and supervision ----------------------------------------------------------
+
+void ProcessCore::crash(std::string error) {
+  RuntimeCore& rt = *runtime_;
+  if (rt.telemetry_on()) rt.emit("process:fail", this, Fields{{"error", error}});
+  last_error_ = std::move(error);
+  {
+    DropContextScope ctx(DropContext::crash_or_unanswered);  // SPEC 14.19
+    cancel_own_timers();
+    destroy_state();
+  }
+  phase_ = Phase::crash_children;
+  {
+    std::lock_guard lock(mutex_);
+    wants_user_ = false;  // the user lane survives the crash (SPEC 6.6)
+  }
+  stop_next_child();
+}
+
+void ProcessCore::decide_after_crash() {
+  RuntimeCore& rt = *runtime_;
+  bool stopping;
+  {
+    std::lock_guard lock(mutex_);
+    stopping = stop_requested_;
+  }
+  if (stopping) {
+    {
+      DropContextScope ctx(DropContext::stopping);
+      discard_user_lane("stopped");
+    }
+    phase_ = Phase::stopping_children;
+    finish_stop();
+    return;
+  }
+  const Supervision& sup = spec_.supervision;
+  if (sup.type == Strategy::none) {
+    enter_failed();
+    return;
+  }
+  const std::int64_t now_ms = rt.now().mono_ms;
+  std::uint64_t attempt;
+  if (sup.max_restarts) {
+    if (restart_window_exhausted(restart_times_ms_, *sup.max_restarts, now_ms)) {
+      const int attempts = sup.max_restarts->count;
+      rt.count(Counter::giveups);
+      if (rt.telemetry_on()) {
+        rt.emit("supervisor:giveup", this,
+                Fields{{"attempts", static_cast<std::int64_t>(attempts)},
+                       {"within_ms", static_cast<std::int64_t>(sup.max_restarts->within.count())}});
+      }
+      enter_failed();
+      if (parent_) {
+        retain();
+        parent_->post_system(SysMsg{SysKind::child_gave_up, ProcessHandle(this), attempts});
+      }
+      return;
+    }
+    restart_times_ms_.push_back(now_ms);
+    attempt = restart_times_ms_.size();
+  } else {
+    attempt = ++restarts_in_life_;
+  }
+  std::chrono::milliseconds delay{0};
+  if (sup.backoff) {
+    delay = backoff_delay(*sup.backoff, attempt, rt.random_unit());
+  } else if (crashed_in_init_) {
+    delay = init_retry_delay(init_failures_);  // never a busy loop on a failing init
+  }
+  rt.count(Counter::restarts);
+  if (rt.telemetry_on()) {
+    rt.emit("supervisor:restart", this,
+            Fields{{"attempt", int_field(attempt)}, {"delay_ms", static_cast<std::int64_t>(delay.count())}});
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (!stop_requested_) set_status(Status::starting);
+  }
+  if (delay.count() == 0) {
+    phase_ = Phase::init_pending;
+    return;
+  }
+  phase_ = Phase::restart_wait;
+  std::lock_guard lock(mutex_);
+  retain();
+  ProcessHandle self(this);
+  TimerId id = runtime_->start_timer(delay.count(), [self](TimerId fired) {
+    {
+      std::lock_guard guard(self->mutex_);
+      if (self->timers_.erase(fired.value) == 0) return;
+    }
+    self->post_system(SysMsg{SysKind::restart_due, {}});
+  });
+  timers_.insert(id.value);
+}
+
+void ProcessCore::enter_failed() {
+  phase_ = Phase::failed;
+  {
+    std::lock_guard lock(mutex_);
+    accepting_ = false;
+    wants_user_ = false;
+    set_status(Status::failed);
+  }
+  runtime_->count(Counter::processes_alive_down);
+  DropContextScope ctx(DropContext::crash_or_unanswered);  // SPEC 14.19
+  discard_user_lane("failed");
+}
+
+// ---- stopping -----------------------------------------------------------------------
+
+void ProcessCore::discard_user_lane(std::string_view reason) {
+  Envelope* list;
+  std::size_t n;
+  {
+    std::lock_guard lock(mutex_);
+    list = head_;
+    n = count_;
+    head_ = tail_ = nullptr;
+    count_ = 0;
+  }
+  if (n == 0) return;
+  RuntimeCore& rt = *runtime_;
+  rt.count(Counter::discarded, n);
+  rt.count(Counter::dead_letters, n);
+  while (list != nullptr) {
+    Envelope* e = list;
+    list = e->next;
+    if (rt.telemetry_on()) rt.emit_dead_letter(this, reason, e->msg_type());
+    delete e;
+  }
+}
+
+void ProcessCore::finish_stop() {
+  RuntimeCore& rt = *runtime_;
+  const bool was_failed = phase_ == Phase::failed;
+  if (has_state()) {
+    try {
+      run_on_stop(stop_reason_);
+    } catch (...) {
+      if (rt.telemetry_on()) rt.emit("process:fail", this, Fields{{"error", describe(std::current_exception())}});
+    }
+    DropContextScope ctx(DropContext::stopping);  // Replies kept in the state fail with StoppedError
+    destroy_state();
+  }
+  {
+    DropContextScope ctx(DropContext::stopping);
+    discard_user_lane("stopped");  // nothing should be left; keeps the accounting exact if it is
+  }
+  phase_ = Phase::finished;
+  std::shared_ptr<FutureState<void>> done;
+  {
+    std::lock_guard lock(mutex_);
+    wants_user_ = false;
+    accepting_ = false;
+    set_status(Status::stopped);
+    done = stop_done_;
+  }
+  if (!was_failed) rt.count(Counter::processes_alive_down);
+  if (rt.telemetry_on()) rt.emit("process:stop", this, Fields{{"reason", to_string(stop_reason_)}});
+  if (done) done->settle(Result<void>());
+  if (parent_) {
+    retain();
+    parent_->post_system(SysMsg{SysKind::child_stopped, ProcessHandle(this)});
+  }
+  rt.retire(this);
+}
+
+void ProcessCore::abandon() noexcept {
+  std::shared_ptr<FutureState<void>> done;
+  bool was_alive;
+  {
+    std::lock_guard lock(mutex_);
+    accepting_ = false;
+    const Status s = status_.load(std::memory_order_relaxed);  // written under mutex_
+    was_alive = s != Status::failed && s != Status::stopped;
+    set_status(Status::stopped);
+    done = stop_done_;
+  }
+  if (was_alive) runtime_->count(Counter::processes_alive_down);
+  {
+    DropContextScope ctx(DropContext::stopping);
+    discard_user_lane("stopped");
+  }
+  if (done) done->settle(Result<void>());
+}
+
+}  // namespace phyx::detail

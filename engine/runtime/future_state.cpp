@@ -1,0 +1,69 @@
+// engine/runtime/future_state.cpp — blocking, driving and continuations of futures
+// (protocol in phyx/detail/future_state.hpp).
+#include "phyx/detail/future_state.hpp"
+
+#include "phyx/detail/runtime_core.hpp"
+#include "phyx/errors.hpp"
+#include "sched/thread_context.hpp"
+
+namespace phyx::detail {
+namespace {
+
+constexpr const char* kWouldBlock =
+    "Future::get() would block an engine thread (a worker, a timer callback or a handler); use co_await or "
+    "tools.pipe inside handlers";
+
+}  // namespace
+
+void FutureStateBase::publish() {
+  on_settled();
+  std::function<void()> k;
+  {
+    std::lock_guard lock(mutex_);
+    settled_.store(true, std::memory_order_release);  // pairs with the acquire load in ready()
+    k.swap(continuation_);
+  }
+  cv_.notify_all();
+  if (k) k();
+}
+
+void FutureStateBase::on_ready(std::function<void()> k) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!settled_.load(std::memory_order_relaxed)) {  // written under mutex_
+      continuation_ = std::move(k);
+      return;
+    }
+  }
+  k();
+}
+
+void FutureStateBase::wait() {
+  if (ready()) return;
+  if (thread_context().engine_depth > 0) throw WouldBlockError(kWouldBlock);
+  if (auto rt = driver_.lock(); rt && rt->deterministic()) {
+    while (!ready()) {
+      if (!rt->drive_step() && !ready()) {
+        throw WouldBlockError("Future::get(): the deterministic runtime went idle before the future settled");
+      }
+    }
+    return;
+  }
+  std::unique_lock lock(mutex_);
+  cv_.wait(lock, [&] { return settled_.load(std::memory_order_relaxed); });  // written under mutex_
+}
+
+bool FutureStateBase::wait_for(std::chrono::nanoseconds d) {
+  if (ready()) return true;
+  if (thread_context().engine_depth > 0) return false;
+  if (auto rt = driver_.lock(); rt && rt->deterministic()) {
+    const auto until = std::chrono::steady_clock::now() + d;
+    while (!ready() && std::chrono::steady_clock::now() < until && rt->drive_step()) {
+    }
+    return ready();
+  }
+  std::unique_lock lock(mutex_);
+  return cv_.wait_for(lock, d, [&] { return settled_.load(std::memory_order_relaxed); });  // written under mutex_
+}
+
+}  // namespace phyx::detail

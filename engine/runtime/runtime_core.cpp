@@ -1,0 +1,291 @@
+// engine/runtime/runtime_core.cpp — one runtime: process table, timers, telemetry, driving,
+// and the shutdown protocol.
+//
+// Shutdown protocol (shutdown(deadline)):
+//  1. `shutting_down_` is set (release; pairs with the acquire in adopt's check), so no new
+//     top-level process can be spawned; the top-level list is snapshotted.
+//  2. Top-level processes are stopped one at a time, youngest first, each waiting for its
+//     own children (youngest first) before its on_stop: children before parents, siblings
+//     in reverse spawn order. Each wait is bounded by what is left of the deadline.
+//  3. The workers and the timer thread are stopped. At the deadline, processes that are not
+//     stopped are abandoned: `abandoned_` makes workers leave their slices, each abandoned
+//     process is forced to `stopped` (its queued messages discarded and counted), and
+//     workers still inside a handler are detached.
+//  4. The report is stored; later calls return it.
+#include "phyx/detail/runtime_core.hpp"
+
+#include <algorithm>
+#include <thread>
+
+#include "phyx/errors.hpp"
+#include "phyx/runtime.hpp"
+#include "sched/scheduler.hpp"
+#include "sched/thread_context.hpp"
+#include "telemetry/counters.hpp"
+#include "timer/timer_queue.hpp"
+#include "timer/timer_thread.hpp"
+
+namespace phyx::detail {
+
+std::shared_ptr<RuntimeCore> RuntimeCore::create(const RuntimeOptions& options) {
+  auto core = std::make_shared<RuntimeCore>(options);
+  if (options.deterministic) {
+    core->scheduler_ = make_deterministic(options.seed);
+  } else {
+    unsigned workers = options.workers != 0 ? options.workers : std::thread::hardware_concurrency();
+    core->scheduler_ = make_thread_pool(*core, std::max(1u, workers));
+    if (core->manual_clock_ == nullptr) {
+      core->timer_thread_ = std::make_unique<TimerThread>(*core->timers_, core->clock_);
+    }
+  }
+  return core;
+}
+
+RuntimeCore::RuntimeCore(const RuntimeOptions& options)
+    : clock_(options.clock ? options.clock : create_system_clock()),
+      emit_(options.emit),
+      deterministic_(options.deterministic),
+      shutdown_timeout_(options.shutdown_timeout),
+      counters_(std::make_unique<Counters>()),
+      rng_(options.seed) {
+  manual_clock_ = dynamic_cast<ManualClock*>(clock_.get());
+  if (manual_clock_ != nullptr) {
+    timers_ = &manual_clock_->timers();
+  } else {
+    own_timers_ = std::make_unique<TimerQueue>();
+    timers_ = own_timers_.get();
+  }
+}
+
+RuntimeCore::~RuntimeCore() {
+  if (timer_thread_) timer_thread_->stop();
+}
+
+// ---- processes ----------------------------------------------------------------------
+
+void RuntimeCore::adopt(ProcessCore* p, ProcessCore* parent) {
+  {
+    std::lock_guard lock(p->mutex_);
+    p->scheduled_ = true;  // it runs its init first; nobody else can schedule it yet
+  }
+  {
+    std::lock_guard lock(table_mutex_);
+    if (parent == nullptr && shutting_down_.load(std::memory_order_acquire)) {  // pairs with shutdown()
+      throw Error("Runtime is shutting down: cannot spawn '" + p->name() + "'");
+    }
+    p->id_ = ProcessId{next_id_++};
+    p->retain();
+    processes_.emplace(p->id_.value, ProcessHandle(p));
+    if (parent == nullptr) {
+      p->retain();
+      top_level_.emplace(p->id_.value, ProcessHandle(p));
+    }
+  }
+  if (parent != nullptr) {
+    parent->retain();
+    p->parent_ = ProcessHandle(parent);
+    p->retain();
+    parent->add_child(ProcessHandle(p));
+  }
+  count(Counter::processes_alive_up);
+  scheduler_->enqueue(p);
+}
+
+void RuntimeCore::retire(ProcessCore* p) {
+  ProcessHandle a, b;  // released after the lock: the last ref may delete the process
+  {
+    std::lock_guard lock(table_mutex_);
+    if (auto it = processes_.find(p->id_.value); it != processes_.end()) {
+      a = std::move(it->second);
+      processes_.erase(it);
+    }
+    if (auto it = top_level_.find(p->id_.value); it != top_level_.end()) {
+      b = std::move(it->second);
+      top_level_.erase(it);
+    }
+  }
+  retired_.fetch_add(1, std::memory_order_relaxed);  // a tally read by shutdown() after joins
+}
+
+void RuntimeCore::schedule(ProcessCore* p) { scheduler_->enqueue(p); }
+
+// ---- time ---------------------------------------------------------------------------
+
+TimerId RuntimeCore::start_timer(std::int64_t after_ms, std::function<void(TimerId)> fire) {
+  const std::int64_t deadline = clock_->now().mono_ns + after_ms * 1'000'000;
+  std::weak_ptr<RuntimeCore> weak = weak_from_this();
+  bool earliest = false;
+  TimerId id = timers_->add(
+      deadline,
+      [weak, fire = std::move(fire)](TimerId self) {
+        auto rt = weak.lock();
+        if (!rt) return;  // a ManualClock outliving its runtime
+        rt->count(Counter::timers_fired);
+        fire(self);
+      },
+      &earliest);
+  if (earliest && timer_thread_) timer_thread_->poke();
+  return id;
+}
+
+bool RuntimeCore::cancel_timer(TimerId id) { return timers_->cancel(id); }
+
+bool cancel_runtime_timer(RuntimeCore& rt, std::uint64_t timer_id) noexcept {
+  try {
+    return rt.cancel_timer(TimerId{timer_id});
+  } catch (...) {
+    return false;
+  }
+}
+
+bool RuntimeCore::fire_due_timers() {
+  bool fired = false;
+  const std::int64_t now = clock_->now().mono_ns;
+  while (auto due = timers_->pop_due(now)) {
+    (*due)();
+    fired = true;
+  }
+  return fired;
+}
+
+// ---- telemetry and counters ---------------------------------------------------------
+
+void RuntimeCore::count(Counter c, std::uint64_t n) noexcept { counters_->add(c, n); }
+
+void count_ask(RuntimeCore& rt) noexcept { rt.count(Counter::asks); }
+
+void RuntimeCore::emit(std::string_view type, const ProcessCore* p, Fields fields) noexcept {
+  if (!emit_) return;
+  try {
+    Event event{type, p != nullptr ? p->id() : ProcessId{}, p != nullptr ? std::string_view(p->name()) : "root",
+                clock_->now(), std::move(fields)};
+    std::lock_guard lock(emit_mutex_);
+    emit_(event);
+  } catch (...) {
+    count(Counter::sink_errors);
+  }
+}
+
+void RuntimeCore::emit_dead_letter(const ProcessCore* p, std::string_view reason, std::string_view msg_type) noexcept {
+  try {
+    emit("process:dead_letter", p, Fields{{"reason", std::string(reason)}, {"msg_type", std::string(msg_type)}});
+  } catch (...) {
+    count(Counter::sink_errors);
+  }
+}
+
+void RuntimeCore::on_late_reply(const ProcessCore* target, std::string_view msg_type) noexcept {
+  count(Counter::late_replies);
+  count(Counter::dead_letters);
+  if (telemetry_on()) emit_dead_letter(target, "late_reply", msg_type);
+}
+
+void RuntimeCore::on_ask_timeout(const ProcessCore* target, std::int64_t timeout_ms) noexcept {
+  count(Counter::ask_timeouts);
+  if (telemetry_on()) {
+    try {
+      emit("ask:timeout", target, Fields{{"timeout_ms", timeout_ms}});
+    } catch (...) {
+      count(Counter::sink_errors);
+    }
+  }
+}
+
+Stats RuntimeCore::stats() const {
+  Stats s = counters_->snapshot();
+  std::vector<ProcessHandle> live;
+  {
+    std::lock_guard lock(const_cast<std::mutex&>(table_mutex_));
+    live.reserve(processes_.size());
+    for (const auto& [id, p] : processes_) live.push_back(p);
+  }
+  for (const auto& p : live) s.queued += p->queued();
+  return s;
+}
+
+double RuntimeCore::random_unit() {
+  std::lock_guard lock(rng_mutex_);
+  return static_cast<double>(rng_() >> 11) * 0x1.0p-53;
+}
+
+// ---- driving ------------------------------------------------------------------------
+
+void RuntimeCore::require_deterministic(const char* what) const {
+  if (!deterministic_) throw Error(std::string(what) + " requires a deterministic runtime (RuntimeOptions::deterministic)");
+}
+
+bool RuntimeCore::drive_step() {
+  const bool fired = fire_due_timers();
+  const bool ran = scheduler_->run_one();
+  return fired || ran;
+}
+
+std::size_t RuntimeCore::run_until_idle() {
+  require_deterministic("Runtime::run_until_idle");
+  if (thread_context().engine_depth > 0) throw Error("Runtime::run_until_idle called from inside a handler");
+  const std::uint64_t before = user_steps_;
+  while (drive_step()) {
+  }
+  return static_cast<std::size_t>(user_steps_ - before);
+}
+
+void RuntimeCore::advance_by(std::chrono::milliseconds d) {
+  require_deterministic("Runtime::advance_by");
+  if (manual_clock_ == nullptr) throw Error("Runtime::advance_by requires a ManualClock (RuntimeOptions::clock)");
+  if (d.count() < 0) throw Error("Runtime::advance_by: d must be >= 0ms (got " + std::to_string(d.count()) + "ms)");
+  run_until_idle();
+  const std::int64_t target = clock_->now().mono_ns + d.count() * 1'000'000;
+  while (manual_clock_->fire_next_due(target)) run_until_idle();
+  manual_clock_->set_mono_ns(target);
+  run_until_idle();
+}
+
+ShutdownReport RuntimeCore::shutdown(std::chrono::milliseconds deadline) {
+  std::lock_guard guard(shutdown_mutex_);
+  if (shut_down_) return report_;
+  const auto started = std::chrono::steady_clock::now();
+  const auto until = started + deadline;
+  shutting_down_.store(true, std::memory_order_release);  // pairs with the acquire in adopt()
+  const std::uint64_t discarded_before = counters_->sum(Counter::discarded);
+  const std::uint64_t retired_before = retired_.load(std::memory_order_relaxed);
+
+  std::vector<ProcessHandle> top;
+  {
+    std::lock_guard lock(table_mutex_);
+    for (const auto& [id, p] : top_level_) top.push_back(p);
+  }
+  for (auto it = top.rbegin(); it != top.rend(); ++it) {
+    Future<void> done = (*it)->request_stop(StopReason::shutdown(), StopMode::discard);
+    if (deterministic_) {
+      while (!done.ready() && std::chrono::steady_clock::now() < until && drive_step()) {
+      }
+    } else {
+      const auto left = until - std::chrono::steady_clock::now();
+      if (left.count() > 0) done.wait_for(left);
+    }
+  }
+
+  std::vector<ProcessHandle> remaining;
+  {
+    std::lock_guard lock(table_mutex_);
+    for (const auto& [id, p] : processes_) remaining.push_back(p);
+  }
+  if (!remaining.empty()) abandoned_.store(true, std::memory_order_release);  // pairs with run_slice()
+  scheduler_->stop(until);
+  if (timer_thread_) timer_thread_->stop();
+  for (auto& p : remaining) p->abandon();
+  {
+    std::lock_guard lock(table_mutex_);
+    processes_.clear();
+    top_level_.clear();
+  }
+
+  report_.stopped = static_cast<std::size_t>(retired_.load(std::memory_order_relaxed) - retired_before);
+  report_.abandoned = remaining.size();
+  report_.messages_discarded = static_cast<std::size_t>(counters_->sum(Counter::discarded) - discarded_before);
+  report_.elapsed = std::chrono::steady_clock::now() - started;
+  shut_down_ = true;
+  return report_;
+}
+
+}  // namespace phyx::detail

@@ -1,0 +1,34 @@
+// engine/sched/scheduler.hpp — where runnable processes wait for a thread.
+//
+// Two implementations behind one interface (CAF style: interface + factory, private
+// implementations): ThreadPool (worker threads, parking when idle) and Deterministic
+// (no threads; the caller drives, seeded run order).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace phyx::detail {
+
+class ProcessCore;
+class RuntimeCore;
+
+class Scheduler {
+ public:
+  virtual ~Scheduler() = default;
+  /// Any thread. `p` had its scheduled_ flag set by the caller: it is in no queue now.
+  /// The scheduler holds a reference until the slice that runs it ends.
+  virtual void enqueue(ProcessCore* p) = 0;
+  /// Deterministic only: runs one step of one runnable process. False if none is runnable.
+  virtual bool run_one() { return false; }
+  /// Stops the workers after their current slice; waits for them until `deadline`
+  /// (steady clock). Returns the number of workers still busy at the deadline (detached).
+  virtual std::size_t stop(std::chrono::steady_clock::time_point deadline) = 0;
+};
+
+std::unique_ptr<Scheduler> make_thread_pool(RuntimeCore& rt, unsigned workers);
+std::unique_ptr<Scheduler> make_deterministic(std::uint64_t seed);
+
+}  // namespace phyx::detail

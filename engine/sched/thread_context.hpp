@@ -1,0 +1,57 @@
+// engine/sched/thread_context.hpp — what the calling thread is doing for the engine.
+//
+// Thread-local by nature (not shared state): which process runs here, whether this thread
+// may block (workers and deterministic handlers may not), and how a Reply destroyed here
+// fails. Each is set by a scope guard and restored on exit, so nesting (a deterministic
+// Future::get() driving handlers) is safe.
+#pragma once
+
+namespace phyx::detail {
+
+class ProcessCore;
+
+/// How an unanswered Reply destroyed on this thread fails.
+enum class DropContext { crash_or_unanswered, stopping };
+
+struct ThreadContext {
+  ProcessCore* process = nullptr;  // whose init / handle / on_stop runs here
+  int engine_depth = 0;            // > 0: a worker, or a handler in deterministic mode
+  DropContext drop = DropContext::crash_or_unanswered;
+};
+
+ThreadContext& thread_context() noexcept;
+
+/// Marks the thread as an engine thread for the scope (Future::get() would deadlock here).
+class EngineThreadScope {
+ public:
+  EngineThreadScope() noexcept { ++thread_context().engine_depth; }
+  ~EngineThreadScope() { --thread_context().engine_depth; }
+  EngineThreadScope(const EngineThreadScope&) = delete;
+  EngineThreadScope& operator=(const EngineThreadScope&) = delete;
+};
+
+class CurrentProcessScope {
+ public:
+  explicit CurrentProcessScope(ProcessCore* p) noexcept : saved_(thread_context().process) {
+    thread_context().process = p;
+  }
+  ~CurrentProcessScope() { thread_context().process = saved_; }
+  CurrentProcessScope(const CurrentProcessScope&) = delete;
+  CurrentProcessScope& operator=(const CurrentProcessScope&) = delete;
+
+ private:
+  ProcessCore* saved_;
+};
+
+class DropContextScope {
+ public:
+  explicit DropContextScope(DropContext d) noexcept : saved_(thread_context().drop) { thread_context().drop = d; }
+  ~DropContextScope() { thread_context().drop = saved_; }
+  DropContextScope(const DropContextScope&) = delete;
+  DropContextScope& operator=(const DropContextScope&) = delete;
+
+ private:
+  DropContext saved_;
+};
+
+}  // namespace phyx::detail

@@ -1,0 +1,33 @@
+// engine/supervise/policy.hpp — supervision policy as plain data and pure functions.
+//
+// Nothing here touches threads, clocks or randomness: callers pass the time and a uniform
+// random number in, so every rule of SPEC 6 is unit-tested without a runtime.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "phyx/supervision.hpp"
+
+namespace phyx::detail {
+
+/// SPEC 6.5: min(initial * factor^(n-1), max), then +/- jitter% using `unit` in [0, 1)
+/// (0.5 = no jitter), clamped to [0, max]. `attempt` counts from 1.
+std::chrono::milliseconds backoff_delay(const Backoff& b, std::uint64_t attempt, double unit) noexcept;
+
+/// SPEC 6 / 14.6: the wait before retrying a failed init when no backoff is configured:
+/// 1 ms doubling to 1 s. `failures` counts consecutive init failures from 1.
+std::chrono::milliseconds init_retry_delay(std::uint32_t failures) noexcept;
+
+/// SPEC 6.4: true when `count` restarts already happened within the last `within`
+/// (inclusive) before `now_ms`, i.e. this crash must give up. Also prunes `times_ms` of
+/// restarts that fell out of the window.
+bool restart_window_exhausted(std::vector<std::int64_t>& times_ms, const MaxRestarts& m, std::int64_t now_ms);
+
+/// SPEC 6 "Invalid values": the first invalid Supervision field as a SpecError message
+/// naming field and value, or an empty string when valid.
+std::string supervision_error(const Supervision& s);
+
+}  // namespace phyx::detail

@@ -1,0 +1,228 @@
+// phyx/detail/process_core.hpp — the type-erased process the engine runs.
+//
+// A ProcessCore is everything about a process that does not depend on its message, state
+// or context types: identity, status, the two-lane mailbox, children, timers, the stop and
+// restart state machine. TypedProcess<Msg, State, Ctx> (typed_process.hpp) derives from it
+// and supplies init / handle / on_stop through four virtual hooks. All of the mechanism is
+// compiled once, in engine/process/.
+//
+// Protocol (who touches what):
+//  1. Senders (any thread) call send_user(): under `mutex_` they check `accepting_`, apply
+//     the overflow policy, append, and set `scheduled_` if the process was idle and wants
+//     user messages; the one that set it hands the process to the scheduler. So a process
+//     is in at most one run queue, and "became runnable" happens once per idle->busy edge.
+//  2. System commands (stop, child stopped, restart due, child gave up) go to the unbounded
+//     system lane the same way, and are read first.
+//  3. Exactly one worker at a time runs run_slice(), because only the thread that set
+//     `scheduled_` enqueues it and only run_slice() clears it (under `mutex_`, when it finds
+//     no work). `phase_`, the state and the children list are touched only inside
+//     run_slice(), so they need no lock.
+//  4. `status_` is written under `mutex_` and read by status() with an acquire load.
+// Rejected for this issue: a lock-free MPSC lane (the scheduler issue brings it; the public
+// API and its tests do not change). A mutex per mailbox keeps max_inbox exact trivially.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "phyx/future.hpp"
+#include "phyx/ids.hpp"
+#include "phyx/status.hpp"
+#include "phyx/supervision.hpp"
+
+namespace phyx::detail {
+
+class RuntimeCore;
+class ProcessCore;
+
+/// One user message. `next` links the intrusive user lane.
+struct Envelope {
+  Envelope* next = nullptr;
+  std::uint64_t seq = 0;
+  /// Set for ask messages: a refused send fails this ask with ProcessError before the
+  /// envelope (and the Reply inside it) is destroyed. Non-owning: the Reply owns it.
+  FutureStateBase* ask = nullptr;
+  virtual ~Envelope() = default;
+  virtual std::string_view msg_type() const noexcept = 0;
+};
+
+/// Where a user message comes from; decides the dead-letter reason of a refusal (SPEC 14.18).
+enum class Origin : std::uint8_t { external, self, timer, pipe };
+
+/// Intrusive strong reference to a ProcessCore. Copy: one relaxed increment.
+class ProcessHandle {
+ public:
+  ProcessHandle() = default;
+  explicit ProcessHandle(ProcessCore* p) noexcept;  // adopts a new reference
+  ProcessHandle(const ProcessHandle& o) noexcept;
+  ProcessHandle(ProcessHandle&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+  ProcessHandle& operator=(ProcessHandle o) noexcept {
+    std::swap(p_, o.p_);
+    return *this;
+  }
+  ~ProcessHandle();
+  ProcessCore* get() const noexcept { return p_; }
+  ProcessCore* operator->() const noexcept { return p_; }
+  explicit operator bool() const noexcept { return p_ != nullptr; }
+  friend bool operator==(const ProcessHandle& a, const ProcessHandle& b) noexcept { return a.p_ == b.p_; }
+
+ private:
+  ProcessCore* p_ = nullptr;
+};
+
+/// The settings of a spec that the mechanism needs (validated before construction).
+struct CoreSpec {
+  std::string name;
+  std::size_t max_inbox = 1024;
+  MailboxPolicy policy = MailboxPolicy::reject;
+  Supervision supervision;
+};
+
+class ProcessCore {
+ public:
+  ProcessCore(std::shared_ptr<RuntimeCore> runtime, CoreSpec spec);
+  virtual ~ProcessCore();
+  ProcessCore(const ProcessCore&) = delete;
+  ProcessCore& operator=(const ProcessCore&) = delete;
+
+  // Reference counting (ProcessHandle). Any thread.
+  void retain() noexcept {
+    refs_.fetch_add(1, std::memory_order_relaxed);  // a new ref is made from an existing one
+  }
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;  // pairs with other releases
+  }
+
+  ProcessId id() const noexcept { return id_; }
+  const std::string& name() const noexcept { return spec_.name; }
+  RuntimeCore& runtime() const noexcept { return *runtime_; }
+  const std::shared_ptr<RuntimeCore>& runtime_ptr() const noexcept { return runtime_; }
+  /// Any thread; never blocks.
+  Status status() const noexcept {
+    return status_.load(std::memory_order_acquire);  // pairs with the release stores in set_status()
+  }
+
+  /// Any thread. Takes ownership of `e` (destroyed if refused). Never blocks beyond the
+  /// mailbox's short critical section; allocates nothing (the envelope is the caller's).
+  bool send_user(Envelope* e, Origin origin);
+  /// Any thread. Idempotent: every call returns the same completion.
+  Future<void> request_stop(StopReason reason, StopMode mode);
+
+  /// Owner (inside its own handler): a timer that delivers `e` to self after `after_ms`.
+  TimerId schedule_self(std::int64_t after_ms, Envelope* e);
+  /// Owner or any thread: cancels a timer made by schedule_self. True if it had not fired.
+  bool cancel_timer(TimerId id);
+  /// Owner (inside its handler): records a child spawned by tools.spawn.
+  void add_child(ProcessHandle child);
+  ProcessCore* parent() const noexcept { return parent_.get(); }
+
+  /// Number of queued user messages. Any thread (takes the mailbox lock).
+  std::size_t queued() const;
+
+  /// Worker: runs up to `budget` steps. Returns true when the process still has work and
+  /// must be scheduled again (its `scheduled_` flag stays set).
+  bool run_slice(unsigned budget);
+  /// Runtime, at the end of shutdown: forces an abandoned process to `stopped`.
+  void abandon() noexcept;
+
+ protected:
+  /// Hooks supplied by TypedProcess; called only from run_slice().
+  virtual void run_init() = 0;                        // builds the state; may throw
+  virtual void invoke_handler(Envelope& e) = 0;       // may throw
+  virtual void run_on_stop(const StopReason& r) = 0;  // may throw; only with live state
+  virtual void destroy_state() noexcept = 0;
+  virtual bool has_state() const noexcept = 0;
+
+ private:
+  friend class RuntimeCore;
+  enum class Phase : std::uint8_t {
+    init_pending,     // init must run next
+    restart_wait,     // a restart timer is pending
+    running,          // handling user messages
+    draining,         // StopMode::drain: handling what is queued, then stopping
+    stopping_children,
+    crash_children,   // crashed: stopping children before the supervisor decides
+    failed,           // gave up or Strategy::none; waits to be stopped
+    finished,         // stopped
+  };
+  enum class SysKind : std::uint8_t { stop, child_stopped, restart_due, child_gave_up };
+  struct SysMsg {
+    SysKind kind;
+    ProcessHandle other;
+    int attempts = 0;
+  };
+
+  void set_status(Status s) noexcept;  // under mutex_
+  void post_system(SysMsg m);          // any thread
+  void handle_system(SysMsg& m);
+  void handle_user(Envelope* e);
+  void do_init();
+  void crash(std::string error);
+  void decide_after_crash();
+  void enter_failed();
+  void stop_next_child();
+  void finish_stop();
+  void discard_user_lane(std::string_view reason);
+  void cancel_own_timers();
+  void refuse(Envelope* e, Origin origin);
+  bool wants_user() const noexcept { return phase_ == Phase::running || phase_ == Phase::draining; }
+
+  std::shared_ptr<RuntimeCore> runtime_;
+  const CoreSpec spec_;
+  ProcessId id_{};
+  ProcessHandle parent_;
+  std::atomic<std::uint32_t> refs_{1};
+  std::atomic<Status> status_{Status::starting};
+
+  // Guarded by mutex_.
+  mutable std::mutex mutex_;
+  Envelope* head_ = nullptr;
+  Envelope* tail_ = nullptr;
+  std::size_t count_ = 0;
+  std::uint64_t next_seq_ = 0;
+  std::deque<SysMsg> system_;
+  bool accepting_ = true;
+  bool scheduled_ = false;
+  bool wants_user_ = false;
+  bool stop_requested_ = false;
+  StopReason stop_reason_;
+  StopMode stop_mode_ = StopMode::discard;
+  std::shared_ptr<FutureState<void>> stop_done_;
+  std::unordered_set<std::uint64_t> timers_;
+
+  // Touched only by the thread inside run_slice().
+  Phase phase_ = Phase::init_pending;
+  std::vector<ProcessHandle> children_;  // spawn order
+  std::vector<std::int64_t> restart_times_ms_;  // monotonic, for max_restarts
+  std::uint64_t restarts_in_life_ = 0;
+  std::uint32_t init_failures_ = 0;  // consecutive; 1 ms doubling to 1 s
+  bool crashed_in_init_ = false;
+  std::string last_error_;
+};
+
+inline ProcessHandle::ProcessHandle(ProcessCore* p) noexcept : p_(p) {}
+inline ProcessHandle::ProcessHandle(const ProcessHandle& o) noexcept : p_(o.p_) {
+  if (p_) p_->retain();
+}
+inline ProcessHandle::~ProcessHandle() {
+  if (p_) p_->release();
+}
+
+/// The process whose handler (or init / on_stop) runs on this thread, or nullptr.
+ProcessCore* current_process() noexcept;
+
+/// How an unanswered Reply fails when destroyed: NoReplyError by default, StoppedError
+/// while a process stops or the runtime shuts down (SPEC 14.2, 14.19).
+std::exception_ptr dropped_reply_error();
+
+}  // namespace phyx::detail

@@ -1,0 +1,130 @@
+// phyx/detail/runtime_core.hpp — the engine object a Runtime owns (not for users).
+//
+// RuntimeCore owns every subsystem of one runtime: the scheduler (threads or the
+// deterministic driver), the timer queue, the process table, counters and the telemetry
+// sink. Processes keep it alive through a shared_ptr, so refs that outlive their Runtime
+// stay safe (SPEC 14.14): after shutdown every process is stopped and refuses work.
+// Everything here is implemented in engine/runtime/; templates in the public headers call
+// only the members below.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <unordered_map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "phyx/clock.hpp"
+#include "phyx/detail/process_core.hpp"
+#include "phyx/event.hpp"
+#include "phyx/stats.hpp"
+
+namespace phyx {
+struct RuntimeOptions;
+}
+
+namespace phyx::detail {
+
+class Scheduler;
+class TimerQueue;
+class TimerThread;
+class Telemetry;
+class Counters;
+enum class Counter : unsigned;
+
+class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
+ public:
+  static std::shared_ptr<RuntimeCore> create(const RuntimeOptions& options);
+  explicit RuntimeCore(const RuntimeOptions& options);
+  ~RuntimeCore();
+
+  // --- processes -------------------------------------------------------------------
+  /// Any thread. Registers `p` (assigning its id) under `parent` (nullptr = root) and
+  /// schedules its init. Throws phyx::Error after shutdown began.
+  void adopt(ProcessCore* p, ProcessCore* parent);
+  /// Worker: `p` reached stopped (removes it from the table).
+  void retire(ProcessCore* p);
+  /// Any thread: `p` became runnable (its scheduled_ flag was set by the caller).
+  void schedule(ProcessCore* p);
+  bool shutting_down() const noexcept {
+    return shutting_down_.load(std::memory_order_acquire);  // pairs with the release store in shutdown()
+  }
+
+  // --- time ------------------------------------------------------------------------
+  const Clock& clock() const noexcept { return *clock_; }
+  Instant now() const { return clock_->now(); }
+  /// Any thread; allocates. `fire` runs once, outside every lock, on the thread that
+  /// drives timers (the timer thread, the ManualClock's caller, or the deterministic driver).
+  TimerId start_timer(std::int64_t after_ms, std::function<void(TimerId)> fire);
+  /// Any thread. True if the timer was pending (it will not fire).
+  bool cancel_timer(TimerId id);
+
+  // --- telemetry and counters ------------------------------------------------------
+  bool telemetry_on() const noexcept { return static_cast<bool>(emit_); }
+  /// Builds and delivers one event (only call when telemetry_on()). Never throws.
+  void emit(std::string_view type, const ProcessCore* p, Fields fields) noexcept;
+  void emit_dead_letter(const ProcessCore* p, std::string_view reason, std::string_view msg_type) noexcept;
+  void count(Counter c, std::uint64_t n = 1) noexcept;
+  /// The asked process answered after the ask settled (SPEC 14.11).
+  void on_late_reply(const ProcessCore* target, std::string_view msg_type) noexcept;
+  /// The timeout of an ask to `target` fired first.
+  void on_ask_timeout(const ProcessCore* target, std::int64_t timeout_ms) noexcept;
+  Stats stats() const;
+
+  // --- supervision randomness --------------------------------------------------------
+  /// Uniform in [0, 1), from the seeded source (SPEC 6.5). Any thread.
+  double random_unit();
+
+  // --- driving ---------------------------------------------------------------------
+  bool deterministic() const noexcept { return deterministic_; }
+  std::size_t run_until_idle();
+  void advance_by(std::chrono::milliseconds d);
+  /// Deterministic: one step (fire due timers, or run one process step). False when idle.
+  bool drive_step();
+  ShutdownReport shutdown(std::chrono::milliseconds deadline);
+  std::chrono::milliseconds shutdown_timeout() const noexcept { return shutdown_timeout_; }
+
+ private:
+  friend class ProcessCore;
+  bool fire_due_timers();
+  void require_deterministic(const char* what) const;
+
+  std::shared_ptr<Clock> clock_;
+  ManualClock* manual_clock_ = nullptr;  // when clock_ is a ManualClock
+  EmitFn emit_;
+  bool deterministic_ = false;
+  std::chrono::milliseconds shutdown_timeout_;
+
+  std::unique_ptr<Counters> counters_;
+  std::unique_ptr<TimerQueue> own_timers_;  // when the clock is not a ManualClock
+  TimerQueue* timers_ = nullptr;            // own_timers_ or the ManualClock's
+  std::unique_ptr<TimerThread> timer_thread_;
+  std::unique_ptr<Scheduler> scheduler_;
+
+  std::recursive_mutex emit_mutex_;  // the sink is never called concurrently
+
+  std::mutex rng_mutex_;
+  std::mt19937_64 rng_;
+
+  std::mutex table_mutex_;
+  std::unordered_map<std::uint64_t, ProcessHandle> processes_;  // every live process
+  std::map<std::uint64_t, ProcessHandle> top_level_;            // root's children, by id = spawn order
+  std::uint64_t next_id_ = 1;
+
+  std::atomic<bool> shutting_down_{false};
+  std::atomic<bool> abandoned_{false};  // set at the shutdown deadline: workers leave slices at once
+  std::mutex shutdown_mutex_;
+  bool shut_down_ = false;
+  ShutdownReport report_;
+  std::uint64_t user_steps_ = 0;  // deterministic: user messages whose handler ran
+  std::atomic<std::uint64_t> retired_{0};  // processes that reached stopped
+};
+
+}  // namespace phyx::detail

@@ -1,0 +1,33 @@
+// phyx/ids.hpp — identifiers of processes and timers.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <functional>
+#include <ostream>
+#include <string>
+
+namespace phyx {
+
+/// Unique for the runtime's life and stable across restarts. 0 is never a process
+/// (the runtime's root uses it in events it emits on its own behalf).
+struct ProcessId {
+  std::uint64_t value = 0;
+  friend auto operator<=>(ProcessId, ProcessId) = default;
+  friend std::ostream& operator<<(std::ostream& os, ProcessId id) { return os << '#' << id.value; }
+};
+inline std::string to_string(ProcessId id) { return "#" + std::to_string(id.value); }
+
+/// Identifies one runtime timer (a scheduled message, an ask timeout, a restart wait).
+/// 0 is never a timer.
+struct TimerId {
+  std::uint64_t value = 0;
+  friend auto operator<=>(TimerId, TimerId) = default;
+};
+
+}  // namespace phyx
+
+template <>
+struct std::hash<phyx::ProcessId> {
+  std::size_t operator()(phyx::ProcessId id) const noexcept { return std::hash<std::uint64_t>{}(id.value); }
+};

@@ -1,0 +1,93 @@
+// phyx/process_ref.hpp — ProcessRef<Msg>: the handle to a process (SPEC section 4).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "phyx/detail/envelope.hpp"
+#include "phyx/detail/process_core.hpp"
+#include "phyx/detail/runtime_core.hpp"
+#include "phyx/errors.hpp"
+#include "phyx/future.hpp"
+#include "phyx/reply.hpp"
+#include "phyx/status.hpp"
+
+namespace phyx {
+
+namespace detail {
+void count_ask(RuntimeCore& rt) noexcept;
+[[noreturn]] void throw_bad_timeout(const char* what, std::chrono::milliseconds timeout);
+}  // namespace detail
+
+/// Cheap to copy (one relaxed increment); safe to use from any thread, also after its
+/// Runtime is gone (SPEC 14.14).
+template <class Msg>
+class ProcessRef {
+ public:
+  ProcessRef() = default;
+  explicit ProcessRef(detail::ProcessHandle core) noexcept : core_(std::move(core)) {}
+
+  ProcessId id() const noexcept { return core_ ? core_->id() : ProcessId{}; }
+  /// The spec's name.
+  const std::string& name() const noexcept { return core_->name(); }
+
+  /// Any thread; never blocks; allocates the envelope. True when the message is in the
+  /// mailbox (SPEC 4: queued while starting, refused when stopping/stopped/failed or full
+  /// under `reject`).
+  bool send(Msg msg) const {
+    if (!core_) return false;
+    return core_->send_user(new detail::TypedEnvelope<Msg>(std::move(msg)), origin());
+  }
+
+  /// Any thread; never blocks. Builds the message with a fresh Reply<R> and sends it.
+  /// The future fails with ProcessError (refused), TimeoutError, NoReplyError or
+  /// StoppedError (SPEC 4). A timeout <= 0 throws SpecError.
+  template <class R, class Build>
+  Future<R> ask(Build build, std::chrono::milliseconds timeout = std::chrono::milliseconds{5000}) const {
+    if (timeout.count() <= 0) detail::throw_bad_timeout("ask timeout", timeout);
+    if (!core_) return make_ready_future<R>(Result<R>(std::make_exception_ptr(ProcessError("Failed to send ask message"))));
+    auto& rt = core_->runtime();
+    detail::count_ask(rt);
+    auto state = std::make_shared<detail::AskState<R>>(core_, timeout.count());
+    if (rt.deterministic()) state->set_driver(core_->runtime_ptr());
+    std::weak_ptr<detail::AskState<R>> weak = state;
+    state->set_timer(rt.start_timer(timeout.count(), [weak](TimerId) {
+      auto s = weak.lock();
+      if (!s) return;
+      if (s->settle(Result<R>(std::make_exception_ptr(
+              TimeoutError("Ask timeout after " + std::to_string(s->timeout_ms()) + "ms"))))) {
+        s->target()->runtime().on_ask_timeout(s->target().get(), s->timeout_ms());
+      }
+    }).value);
+    auto* envelope = new detail::TypedEnvelope<Msg>(build(Reply<R>(state)));
+    envelope->ask = state.get();
+    state->msg_type = envelope->msg_type();
+    core_->send_user(envelope, origin());
+    return Future<R>(std::move(state));
+  }
+
+  /// Any thread; never blocks. Moves the process to `stopping` at once; the future completes
+  /// when it is `stopped`. Idempotent: later calls return the same completion.
+  Future<void> stop(StopReason reason = StopReason::normal(), StopMode mode = StopMode::discard) const {
+    if (!core_) return make_ready_future<void>(Result<void>());
+    return core_->request_stop(std::move(reason), mode);
+  }
+
+  /// Any thread; never blocks.
+  Status status() const noexcept { return core_ ? core_->status() : Status::stopped; }
+
+  explicit operator bool() const noexcept { return static_cast<bool>(core_); }
+  friend bool operator==(const ProcessRef& a, const ProcessRef& b) noexcept { return a.core_ == b.core_; }
+  /// The engine's handle (for adapters; not needed by users).
+  const detail::ProcessHandle& handle() const noexcept { return core_; }
+
+ private:
+  detail::Origin origin() const noexcept {
+    return detail::current_process() == core_.get() ? detail::Origin::self : detail::Origin::external;
+  }
+  detail::ProcessHandle core_;
+};
+
+}  // namespace phyx

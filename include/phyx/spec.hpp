@@ -1,0 +1,96 @@
+// phyx/spec.hpp — ProcessSpec and Handler (SPEC section 3).
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "phyx/status.hpp"
+#include "phyx/supervision.hpp"
+#include "phyx/task.hpp"
+
+namespace phyx {
+
+struct Empty {};
+
+template <class Msg, class State, class Ctx>
+class Tools;
+
+/// A message handler, built implicitly from any callable of one of three shapes
+/// (the third argument is Tools<Msg, State, Ctx>&; `auto&` works):
+///   void(State&, Msg&, Tools&)             mutate state in place
+///   State(State&, Msg&, Tools&)            the returned value becomes the new state
+///   Task<void>(State&, Msg&, Tools&)       a coroutine
+template <class Msg, class State, class Ctx = Empty>
+class Handler {
+ public:
+  using ToolsT = Tools<Msg, State, Ctx>;
+  enum class Shape { none, in_place, returns_state, coroutine };
+
+  Handler() = default;
+  Handler(std::nullptr_t) {}  // NOLINT(google-explicit-constructor)
+
+  template <class F>
+    requires(!std::same_as<std::decay_t<F>, Handler> && std::invocable<F&, State&, Msg&, ToolsT&>)
+  Handler(F f) {  // NOLINT(google-explicit-constructor)
+    using R = std::invoke_result_t<F&, State&, Msg&, ToolsT&>;
+    if constexpr (std::is_void_v<R>) {
+      shape_ = Shape::in_place;
+      in_place_ = std::move(f);
+    } else if constexpr (std::is_same_v<R, Task<void>>) {
+      shape_ = Shape::coroutine;
+      coroutine_ = std::move(f);
+    } else {
+      static_assert(std::is_convertible_v<R, State>,
+                    "a handler returns void, State, or phyx::Task<void>");
+      shape_ = Shape::returns_state;
+      returns_state_ = std::move(f);
+    }
+  }
+
+  Shape shape() const noexcept { return shape_; }
+  explicit operator bool() const noexcept { return shape_ != Shape::none; }
+
+  /// Runs the handler once on `state` (the coroutine shape runs to completion).
+  void operator()(State& state, Msg& msg, ToolsT& tools) const {
+    switch (shape_) {
+      case Shape::in_place:
+        in_place_(state, msg, tools);
+        return;
+      case Shape::returns_state:
+        state = returns_state_(state, msg, tools);
+        return;
+      case Shape::coroutine: {
+        Task<void> task = coroutine_(state, msg, tools);
+        if (!task.resume()) throw std::logic_error("a Task handler suspended; suspension arrives with the asynchronous-handlers issue");
+        task.rethrow_if_failed();
+        return;
+      }
+      case Shape::none:
+        return;
+    }
+  }
+
+ private:
+  Shape shape_ = Shape::none;
+  std::function<void(State&, Msg&, ToolsT&)> in_place_;
+  std::function<State(State&, Msg&, ToolsT&)> returns_state_;
+  std::function<Task<void>(State&, Msg&, ToolsT&)> coroutine_;
+};
+
+template <class Msg, class State, class Ctx = Empty>
+struct ProcessSpec {
+  std::string name;                                                    // required, non-empty
+  std::function<State(const Ctx&)> init;                               // required; may throw
+  Handler<Msg, State, Ctx> handle;                                     // required
+  std::function<void(State&, const StopReason&, const Ctx&)> on_stop;  // optional
+  std::size_t max_inbox = 1024;                                        // user-message capacity, >= 1
+  MailboxPolicy mailbox_policy = MailboxPolicy::reject;
+  std::optional<Supervision> supervision;                              // nullopt = Supervision{}
+};
+
+}  // namespace phyx

@@ -1,0 +1,142 @@
+// phyx/tools.hpp — Tools<Msg, State, Ctx>, the third argument of every handler (SPEC 7).
+//
+// A Tools object belongs to one process and is used only on the thread running that
+// process's handler (init, handle, on_stop). Nothing here blocks.
+#pragma once
+
+#include <chrono>
+#include <exception>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "phyx/clock.hpp"
+#include "phyx/detail/envelope.hpp"
+#include "phyx/detail/process_core.hpp"
+#include "phyx/detail/runtime_core.hpp"
+#include "phyx/errors.hpp"
+#include "phyx/event.hpp"
+#include "phyx/future.hpp"
+#include "phyx/process_ref.hpp"
+#include "phyx/spec.hpp"
+
+namespace phyx {
+
+namespace detail {
+/// Shared by every copy of a Resolve / Reject pair; the last copy destroyed unanswered
+/// fails the future with NoReplyError (SPEC 14.13).
+template <class T>
+struct Settler {
+  std::shared_ptr<FutureState<T>> state;
+  ~Settler() {
+    if (!state->ready()) state->fail(std::make_exception_ptr(NoReplyError("Reply dropped without an answer")));
+  }
+};
+}  // namespace detail
+
+/// Settles a tools.ask future with a value. Copyable; any thread; first settle wins.
+template <class T>
+class Resolve {
+ public:
+  explicit Resolve(std::shared_ptr<detail::Settler<T>> s) : s_(std::move(s)) {}
+  void operator()(T value) const { s_->state->settle(Result<T>(std::move(value))); }
+
+ private:
+  std::shared_ptr<detail::Settler<T>> s_;
+};
+template <>
+class Resolve<void> {
+ public:
+  explicit Resolve(std::shared_ptr<detail::Settler<void>> s) : s_(std::move(s)) {}
+  void operator()() const { s_->state->settle(Result<void>()); }
+
+ private:
+  std::shared_ptr<detail::Settler<void>> s_;
+};
+
+/// Settles a tools.ask future with an error. Copyable; any thread; first settle wins.
+class Reject {
+ public:
+  explicit Reject(std::shared_ptr<void> keep, detail::FutureStateBase* state)
+      : keep_(std::move(keep)), state_(state) {}
+  void operator()(std::exception_ptr e) const { state_->fail(std::move(e)); }
+
+ private:
+  std::shared_ptr<void> keep_;  // the Settler: keeps the state alive and counts copies
+  detail::FutureStateBase* state_;
+};
+
+template <class Msg, class State, class Ctx>
+class Tools {
+ public:
+  Tools(detail::ProcessCore* self, const Ctx* ctx) noexcept : self_(self), ctx_(ctx) {}
+
+  const Clock& clock() const noexcept { return self_->runtime().clock(); }
+  Instant now() const { return clock().now(); }
+  const Ctx& ctx() const noexcept { return *ctx_; }
+  ProcessRef<Msg> self() const {
+    self_->retain();
+    return ProcessRef<Msg>(detail::ProcessHandle(self_));
+  }
+
+  /// A user event with this process's id and name; a no-op (nothing built) without a sink.
+  void emit(std::string type, Fields fields = {}) const {
+    auto& rt = self_->runtime();
+    if (rt.telemetry_on()) rt.emit(type, self_, std::move(fields));
+  }
+
+  /// A child of this process: stopped when this process stops or restarts; its supervision
+  /// is applied by this process. Allocates.
+  template <class M, class S, class C>
+  ProcessRef<M> spawn(ProcessSpec<M, S, C> spec, C ctx = {}) const;
+
+  /// A message to self after `after` (0 = after what is already queued). Cancelled when
+  /// the process stops or crashes. A negative delay throws SpecError.
+  TimerId schedule(std::chrono::milliseconds after, Msg msg) const {
+    if (after.count() < 0) detail::throw_bad_timeout("schedule delay", after);
+    return self_->schedule_self(after.count(), new detail::TypedEnvelope<Msg>(std::move(msg)));
+  }
+  /// True if the timer had not fired (it never will now).
+  bool cancel(TimerId id) const { return self_->cancel_timer(id); }
+
+  /// Turns a callback-style operation into a Future: f(Resolve<T>, Reject). First settle
+  /// wins; the timeout fails it with TimeoutError("Ask 'desc' timeout"); an exception
+  /// thrown by f fails it with that exception; every copy of resolve/reject destroyed
+  /// without a call fails it with NoReplyError.
+  template <class T, class F>
+  Future<T> ask(std::string desc, F f, std::chrono::milliseconds timeout = std::chrono::milliseconds{5000}) const {
+    if (timeout.count() <= 0) detail::throw_bad_timeout("tools.ask timeout", timeout);
+    auto& rt = self_->runtime();
+    auto state = std::make_shared<detail::TimedFutureState<T>>(self_->runtime_ptr());
+    if (rt.deterministic()) state->set_driver(self_->runtime_ptr());
+    auto settler = std::make_shared<detail::Settler<T>>();
+    settler->state = state;
+    std::weak_ptr<detail::TimedFutureState<T>> weak = state;
+    state->set_timer(rt.start_timer(timeout.count(), [weak, desc](TimerId) {
+      if (auto s = weak.lock()) s->fail(std::make_exception_ptr(TimeoutError("Ask '" + desc + "' timeout")));
+    }).value);
+    Future<T> future(state);
+    try {
+      f(Resolve<T>(settler), Reject(settler, state.get()));
+    } catch (...) {
+      state->fail(std::current_exception());
+    }
+    return future;
+  }
+
+  /// When `future` settles, sends to_msg(Result<T>) to self (refused during a stop drain).
+  template <class T, class ToMsg>
+  void pipe(Future<T> future, ToMsg to_msg) const {
+    self_->retain();
+    detail::ProcessHandle me(self_);
+    future.then([me, to_msg = std::move(to_msg)](Result<T> r) mutable {
+      me->send_user(new detail::TypedEnvelope<Msg>(to_msg(std::move(r))), detail::Origin::pipe);
+    });
+  }
+
+ private:
+  detail::ProcessCore* self_;
+  const Ctx* ctx_;
+};
+
+}  // namespace phyx
