@@ -1,0 +1,45 @@
+// spawn: spawn N idle processes from one thread (SPEC 13), with RSS growth per process
+// (the idle-memory figure, measured in the same run).
+#include <vector>
+
+#include <phyx/phyx.hpp>
+
+#include "workloads/workload.hpp"
+
+namespace phyx_bench {
+
+Workload spawn_workload() {
+  return {"spawn", "spawn 1,000,000 idle processes from one thread (and RSS per idle process)", [](const Params& p) {
+            const std::int64_t n = p.get("processes", 1'000'000);
+            std::vector<Measurement> out;
+            phyx::Runtime rt({.workers = p.workers, .shutdown_timeout = std::chrono::seconds(60)});
+            phyx::ProcessSpec<int, int> spec{
+                .name = "idle",
+                .init = [](const phyx::Empty&) { return 0; },
+                .handle = [](int&, int&, auto&) {},
+            };
+            std::vector<phyx::ProcessRef<int>> refs;
+            refs.reserve(static_cast<std::size_t>(n));
+            const std::int64_t rss_before = current_rss_kib();
+            const std::int64_t start = now_ns();
+            for (std::int64_t i = 0; i < n; ++i) refs.push_back(rt.spawn(spec));
+            const double secs = seconds_since(start);
+            // Let every init run so the processes are idle and running, then read RSS.
+            auto last = refs.back();
+            (void)last.ask<int>([](phyx::Reply<int> r) {
+              r(0);
+              return 0;
+            });
+            const std::int64_t rss_after = current_rss_kib();
+            const double bytes = static_cast<double>(rss_after - rss_before) * 1024.0 / static_cast<double>(n);
+            out.push_back({"spawn", static_cast<double>(n) / secs, "processes/s",
+                           {{"processes", std::to_string(n)}, {"secs", std::to_string(secs)}}});
+            out.push_back({"idle-memory", bytes, "bytes/process",
+                           {{"processes", std::to_string(n)},
+                            {"rss_delta_mib", std::to_string((rss_after - rss_before) / 1024)},
+                            {"includes", "ProcessRef vector (16 B/process)"}}});
+            return out;
+          }};
+}
+
+}  // namespace phyx_bench
