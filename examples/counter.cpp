@@ -18,8 +18,6 @@
 #include <string_view>
 #include <variant>
 
-namespace {
-
 // The messages. A std::variant of small structs is the idiomatic phyx message type:
 // telemetry names each message by its alternative ("Increment", "Reset", ...).
 struct Increment {};
@@ -39,6 +37,8 @@ struct Report {
 struct CounterCtx {
   std::shared_ptr<Report> report;
 };
+
+namespace {
 
 phyx::RuntimeOptions make_options(bool deterministic) {
   if (deterministic) {

@@ -25,8 +25,6 @@
 #include <variant>
 #include <vector>
 
-namespace {
-
 using namespace std::chrono_literals;
 constexpr auto kInterval = 1000ms;
 
@@ -48,6 +46,8 @@ struct HeartbeatState {
   Summary summary;
   std::optional<AwaitPings> waiter;  // a pending AwaitPings, answered later
 };
+
+namespace {
 
 phyx::RuntimeOptions make_options(bool deterministic) {
   if (deterministic) return {.clock = phyx::create_manual_clock(), .deterministic = true, .seed = 42};

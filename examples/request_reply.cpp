@@ -19,8 +19,6 @@
 #include <string_view>
 #include <variant>
 
-namespace {
-
 using namespace std::chrono_literals;
 
 struct Increment {};
@@ -35,6 +33,8 @@ using CounterMsg = std::variant<Increment, Get, Forget>;
 struct CounterState {
   int count = 0;
 };
+
+namespace {
 
 phyx::RuntimeOptions make_options(bool deterministic) {
   if (deterministic) return {.clock = phyx::create_manual_clock(), .deterministic = true, .seed = 42};

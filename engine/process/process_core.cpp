@@ -44,12 +44,14 @@ std::string describe(std::exception_ptr e) {
 FieldValue int_field(std::uint64_t v) { return static_cast<std::int64_t>(v); }
 
 /// Owns a scheduled message until its timer fires (or is cancelled and destroyed).
+/// Owns a scheduled message until its timer fires, or is cancelled and destroyed: then a
+/// Reply inside fails as the canceller's context says (StoppedError at stop, else NoReplyError).
 struct PendingEnvelope {
+  explicit PendingEnvelope(Envelope* e) noexcept : envelope(e) {}
+  PendingEnvelope(const PendingEnvelope&) = delete;
+  PendingEnvelope& operator=(const PendingEnvelope&) = delete;
+  ~PendingEnvelope() { delete envelope; }
   Envelope* envelope;
-  ~PendingEnvelope() {
-    DropContextScope ctx(DropContext::stopping);  // timers die at stop (or crash: see crash())
-    delete envelope;
-  }
 };
 
 }  // namespace
@@ -79,9 +81,9 @@ std::size_t ProcessCore::queued() const {
 
 bool ProcessCore::send_user(Envelope* e, Origin origin) {
   RuntimeCore& rt = *runtime_;
+  const bool telemetry = rt.telemetry_on();
   rt.count(Counter::sent);
   Envelope* evicted = nullptr;
-  std::size_t size_after = 0;
   bool wake = false;
   {
     std::unique_lock lock(mutex_);
@@ -90,25 +92,33 @@ bool ProcessCore::send_user(Envelope* e, Origin origin) {
       refuse(e, origin);
       return false;
     }
+    // Events are recorded under the lock, so one process's events keep the lock's order
+    // (an enqueue is never seen after the msg:start of the same message).
     switch (decide_overflow(count_, spec_.max_inbox, spec_.policy)) {
-      case Overflow::reject: {
-        const std::size_t size = count_;
+      case Overflow::reject:
+        if (telemetry) {
+          rt.record_event("process:mailbox:full", this,
+                          Fields{{"policy", std::string(to_string(spec_.policy))}, {"size", int_field(count_)}});
+          rt.record_event("process:dead_letter", this,
+                          Fields{{"reason", std::string("mailbox_full")}, {"msg_type", std::string(e->msg_type())}});
+        }
         lock.unlock();
         rt.count(Counter::refused_full);
         rt.count(Counter::dead_letters);
-        if (rt.telemetry_on()) {
-          rt.emit("process:mailbox:full", this,
-                  Fields{{"policy", std::string(to_string(spec_.policy))}, {"size", int_field(size)}});
-          rt.emit_dead_letter(this, "mailbox_full", e->msg_type());
-        }
+        if (telemetry) rt.deliver_events();
         if (e->ask != nullptr) e->ask->fail(std::make_exception_ptr(ProcessError("Failed to send ask message", id_.value)));
         delete e;
         return false;
-      }
       case Overflow::evict_oldest_then_accept:
         evicted = head_;
         head_ = evicted->next;
         if (head_ == nullptr) tail_ = nullptr;
+        if (telemetry) {
+          rt.record_event("process:mailbox:full", this,
+                          Fields{{"policy", std::string(to_string(spec_.policy))}, {"size", int_field(count_)}});
+          rt.record_event("process:dead_letter", this,
+                          Fields{{"reason", std::string("dropped_oldest")}, {"msg_type", std::string(evicted->msg_type())}});
+        }
         --count_;
         break;
       case Overflow::accept:
@@ -122,7 +132,8 @@ bool ProcessCore::send_user(Envelope* e, Origin origin) {
       head_ = e;
     }
     tail_ = e;
-    size_after = ++count_;
+    ++count_;
+    if (telemetry) rt.record_event("process:mailbox:enqueue", this, Fields{{"size", int_field(count_)}});
     if (!scheduled_ && wants_user_) {
       scheduled_ = true;
       wake = true;
@@ -132,15 +143,10 @@ bool ProcessCore::send_user(Envelope* e, Origin origin) {
   if (evicted != nullptr) {
     rt.count(Counter::dropped_oldest);
     rt.count(Counter::dead_letters);
-    if (rt.telemetry_on()) {
-      rt.emit("process:mailbox:full", this,
-              Fields{{"policy", std::string(to_string(spec_.policy))}, {"size", int_field(spec_.max_inbox)}});
-      rt.emit_dead_letter(this, "dropped_oldest", evicted->msg_type());
-    }
     DropContextScope ctx(DropContext::crash_or_unanswered);  // an evicted ask fails with NoReplyError
     delete evicted;
   }
-  if (rt.telemetry_on()) rt.emit("process:mailbox:enqueue", this, Fields{{"size", int_field(size_after)}});
+  if (telemetry) rt.deliver_events();
   if (wake) rt.schedule(this);
   return true;
 }
@@ -205,7 +211,7 @@ Future<void> ProcessCore::request_stop(StopReason reason, StopMode mode) {
 // ---- timers -----------------------------------------------------------------------
 
 TimerId ProcessCore::schedule_self(std::int64_t after_ms, Envelope* e) {
-  auto pending = std::make_shared<PendingEnvelope>(PendingEnvelope{e});
+  auto pending = std::make_shared<PendingEnvelope>(e);
   std::unique_lock lock(mutex_);
   if (!accepting_) {  // draining or stopping: a schedule is refused (SPEC 14.3)
     pending->envelope = nullptr;
@@ -589,9 +595,9 @@ void ProcessCore::finish_stop() {
   if (!was_failed) rt.count(Counter::processes_alive_down);
   if (rt.telemetry_on()) rt.emit("process:stop", this, Fields{{"reason", to_string(stop_reason_)}});
   if (done) done->settle(Result<void>());
-  if (parent_) {
+  if (ProcessHandle parent = std::move(parent_)) {  // dropping our ref breaks the parent<->child cycle
     retain();
-    parent_->post_system(SysMsg{SysKind::child_stopped, ProcessHandle(this)});
+    parent->post_system(SysMsg{SysKind::child_stopped, ProcessHandle(this)});
   }
   rt.retire(this);
 }
@@ -610,6 +616,7 @@ void ProcessCore::abandon() noexcept {
   if (was_alive) runtime_->count(Counter::processes_alive_down);
   {
     DropContextScope ctx(DropContext::stopping);
+    cancel_own_timers();
     discard_user_lane("stopped");
   }
   if (done) done->settle(Result<void>());

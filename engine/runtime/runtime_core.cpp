@@ -15,6 +15,8 @@
 #include "phyx/detail/runtime_core.hpp"
 
 #include <algorithm>
+#include <optional>
+#include <utility>
 #include <thread>
 
 #include "phyx/errors.hpp"
@@ -154,16 +156,55 @@ void RuntimeCore::count(Counter c, std::uint64_t n) noexcept { counters_->add(c,
 
 void count_ask(RuntimeCore& rt) noexcept { rt.count(Counter::asks); }
 
-void RuntimeCore::emit(std::string_view type, const ProcessCore* p, Fields fields) noexcept {
+struct RuntimeCore::RecordedEvent {
+  std::string type;
+  ProcessId process;
+  std::string name;
+  Instant at;
+  Fields fields;
+};
+
+void RuntimeCore::record_event(std::string_view type, const ProcessCore* p, Fields fields) noexcept {
   if (!emit_) return;
   try {
-    Event event{type, p != nullptr ? p->id() : ProcessId{}, p != nullptr ? std::string_view(p->name()) : "root",
-                clock_->now(), std::move(fields)};
-    std::lock_guard lock(emit_mutex_);
-    emit_(event);
+    RecordedEvent e{std::string(type), p != nullptr ? p->id() : ProcessId{},
+                    p != nullptr ? p->name() : std::string("root"), clock_->now(), std::move(fields)};
+    std::lock_guard lock(events_mutex_);
+    events_.push_back(std::move(e));
   } catch (...) {
     count(Counter::sink_errors);
   }
+}
+
+void RuntimeCore::deliver_events() noexcept {
+  // The runtime whose sink this thread is inside, if any: a sink that sends messages
+  // records events; the delivery loop already running below us delivers them, in order.
+  thread_local const RuntimeCore* delivering = nullptr;
+  if (delivering == this) return;
+  std::lock_guard sink(sink_mutex_);
+  const RuntimeCore* saved = std::exchange(delivering, this);
+  for (;;) {
+    std::optional<RecordedEvent> next;
+    {
+      std::lock_guard lock(events_mutex_);
+      if (events_.empty()) break;
+      next.emplace(std::move(events_.front()));
+      events_.pop_front();
+    }
+    try {
+      Event event{next->type, next->process, next->name, next->at, std::move(next->fields)};
+      emit_(event);
+    } catch (...) {
+      count(Counter::sink_errors);
+    }
+  }
+  delivering = saved;
+}
+
+void RuntimeCore::emit(std::string_view type, const ProcessCore* p, Fields fields) noexcept {
+  if (!emit_) return;
+  record_event(type, p, std::move(fields));
+  deliver_events();
 }
 
 void RuntimeCore::emit_dead_letter(const ProcessCore* p, std::string_view reason, std::string_view msg_type) noexcept {

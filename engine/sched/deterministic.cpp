@@ -26,8 +26,9 @@ class Deterministic final : public Scheduler {
   }
 
   void enqueue(ProcessCore* p) override {
-    p->retain();
     std::lock_guard lock(mutex_);
+    if (stopped_) return;  // after shutdown nothing runs; holding a ref would leak a cycle
+    p->retain();
     ready_.push_back(p);
   }
 
@@ -51,7 +52,16 @@ class Deterministic final : public Scheduler {
     return true;
   }
 
-  std::size_t stop(std::chrono::steady_clock::time_point) override { return 0; }
+  std::size_t stop(std::chrono::steady_clock::time_point) override {
+    std::vector<ProcessCore*> leftover;
+    {
+      std::lock_guard lock(mutex_);
+      stopped_ = true;
+      leftover.swap(ready_);
+    }
+    for (ProcessCore* p : leftover) p->release();
+    return 0;
+  }
 
  private:
   std::uint64_t next_random() noexcept {  // splitmix64
@@ -63,6 +73,7 @@ class Deterministic final : public Scheduler {
 
   std::mutex mutex_;
   std::vector<ProcessCore*> ready_;
+  bool stopped_ = false;
   std::uint64_t rng_state_;
 };
 

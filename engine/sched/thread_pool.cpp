@@ -48,10 +48,11 @@ class ThreadPool final : public Scheduler {
   }
 
   void enqueue(ProcessCore* p) override {
-    p->retain();  // released after the slice that runs it, or at stop
     bool wake;
     {
       std::lock_guard lock(mutex_);
+      if (stopped_) return;  // after shutdown nothing runs; holding a ref would leak a cycle
+      p->retain();           // released after the slice that runs it, or at stop
       queue_.push_back(p);
       wake = idle_ > 0;
     }

@@ -233,10 +233,9 @@ TEST_CASE("reject: capacity 2 behind a handler blocked on a worker gives true, t
     release.set_value();
     CHECK(std::vector<bool>{r1, r2, r3, r4} == std::vector<bool>{true, true, false, false});
 
-    auto f = p.ask<int>([](phyx::Reply<int> r) { return Msg{Echo{99, std::move(r)}}; });
-    REQUIRE(f.wait_for(5s));
-    CHECK(f.get() == 99);
-    CHECK(log->snapshot() == std::vector<int>{-1, 1, 2, 99});
+    auto done = p.stop(phyx::StopReason::normal(), phyx::StopMode::drain);  // handles 1 and 2, then stops
+    REQUIRE(done.wait_for(5s));
+    CHECK(log->snapshot() == std::vector<int>{-1, 1, 2});
     CHECK(rt.stats().refused_full == 2);
     rt.shutdown(5s);
     check_laws(rt);
@@ -504,6 +503,7 @@ TEST_CASE("seq: the n-th accepted message has seq n-1; refused ones take no numb
   rt.run_until_idle();
   CHECK(p.send(Work{4}));  // seq 2
   CHECK(p.send(Crash{}));  // seq 3 (a crash is handled, not refused)
+  rt.run_until_idle();
   CHECK(p.send(Work{5}));  // seq 4, handled by the next incarnation
   rt.run_until_idle();
   CHECK(log->handled == std::vector<int>{1, 2, 4, 5});
@@ -661,5 +661,34 @@ TEST_CASE("many senders on many threads: per-sender order and exact accounting")
   CHECK(s.accepted == static_cast<std::uint64_t>(total_accepted));
   CHECK(s.refused_full == static_cast<std::uint64_t>(kSenders * kPerSender - total_accepted));
   rt.shutdown(5s);
+  check_laws(rt);
+}
+
+TEST_CASE("drop_oldest under many senders: nothing disappears uncounted") {
+  auto log = std::make_shared<Log>();
+  phyx::Runtime rt({.clock = phyx::create_system_clock(), .workers = 2});
+  auto p = rt.spawn(probe(log, 8, phyx::MailboxPolicy::drop_oldest));
+  constexpr int kSenders = 4;
+  constexpr int kPerSender = 2000;
+  std::vector<std::thread> senders;
+  std::vector<int> refused(kSenders, 0);
+  for (int t = 0; t < kSenders; ++t) {
+    senders.emplace_back([&, t] {
+      for (int i = 0; i < kPerSender; ++i) {
+        if (!p.send(Work{t * 100000 + i})) ++refused[t];
+      }
+    });
+  }
+  for (auto& t : senders) t.join();
+  for (int r : refused) CHECK(r == 0);  // drop_oldest always accepts while running
+  auto done = p.stop(phyx::StopReason::normal(), phyx::StopMode::drain);
+  REQUIRE(done.wait_for(5s));
+  rt.shutdown(5s);
+  const auto s = rt.stats();
+  CHECK(s.sent == static_cast<std::uint64_t>(kSenders * kPerSender));
+  CHECK(s.accepted == s.sent);
+  CHECK(s.handled + s.dropped_oldest == s.accepted);
+  CHECK(s.handled == log->snapshot().size());
+  CHECK(s.discarded == 0);
   check_laws(rt);
 }

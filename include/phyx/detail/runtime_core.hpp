@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -68,9 +69,15 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
 
   // --- telemetry and counters ------------------------------------------------------
   bool telemetry_on() const noexcept { return static_cast<bool>(emit_); }
-  /// Builds and delivers one event (only call when telemetry_on()). Never throws.
+  /// Records one event and delivers every recorded event to the sink, in order (only call
+  /// when telemetry_on()). Never throws. On return the event has reached the sink, unless
+  /// this thread is inside the sink already (then the outer delivery loop delivers it).
   void emit(std::string_view type, const ProcessCore* p, Fields fields) noexcept;
   void emit_dead_letter(const ProcessCore* p, std::string_view reason, std::string_view msg_type) noexcept;
+  /// Records an event without calling the sink: safe under a process's mailbox lock, so the
+  /// order of events of one process is the order of the lock. Follow with deliver_events().
+  void record_event(std::string_view type, const ProcessCore* p, Fields fields) noexcept;
+  void deliver_events() noexcept;
   void count(Counter c, std::uint64_t n = 1) noexcept;
   /// The asked process answered after the ask settled (SPEC 14.11).
   void on_late_reply(const ProcessCore* target, std::string_view msg_type) noexcept;
@@ -108,7 +115,13 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
   std::unique_ptr<TimerThread> timer_thread_;
   std::unique_ptr<Scheduler> scheduler_;
 
-  std::recursive_mutex emit_mutex_;  // the sink is never called concurrently
+  // Telemetry (see telemetry/README.md): events are recorded into `events_` in the order
+  // they happen (a leaf lock, no user code under it), and delivered by whichever thread
+  // holds `sink_mutex_`, so the sink is never called concurrently and sees that order.
+  struct RecordedEvent;
+  std::mutex events_mutex_;
+  std::deque<RecordedEvent> events_;
+  std::mutex sink_mutex_;
 
   std::mutex rng_mutex_;
   std::mt19937_64 rng_;
