@@ -196,8 +196,6 @@ Future<void> ProcessCore::request_stop(StopReason reason, StopMode mode) {
         scheduled_ = true;
         wake = true;
       }
-    } else if (status_.load(std::memory_order_relaxed) == Status::stopped && !done->ready()) {
-      done->settle(Result<void>());  // a process abandoned at shutdown
     }
   }
   if (first) {
@@ -583,6 +581,7 @@ void ProcessCore::finish_stop() {
     DropContextScope ctx(DropContext::stopping);
     discard_user_lane("stopped");  // nothing should be left; keeps the accounting exact if it is
   }
+  release_behaviour();
   phase_ = Phase::finished;
   std::shared_ptr<FutureState<void>> done;
   {
@@ -594,12 +593,12 @@ void ProcessCore::finish_stop() {
   }
   if (!was_failed) rt.count(Counter::processes_alive_down);
   if (rt.telemetry_on()) rt.emit("process:stop", this, Fields{{"reason", to_string(stop_reason_)}});
-  if (done) done->settle(Result<void>());
+  rt.retire(this);  // before the future completes: a waiter (shutdown) must not see us in the table
   if (ProcessHandle parent = std::move(parent_)) {  // dropping our ref breaks the parent<->child cycle
     retain();
     parent->post_system(SysMsg{SysKind::child_stopped, ProcessHandle(this)});
   }
-  rt.retire(this);
+  if (done) done->settle(Result<void>());  // last: its continuations may run long on this thread
 }
 
 void ProcessCore::abandon() noexcept {
@@ -611,6 +610,8 @@ void ProcessCore::abandon() noexcept {
     const Status s = status_.load(std::memory_order_relaxed);  // written under mutex_
     was_alive = s != Status::failed && s != Status::stopped;
     set_status(Status::stopped);
+    stop_requested_ = true;  // a later stop() returns the completed future below
+    if (!stop_done_) stop_done_ = std::make_shared<FutureState<void>>();
     done = stop_done_;
   }
   if (was_alive) runtime_->count(Counter::processes_alive_down);

@@ -17,21 +17,21 @@ constexpr const char* kWouldBlock =
 
 void FutureStateBase::publish() {
   on_settled();
-  std::function<void()> k;
+  std::vector<std::function<void()>> ks;
   {
     std::lock_guard lock(mutex_);
     settled_.store(true, std::memory_order_release);  // pairs with the acquire load in ready()
-    k.swap(continuation_);
+    ks.swap(continuations_);
   }
   cv_.notify_all();
-  if (k) k();
+  for (auto& k : ks) k();
 }
 
 void FutureStateBase::on_ready(std::function<void()> k) {
   {
     std::lock_guard lock(mutex_);
     if (!settled_.load(std::memory_order_relaxed)) {  // written under mutex_
-      continuation_ = std::move(k);
+      continuations_.push_back(std::move(k));
       return;
     }
   }

@@ -56,10 +56,10 @@ class ProcessRef {
     state->set_timer(rt.start_timer(timeout.count(), [weak](TimerId) {
       auto s = weak.lock();
       if (!s) return;
-      if (s->settle(Result<R>(std::make_exception_ptr(
-              TimeoutError("Ask timeout after " + std::to_string(s->timeout_ms()) + "ms"))))) {
-        s->target()->runtime().on_ask_timeout(s->target().get(), s->timeout_ms());
-      }
+      // Counted and reported before the failure is visible to the asker.
+      s->settle(Result<R>(std::make_exception_ptr(
+                    TimeoutError("Ask timeout after " + std::to_string(s->timeout_ms()) + "ms"))),
+                [&] { s->target()->runtime().on_ask_timeout(s->target().get(), s->timeout_ms()); });
     }).value);
     auto* envelope = new detail::TypedEnvelope<Msg>(build(Reply<R>(state)));
     envelope->ask = state.get();

@@ -76,9 +76,12 @@ struct Park {  // threads: hands the Reply to the test through a promise
 struct Forward {  // gives the Reply to another process
   phyx::Reply<int> reply;
 };
+struct Nested {  // blocks on another ask's Future::get() inside the handler
+  phyx::Reply<int> reply;
+};
 
 using Msg = std::variant<Get, Fail, Twice, Ignore, Boom, Keep, AnswerKept, KeepLater, Deliver, Crash, Ping, PingIgnore,
-                         PingFail, PingKeep, Nop, Park, Forward>;
+                         PingFail, PingKeep, Nop, Park, Forward, Nested>;
 
 struct State {
   int value = 0;
@@ -89,6 +92,7 @@ struct State {
 struct Env {
   std::shared_ptr<std::promise<phyx::Reply<int>>> parked;
   std::function<void(phyx::Reply<int>)> forward;
+  std::function<int()> nested;
 };
 
 phyx::ProcessSpec<Msg, State> server(std::string name = "server", std::shared_ptr<Env> env = std::make_shared<Env>()) {
@@ -137,6 +141,8 @@ phyx::ProcessSpec<Msg, State> server(std::string name = "server", std::shared_pt
                     env->parked->set_value(std::move(m.reply));
                   } else if constexpr (std::is_same_v<T, Forward>) {
                     env->forward(std::move(m.reply));
+                  } else if constexpr (std::is_same_v<T, Nested>) {
+                    m.reply(env->nested());
                   }
                 },
                 msg);
@@ -357,6 +363,24 @@ TEST_CASE("ask fails at once with ProcessError while the target is stopping") {
   check_laws(rt);
 }
 
+TEST_CASE("ask fails at once with ProcessError when the target has failed") {
+  Det d;
+  phyx::Runtime rt(d.options());
+  auto spec = server();
+  phyx::Supervision none;
+  none.type = phyx::Strategy::none;
+  spec.supervision = none;
+  auto p = rt.spawn(std::move(spec));
+  REQUIRE(p.send(Crash{}));
+  rt.run_until_idle();
+  REQUIRE(p.status() == phyx::Status::failed);
+  auto f = ask_int<Get>(p);
+  REQUIRE(f.ready());
+  CHECK_THROWS_WITH_AS(f.get(), "Failed to send ask message", phyx::ProcessError);
+  CHECK(d.clock->pending_timer_count() == 0);
+  check_laws(rt);
+}
+
 TEST_CASE("ask fails at once with ProcessError when the lane is full under reject") {
   Det d;
   phyx::Runtime rt(d.options());
@@ -570,6 +594,61 @@ TEST_CASE("then runs once, when settled or at once if already settled") {
   });
   rt.run_until_idle();
   CHECK(failed);
+  check_laws(rt);
+}
+
+TEST_CASE("then: several continuations on one future (or its copies) each run once") {
+  Det d;
+  phyx::Runtime rt(d.options());
+  auto p = rt.spawn(server());
+  auto f = ask_int<Get>(p);
+  auto copy = f;
+  int a = 0;
+  int b = 0;
+  f.then([&](phyx::Result<int> r) { a += r.value(); });
+  copy.then([&](phyx::Result<int> r) { b += r.value(); });
+  rt.run_until_idle();
+  CHECK(a == 42);
+  CHECK(b == 42);
+  check_laws(rt);
+}
+
+TEST_CASE("Future::get() inside a handler throws WouldBlockError instead of blocking (deterministic)") {
+  Det d;
+  phyx::Runtime rt(d.options());
+  auto other = rt.spawn(server("other"));
+  auto env = std::make_shared<Env>();
+  env->nested = [other]() {
+    auto inner = ask_int<Get>(other);
+    try {
+      return inner.get();
+    } catch (const phyx::WouldBlockError&) {
+      return -1;
+    }
+  };
+  auto p = rt.spawn(server("outer", env));
+  CHECK(ask_int<Nested>(p).get() == -1);
+  rt.run_until_idle();
+  check_laws(rt);
+}
+
+TEST_CASE("Future::get() on a worker thread throws WouldBlockError instead of blocking (threads)") {
+  phyx::Runtime rt({.clock = phyx::create_system_clock(), .workers = 2});
+  auto other = rt.spawn(server("other"));
+  auto env = std::make_shared<Env>();
+  env->nested = [other]() {
+    auto inner = ask_int<Keep>(other);  // never answered while we wait: get() would block
+    try {
+      return inner.get();
+    } catch (const phyx::WouldBlockError&) {
+      return -1;
+    }
+  };
+  auto p = rt.spawn(server("outer", env));
+  auto f = ask_int<Nested>(p);
+  REQUIRE(f.wait_for(5s));
+  CHECK(f.get() == -1);
+  rt.shutdown(5s);
   check_laws(rt);
 }
 

@@ -116,6 +116,8 @@ phyx::ProcessSpec<Msg, int> probe(std::shared_ptr<Log> log, std::size_t max_inbo
             } else if (auto* s = std::get_if<SelfSend>(&msg)) {
               const bool ok = tools.self().send(Work{s->n});
               (void)tools.schedule(0ms, Msg{Work{s->n + 1}});
+              tools.pipe(phyx::make_ready_future<int>(phyx::Result<int>(s->n + 2)),
+                         [](phyx::Result<int> r) { return Msg{Work{r.value()}}; });
               std::lock_guard lock(log->m);
               log->self_sends.push_back(ok);
             }
@@ -359,7 +361,9 @@ TEST_CASE("sends while starting are queued and handled after init, in order") {
   const auto first_msg = at("process:msg:start");
   CHECK(ready < static_cast<long>(types.size()));
   CHECK(ready < first_msg);
-  CHECK(std::count(types.begin(), types.end(), "process:mailbox:enqueue") == 3);
+  std::vector<std::int64_t> sizes;
+  for (auto& e : events_of(rec, "process:mailbox:enqueue", p.id())) sizes.push_back(e.integer("size"));
+  CHECK(sizes == std::vector<std::int64_t>{1, 2, 3});
   check_laws(rt);
 }
 
@@ -572,7 +576,7 @@ TEST_CASE("dead-letter reason not_running: sends from outside to stopping, stopp
   check_laws(rt);
 }
 
-TEST_CASE("dead-letter reason stopped: self-sends and schedules during a drain (SPEC 14.18)") {
+TEST_CASE("dead-letter reason stopped: self-sends, schedules and pipe results during a drain (SPEC 14.18)") {
   Recorder rec;
   auto clock = phyx::create_manual_clock();
   auto opts = det(rec);
@@ -592,11 +596,12 @@ TEST_CASE("dead-letter reason stopped: self-sends and schedules during a drain (
   CHECK(log->handled == std::vector<int>{2});
   CHECK(clock->pending_timer_count() == 0);
 
-  CHECK(dead_letter_reasons(rec, p.id()) == std::vector<std::string>{"not_running", "stopped", "stopped"});
+  CHECK(dead_letter_reasons(rec, p.id()) ==
+        std::vector<std::string>{"not_running", "stopped", "stopped", "stopped"});
   const auto s = rt.stats();
-  CHECK(s.sent == 5);  // SelfSend, Work 2, Work 3, the self-send, the schedule
+  CHECK(s.sent == 6);  // SelfSend, Work 2, Work 3, the self-send, the schedule, the pipe result
   CHECK(s.accepted == 2);
-  CHECK(s.refused_not_running == 3);
+  CHECK(s.refused_not_running == 4);
   CHECK(s.handled == 2);
   CHECK(s.discarded == 0);
   check_laws(rt);

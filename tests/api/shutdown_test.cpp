@@ -11,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <variant>
 #include <vector>
 
@@ -238,6 +239,62 @@ TEST_CASE("a process whose stop completed before the deadline is not reported ab
   check_laws(rt);
 }
 
+TEST_CASE("after shutdown no runtime timer is left on the clock (schedules, restart waits, ask timeouts)") {
+  auto opts = deterministic_options();
+  auto clock = std::dynamic_pointer_cast<phyx::ManualClock>(opts.clock);
+  phyx::Runtime rt(opts);
+  struct Sched {};
+  struct Crash {};
+  using M = std::variant<Sched, Crash, Keep>;
+  auto spec = [](std::string name) {
+    return phyx::ProcessSpec<M, std::optional<phyx::Reply<int>>>{
+        .name = std::move(name),
+        .init = [](const phyx::Empty&) { return std::optional<phyx::Reply<int>>{}; },
+        .handle =
+            [](std::optional<phyx::Reply<int>>& kept, M& m, auto& tools) {
+              if (std::holds_alternative<Sched>(m)) tools.schedule(10'000ms, M{Sched{}});
+              if (std::holds_alternative<Crash>(m)) throw std::runtime_error("crash");
+              if (auto* k = std::get_if<Keep>(&m)) kept = std::move(k->reply);
+            },
+        .supervision = phyx::Supervision{.backoff = phyx::Backoff{.initial = 5000ms, .max = 5000ms}},
+    };
+  };
+  auto scheduler = rt.spawn(spec("scheduler"));
+  auto waiting = rt.spawn(spec("waiting"));
+  scheduler.send(Sched{});
+  scheduler.send(Sched{});
+  waiting.send(Crash{});  // restart wait of 5 s
+  auto held = scheduler.ask<int>([](phyx::Reply<int> r) { return M{Keep{std::move(r)}}; });
+  rt.run_until_idle();
+  CHECK(waiting.status() == phyx::Status::starting);
+  CHECK(clock->pending_timer_count() == 4);  // 2 schedules, 1 restart wait, 1 ask timeout
+  rt.shutdown(5s);
+  CHECK(clock->pending_timer_count() == 0);
+  CHECK_THROWS_AS(held.get(), phyx::StoppedError);
+  CHECK(waiting.status() == phyx::Status::stopped);
+  check_laws(rt);
+}
+
+TEST_CASE("shutdown from two threads at once: both get the same report") {
+  auto world = make_world();
+  phyx::Runtime rt(phyx::RuntimeOptions{.clock = phyx::create_system_clock(), .workers = 2});
+  auto a = rt.spawn(node_spec("A"), NodeCtx{"A", world});
+  world->total = 4;
+  a.send(Grow{});
+  REQUIRE(world->all_grown.get_future().wait_for(10s) == std::future_status::ready);
+  phyx::ShutdownReport other;
+  std::thread t([&] { other = rt.shutdown(10s); });
+  const auto mine = rt.shutdown(10s);
+  t.join();
+  CHECK(mine.stopped == 4);
+  CHECK(other.stopped == mine.stopped);
+  CHECK(other.abandoned == mine.abandoned);
+  CHECK(other.messages_discarded == mine.messages_discarded);
+  CHECK(other.elapsed == mine.elapsed);
+  CHECK(world->stops.size() == 4);  // on_stop ran once per process
+  check_laws(rt);
+}
+
 TEST_CASE("shutdown is idempotent: a second call returns the same report") {
   phyx::Runtime rt(deterministic_options());
   auto counter = rt.spawn(phyx_test::counter_spec());
@@ -422,4 +479,37 @@ TEST_CASE("a handler blocked past the deadline is abandoned and counted; shutdow
   const auto s = rt.stats();
   CHECK(s.handled >= 1);
   check_laws(rt);
+}
+
+TEST_CASE("~Runtime waits at most RuntimeOptions::shutdown_timeout for a blocked handler") {
+  std::promise<void> release;
+  auto gate = std::make_shared<Gate>();
+  gate->release = release.get_future().share();
+  auto entered = gate->entered.get_future();
+  auto destroyed = gate->destroyed.get_future();
+  std::optional<phyx::Runtime> rt;
+  rt.emplace(phyx::RuntimeOptions{.clock = phyx::create_system_clock(), .workers = 2, .shutdown_timeout = 200ms});
+  auto blocker = rt->spawn(phyx::ProcessSpec<BlockMsg, int, std::shared_ptr<Gate>>{
+                               .name = "blocker",
+                               .init = [](const std::shared_ptr<Gate>&) { return 0; },
+                               .handle =
+                                   [](int&, BlockMsg& m, auto& tools) {
+                                     if (std::holds_alternative<Block>(m)) {
+                                       tools.ctx()->entered.set_value();
+                                       (void)tools.ctx()->release.wait_for(std::chrono::seconds(30));
+                                     }
+                                   },
+                           },
+                           std::move(gate));
+  REQUIRE(blocker.send(Block{}));
+  REQUIRE(entered.wait_for(10s) == std::future_status::ready);
+  const auto t0 = std::chrono::steady_clock::now();
+  rt.reset();  // ~Runtime = shutdown(shutdown_timeout)
+  const auto took = std::chrono::steady_clock::now() - t0;
+  release.set_value();
+  CHECK(took >= 199ms);
+  CHECK(took < 200ms + 2s);
+  CHECK(blocker.status() == phyx::Status::stopped);
+  blocker = {};
+  REQUIRE(destroyed.wait_for(10s) == std::future_status::ready);
 }

@@ -58,9 +58,13 @@ struct Block {
   std::shared_ptr<Gate> gate;
 };
 struct StopSelf {};
+struct Relay {  // sends Work{n} to the first child in the log and records the result
+  int n;
+};
 struct Crash {};
 
-using Msg = std::variant<Work, Get, Keep, SpawnChildren, ScheduleWork, ScheduleReply, Deliver, Block, StopSelf, Crash>;
+using Msg =
+    std::variant<Work, Get, Keep, SpawnChildren, ScheduleWork, ScheduleReply, Deliver, Block, StopSelf, Relay, Crash>;
 
 struct State {
   int count = 0;
@@ -128,6 +132,14 @@ auto make_handler(std::shared_ptr<Log> log, std::string name) {
             (void)self.stop();
             log->add("after self stop:" + std::string(phyx::to_string(self.status())) +
                      ":send=" + (self.send(Msg{Work{99}}) ? "true" : "false"));
+          } else if constexpr (std::is_same_v<T, Relay>) {
+            phyx::ProcessRef<Msg> to;
+            {
+              std::lock_guard lock(log->m);
+              to = log->children.front();
+            }
+            const bool ok = to.send(Msg{Work{m.n}});
+            log->add(std::string("relay:") + (ok ? "true" : "false"));
           } else if constexpr (std::is_same_v<T, Crash>) {
             throw std::runtime_error("crash on purpose");
           }
@@ -485,6 +497,7 @@ TEST_CASE("children stop before their parent, youngest first, with reason shutdo
                                                "c1:shutdown", "parent:normal"});
   CHECK(rt.stats().processes_alive == 0);
   check_laws(rt);
+  log->children.clear();  // the children's closures hold `log`: break that cycle
 }
 
 TEST_CASE("children stop before their parent, youngest first (threads)") {
@@ -508,6 +521,7 @@ TEST_CASE("children stop before their parent, youngest first (threads)") {
                                                     "stop:c1:shutdown:0", "stop:parent:normal:0"});
   rt.shutdown(5s);
   check_laws(rt);
+  log->children.clear();  // the children's closures hold `log`: break that cycle
 }
 
 TEST_CASE("scheduled messages are cancelled when the stop begins (discard)") {
@@ -727,4 +741,41 @@ TEST_CASE("drain on threads while another thread keeps sending: every accepted m
   CHECK(s.discarded == 0);
   CHECK(s.handled == static_cast<std::uint64_t>(accepted) + 1);  // + the warm-up ask
   check_laws(rt);
+}
+
+TEST_CASE("during a drain the process may still send to others (SPEC 14.3)") {
+  Det d;
+  phyx::Runtime rt(d.options());
+  auto log = std::make_shared<Log>();
+  auto parent = rt.spawn(node("parent", log));
+  REQUIRE(parent.send(SpawnChildren{{"c1"}}));
+  rt.run_until_idle();
+  REQUIRE(parent.send(Relay{5}));
+  auto done = parent.stop(phyx::StopReason::normal(), phyx::StopMode::drain);
+  rt.run_until_idle();
+  CHECK(done.ready());
+  const auto entries = log->snapshot();
+  CHECK(index_of(entries, "relay:true") >= 0);
+  CHECK(index_of(entries, "relay:true") < index_of(entries, "stop:c1:shutdown:0"));
+  CHECK(entries.back() == "stop:parent:normal:0");
+  check_laws(rt);
+  log->children.clear();
+}
+
+TEST_CASE("children-before-parent order does not depend on the deterministic seed") {
+  for (std::uint64_t seed = 1; seed <= 16; ++seed) {
+    CAPTURE(seed);
+    Det d;
+    phyx::Runtime rt(d.options(seed));
+    auto log = std::make_shared<Log>();
+    auto parent = rt.spawn(node("parent", log));
+    REQUIRE(parent.send(SpawnChildren{{"c1", "c2", "c3"}}));
+    REQUIRE(parent.send(Work{1}));
+    rt.run_until_idle();
+    parent.stop().get();
+    CHECK(log->snapshot() == std::vector<std::string>{"work:parent:1", "stop:c3:shutdown:0", "stop:c2:shutdown:0",
+                                                      "stop:c1:shutdown:0", "stop:parent:normal:1"});
+    check_laws(rt);
+    log->children.clear();
+  }
 }

@@ -23,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <vector>
 
 #include "phyx/result.hpp"
 
@@ -56,7 +57,7 @@ class FutureStateBase {
   /// engine thread it only polls.
   bool wait_for(std::chrono::nanoseconds d);
   /// Runs `k` once when settled: now, on the caller, if already settled; else on the
-  /// settling thread.
+  /// settling thread. Any number of continuations run in registration order.
   void on_ready(std::function<void()> k);
   /// Any thread: settles with `e` if not settled yet. True if this call settled it.
   virtual bool fail(std::exception_ptr e) = 0;
@@ -72,7 +73,7 @@ class FutureStateBase {
   std::atomic<bool> settled_{false};
   std::mutex mutex_;
   std::condition_variable cv_;
-  std::function<void()> continuation_;
+  std::vector<std::function<void()>> continuations_;  // in registration order
   std::weak_ptr<RuntimeCore> driver_;
 };
 
@@ -81,8 +82,15 @@ class FutureState : public FutureStateBase {
  public:
   /// Any thread. First settle wins; returns false when already settled.
   bool settle(Result<T> r) {
+    return settle(std::move(r), [] {});
+  }
+  /// As settle(r), running `before_publish` after winning but before anyone can see the
+  /// result (so counters it bumps are visible to whoever observes the settlement).
+  template <class F>
+  bool settle(Result<T> r, F before_publish) {
     if (!claim()) return false;
     result_.emplace(std::move(r));
+    before_publish();
     publish();
     return true;
   }

@@ -142,6 +142,9 @@ class ProcessCore {
   virtual void run_on_stop(const StopReason& r) = 0;  // may throw; only with live state
   virtual void destroy_state() noexcept = 0;
   virtual bool has_state() const noexcept = 0;
+  /// Drops init / handle / on_stop once the process is stopped for good, so closures that
+  /// hold refs (to this process or others) cannot keep a cycle alive.
+  virtual void release_behaviour() noexcept = 0;
 
  private:
   friend class RuntimeCore;

@@ -17,20 +17,30 @@ constexpr std::string_view type_name() noexcept {
   if (start == std::string_view::npos) return p;
   start += 4;
   auto end = p.find_first_of(";]", start);
-  return p.substr(start, end - start);
+  std::string_view name = p.substr(start, end - start);
+  // A type in an anonymous namespace is still "Task" to its reader, not "{anonymous}::Task".
+  for (std::string_view anon : {std::string_view("{anonymous}::"), std::string_view("(anonymous namespace)::")}) {
+    if (name.substr(0, anon.size()) == anon) name.remove_prefix(anon.size());
+  }
+  return name;
 }
 
-template <class T>
-struct is_variant : std::false_type {};
+/// Matches std::variant and types derived from one (a message type that must name itself,
+/// e.g. `struct NodeMsg : std::variant<Set, Gossip> { using variant::variant; };`).
 template <class... Ts>
-struct is_variant<std::variant<Ts...>> : std::true_type {};
+const std::variant<Ts...>& as_variant(const std::variant<Ts...>& v) noexcept {
+  return v;
+}
+template <class T>
+concept VariantLike = requires(const T& t) { detail::as_variant(t); };
 
 /// The alternative's type name for a std::variant message, else the message's type name.
 template <class Msg>
 std::string_view msg_type_name(const Msg& msg) noexcept {
-  if constexpr (is_variant<Msg>::value) {
-    if (msg.valueless_by_exception()) return "valueless_by_exception";
-    return std::visit([](const auto& alt) { return type_name<std::decay_t<decltype(alt)>>(); }, msg);
+  if constexpr (VariantLike<Msg>) {
+    const auto& v = as_variant(msg);
+    if (v.valueless_by_exception()) return "valueless_by_exception";
+    return std::visit([](const auto& alt) { return type_name<std::decay_t<decltype(alt)>>(); }, v);
   } else {
     return type_name<Msg>();
   }

@@ -35,6 +35,11 @@ class TypedProcess final : public ProcessCore {
   }
   void destroy_state() noexcept override { state_.reset(); }
   bool has_state() const noexcept override { return state_.has_value(); }
+  void release_behaviour() noexcept override {
+    init_ = nullptr;
+    handle_ = nullptr;
+    on_stop_ = nullptr;
+  }
 
  private:
   std::function<State(const Ctx&)> init_;
