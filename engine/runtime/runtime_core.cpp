@@ -236,7 +236,7 @@ Stats RuntimeCore::stats() const {
   Stats s = counters_->snapshot();
   std::vector<ProcessHandle> live;
   {
-    std::lock_guard lock(const_cast<std::mutex&>(table_mutex_));
+    std::lock_guard lock(table_mutex_);
     live.reserve(processes_.size());
     for (const auto& [id, p] : processes_) live.push_back(p);
   }

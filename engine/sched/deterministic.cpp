@@ -1,11 +1,18 @@
 // engine/sched/deterministic.cpp — the scheduler of deterministic mode (SPEC 9).
 //
-// No threads: the caller drives. run_one() picks a runnable process with a seeded PRNG
-// (splitmix64) and runs exactly one step of it, so the same seed gives the same
-// interleaving, event for event, and different seeds explore different interleavings
-// (Pony's systematic-testing idea, on one thread). Only the driving thread touches the
-// ready list; sends from other threads are a usage error in this mode and are still
-// made safe by the mutex.
+// Protocol (one driving thread; no worker threads exist):
+//  1. enqueue(p) appends p to the ready list (a process is there at most once: its
+//     scheduled_ flag, as in every scheduler).
+//  2. run_one() draws an index from a seeded splitmix64, swap-removes that process and runs
+//     exactly one step of it (one system command, one init or one user message), as an
+//     engine thread (a Future::get() inside the step throws WouldBlockError).
+//  3. If the step left work, the process goes back to the ready list; the driver
+//     (run_until_idle, advance_by, a deterministic Future::get()) repeats until the list is
+//     empty and no timer is due.
+// Invariants: the same seed and the same calls give the same sequence of steps, hence the
+// same events. The mutex only makes sends from other threads safe (a usage error here).
+// Rejected: FIFO order (explores one interleaving only); one slice per pick (hides the
+// interleavings inside a slice from the seed).
 #include <cstdint>
 #include <memory>
 #include <mutex>

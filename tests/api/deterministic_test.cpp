@@ -382,6 +382,36 @@ TEST_CASE("Future::get() inside a handler throws WouldBlockError and does not us
   check_laws(rt);
 }
 
+TEST_CASE("Future::get() of a stop drives the runtime until the process is stopped") {
+  phyx::Runtime rt(deterministic_options());
+  auto p = rt.spawn(probe_spec());
+  Log log;
+  p.send(note(log, "a"));
+  p.send(note(log, "b"));
+  p.stop(phyx::StopReason::normal(), phyx::StopMode::drain).get();
+  CHECK(p.status() == phyx::Status::stopped);
+  CHECK(log.size() == 2);  // drained first
+  check_laws(rt);
+}
+
+TEST_CASE("Future::wait_for drives the runtime; false (no exception) when it goes idle first") {
+  phyx::Runtime rt(deterministic_options());
+  auto counter = rt.spawn(phyx_test::counter_spec());
+  counter.send(phyx_test::Increment{});
+  auto f = phyx_test::get_count(counter);
+  CHECK(f.wait_for(10s));
+  CHECK(f.get() == 1);
+  auto p = rt.spawn(probe_spec());
+  auto held = ask_held(p);
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK_FALSE(held.wait_for(10s));  // idle: no point in waiting, time does not move by itself
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+  p.send(answer(3));
+  CHECK(held.wait_for(10s));
+  CHECK(held.get() == 3);
+  check_laws(rt);
+}
+
 TEST_CASE("run_until_idle from inside a handler throws phyx::Error") {
   phyx::Runtime rt(deterministic_options());
   auto p = rt.spawn(probe_spec());
@@ -449,6 +479,9 @@ std::vector<std::string> ring_run(std::uint64_t seed, int* total_hops = nullptr)
                                            ++seen;
                                          }
                                        },
+                                   // seeded jitter: the restart delays must repeat too
+                                   .supervision = phyx::Supervision{.backoff = phyx::Backoff{
+                                                                        .initial = 4ms, .max = 8ms, .jitter = 50}},
                                },
                                RingCtx{ring, i}));
     }

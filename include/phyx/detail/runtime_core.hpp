@@ -126,7 +126,7 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
   std::mutex rng_mutex_;
   std::mt19937_64 rng_;
 
-  std::mutex table_mutex_;
+  mutable std::mutex table_mutex_;
   std::unordered_map<std::uint64_t, ProcessHandle> processes_;  // every live process
   std::map<std::uint64_t, ProcessHandle> top_level_;            // root's children, by id = spawn order
   std::uint64_t next_id_ = 1;
