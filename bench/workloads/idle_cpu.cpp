@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include <phyx/phyx.hpp>
 
@@ -28,7 +29,13 @@ Workload idle_cpu_workload() {
                 .init = [](const phyx::Empty&) { return 0; },
                 .handle = [](int&, int&, auto&) {},
             };
-            for (int i = 0; i < 1000; ++i) rt.spawn(spec);
+            std::vector<phyx::ProcessRef<int>> idle;
+            for (int i = 0; i < 1000; ++i) idle.push_back(rt.spawn(spec));
+            // Every init has run once each process has answered: from here on nothing is runnable.
+            for (auto& p : idle) (void)p.ask<int>([](phyx::Reply<int> r) {
+              r(0);
+              return 0;
+            }).get();
             const double cpu0 = process_cpu_seconds();
             const std::int64_t start = now_ns();
             std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // the measurement itself: wall time passes
