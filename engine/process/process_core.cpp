@@ -160,6 +160,12 @@ void ProcessCore::refuse(Envelope* e, Origin origin) {
   delete e;
 }
 
+void ProcessCore::count_down_alive() noexcept {
+  // acq_rel: one of enter_failed / finish_stop / abandon wins, once (they may race at the
+  // shutdown deadline, when abandon() runs beside a worker still inside this process).
+  if (!counted_down_.exchange(true, std::memory_order_acq_rel)) runtime_->count(Counter::processes_alive_down);
+}
+
 void ProcessCore::post_system(SysMsg m) {
   bool wake = false;
   {
@@ -447,6 +453,17 @@ void ProcessCore::crash(std::string error) {
   {
     std::lock_guard lock(mutex_);
     wants_user_ = false;  // the user lane survives the crash (SPEC 6.6)
+    // Not `running` while the children stop. A restart is coming: `starting`, and sends
+    // keep queueing. Under Strategy::none the process has failed already: `failed`, and
+    // sends are refused (its lane is discarded once the children are down).
+    if (!stop_requested_) {
+      if (spec_.supervision.type == Strategy::none) {
+        accepting_ = false;
+        set_status(Status::failed);
+      } else {
+        set_status(Status::starting);
+      }
+    }
   }
   stop_next_child();
 }
@@ -516,6 +533,9 @@ void ProcessCore::decide_after_crash() {
   }
   phase_ = Phase::restart_wait;
   std::lock_guard lock(mutex_);
+  // A stop that arrived since the check above (from a sink, or another thread) is queued in
+  // the system lane and finishes us from restart_wait: no timer must outlive it.
+  if (stop_requested_) return;
   retain();
   ProcessHandle self(this);
   TimerId id = runtime_->start_timer(delay.count(), [self](TimerId fired) {
@@ -536,7 +556,7 @@ void ProcessCore::enter_failed() {
     wants_user_ = false;
     set_status(Status::failed);
   }
-  runtime_->count(Counter::processes_alive_down);
+  count_down_alive();
   DropContextScope ctx(DropContext::crash_or_unanswered);  // SPEC 14.19
   discard_user_lane("failed");
 }
@@ -567,7 +587,6 @@ void ProcessCore::discard_user_lane(std::string_view reason) {
 
 void ProcessCore::finish_stop() {
   RuntimeCore& rt = *runtime_;
-  const bool was_failed = phase_ == Phase::failed;
   if (has_state()) {
     try {
       run_on_stop(stop_reason_);
@@ -576,6 +595,14 @@ void ProcessCore::finish_stop() {
     }
     DropContextScope ctx(DropContext::stopping);  // Replies kept in the state fail with StoppedError
     destroy_state();
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (abandoned_) return;  // the shutdown deadline passed during on_stop: abandon() finished us
+  }
+  {
+    DropContextScope ctx(DropContext::stopping);
+    cancel_own_timers();  // none should be left; a safety net against a timer outliving us
   }
   {
     DropContextScope ctx(DropContext::stopping);
@@ -591,7 +618,7 @@ void ProcessCore::finish_stop() {
     set_status(Status::stopped);
     done = stop_done_;
   }
-  if (!was_failed) rt.count(Counter::processes_alive_down);
+  count_down_alive();
   if (rt.telemetry_on()) rt.emit("process:stop", this, Fields{{"reason", to_string(stop_reason_)}});
   rt.retire(this);  // before the future completes: a waiter (shutdown) must not see us in the table
   if (ProcessHandle parent = std::move(parent_)) {  // dropping our ref breaks the parent<->child cycle
@@ -608,13 +635,14 @@ void ProcessCore::abandon() noexcept {
     std::lock_guard lock(mutex_);
     accepting_ = false;
     const Status s = status_.load(std::memory_order_relaxed);  // written under mutex_
-    was_alive = s != Status::failed && s != Status::stopped;
+    was_alive = s != Status::stopped;
     set_status(Status::stopped);
+    abandoned_ = true;
     stop_requested_ = true;  // a later stop() returns the completed future below
     if (!stop_done_) stop_done_ = std::make_shared<FutureState<void>>();
     done = stop_done_;
   }
-  if (was_alive) runtime_->count(Counter::processes_alive_down);
+  if (was_alive) count_down_alive();
   {
     DropContextScope ctx(DropContext::stopping);
     cancel_own_timers();

@@ -35,7 +35,7 @@ std::shared_ptr<RuntimeCore> RuntimeCore::create(const RuntimeOptions& options) 
     core->scheduler_ = make_deterministic(options.seed);
   } else {
     unsigned workers = options.workers != 0 ? options.workers : std::thread::hardware_concurrency();
-    core->scheduler_ = make_thread_pool(*core, std::max(1u, workers));
+    core->scheduler_ = make_work_stealing(*core, std::max(1u, workers));
     if (core->manual_clock_ == nullptr) {
       core->timer_thread_ = std::make_unique<TimerThread>(*core->timers_, core->clock_);
     }
@@ -50,6 +50,7 @@ RuntimeCore::RuntimeCore(const RuntimeOptions& options)
       shutdown_timeout_(options.shutdown_timeout),
       counters_(std::make_unique<Counters>()),
       rng_(options.seed) {
+  has_sink_ = static_cast<bool>(emit_);
   manual_clock_ = dynamic_cast<ManualClock*>(clock_.get());
   if (manual_clock_ != nullptr) {
     timers_ = &manual_clock_->timers();
@@ -116,7 +117,7 @@ void RuntimeCore::schedule(ProcessCore* p) { scheduler_->enqueue(p); }
 TimerId RuntimeCore::start_timer(std::int64_t after_ms, std::function<void(TimerId)> fire) {
   const std::int64_t deadline = clock_->now().mono_ns + after_ms * 1'000'000;
   std::weak_ptr<RuntimeCore> weak = weak_from_this();
-  bool earliest = false;
+  bool wake = false;
   TimerId id = timers_->add(
       deadline,
       [weak, fire = std::move(fire)](TimerId self) {
@@ -125,8 +126,8 @@ TimerId RuntimeCore::start_timer(std::int64_t after_ms, std::function<void(Timer
         rt->count(Counter::timers_fired);
         fire(self);
       },
-      &earliest);
-  if (earliest && timer_thread_) timer_thread_->poke();
+      &wake);
+  if (wake && timer_thread_) timer_thread_->poke();
   return id;
 }
 
@@ -165,7 +166,7 @@ struct RuntimeCore::RecordedEvent {
 };
 
 void RuntimeCore::record_event(std::string_view type, const ProcessCore* p, Fields fields) noexcept {
-  if (!emit_) return;
+  if (!telemetry_on()) return;
   try {
     RecordedEvent e{std::string(type), p != nullptr ? p->id() : ProcessId{},
                     p != nullptr ? p->name() : std::string("root"), clock_->now(), std::move(fields)};
@@ -182,6 +183,11 @@ void RuntimeCore::deliver_events() noexcept {
   thread_local const RuntimeCore* delivering = nullptr;
   if (delivering == this) return;
   std::lock_guard sink(sink_mutex_);
+  if (sink_closed_.load(std::memory_order_relaxed)) {  // set under sink_mutex_
+    std::lock_guard lock(events_mutex_);
+    events_.clear();
+    return;
+  }
   const RuntimeCore* saved = std::exchange(delivering, this);
   for (;;) {
     std::optional<RecordedEvent> next;
@@ -202,7 +208,7 @@ void RuntimeCore::deliver_events() noexcept {
 }
 
 void RuntimeCore::emit(std::string_view type, const ProcessCore* p, Fields fields) noexcept {
-  if (!emit_) return;
+  if (!telemetry_on()) return;
   record_event(type, p, std::move(fields));
   deliver_events();
 }
@@ -326,6 +332,13 @@ ShutdownReport RuntimeCore::shutdown(std::chrono::milliseconds deadline) {
   report_.messages_discarded = static_cast<std::size_t>(counters_->sum(Counter::discarded) - discarded_before);
   report_.elapsed = std::chrono::steady_clock::now() - started;
   shut_down_ = true;
+  deliver_events();  // what the shutdown itself emitted
+  {
+    // The sink belongs to the user's Runtime, which is about to go: refs that outlive it
+    // (SPEC 14.14) and abandoned workers must never call it.
+    std::lock_guard sink(sink_mutex_);
+    sink_closed_.store(true, std::memory_order_release);  // pairs with telemetry_on()'s acquire
+  }
   return report_;
 }
 

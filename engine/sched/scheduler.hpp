@@ -28,6 +28,9 @@ class Scheduler {
   virtual std::size_t stop(std::chrono::steady_clock::time_point deadline) = 0;
 };
 
+/// The runtime's scheduler: per-worker queues, LIFO slot, stealing, parking.
+std::unique_ptr<Scheduler> make_work_stealing(RuntimeCore& rt, unsigned workers);
+/// The baseline: one shared run queue under a mutex (kept for benchmarks and comparison).
 std::unique_ptr<Scheduler> make_thread_pool(RuntimeCore& rt, unsigned workers);
 std::unique_ptr<Scheduler> make_deterministic(std::uint64_t seed);
 

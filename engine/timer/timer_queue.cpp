@@ -4,15 +4,24 @@
 
 namespace phyx::detail {
 
-TimerId TimerQueue::add(std::int64_t deadline_ns, Callback fire, bool* became_earliest) {
+TimerId TimerQueue::add(std::int64_t deadline_ns, Callback fire, bool* wake_driver) {
   std::lock_guard lock(mutex_);
   drop_dead_top();
   const std::uint64_t id = next_id_++;
-  const bool earliest = heap_.empty() || deadline_ns < heap_.top().deadline_ns;
   heap_.push(Entry{deadline_ns, id});
   live_.emplace(id, std::move(fire));
-  if (became_earliest) *became_earliest = earliest;
+  const bool earlier = deadline_ns < announced_;
+  if (earlier) announced_ = deadline_ns;  // the driver will be woken and re-announce
+  if (wake_driver) *wake_driver = earlier;
   return TimerId{id};
+}
+
+std::optional<std::int64_t> TimerQueue::announce_next_deadline() {
+  std::lock_guard lock(mutex_);
+  drop_dead_top();
+  announced_ = heap_.empty() ? INT64_MAX : heap_.top().deadline_ns;
+  if (heap_.empty()) return std::nullopt;
+  return announced_;
 }
 
 bool TimerQueue::cancel(TimerId id) {

@@ -11,6 +11,9 @@
 //     callback; the caller runs it outside the lock. A cancel() after the pop returns false:
 //     "had not fired" is decided by who removes the map entry first.
 //  3. pending() is the map's size: exact, as ManualClock::pending_timer_count requires.
+//  4. A driver thread announces the deadline it will sleep until (announce_next_deadline);
+//     add() asks for a wake-up only for an earlier deadline. Both under `mutex_`, so no
+//     earlier deadline is missed, and a stream of later ones (ask timeouts) wakes nobody.
 //
 // Rejected here: the hashed wheel of the timer issue (O(1) insert and cancel) replaces this
 // heap behind the same interface; the heap is the baseline it is measured against.
@@ -18,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <climits>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -39,14 +43,20 @@ class TimerQueue {
     void operator()() { fire(id); }
   };
 
-  /// Any thread; allocates. Returns the id and whether it became the earliest deadline.
-  TimerId add(std::int64_t deadline_ns, Callback fire, bool* became_earliest = nullptr);
+  /// Any thread; allocates. `*wake_driver` is set when the new deadline is earlier than
+  /// the one the driver (timer thread) last announced it sleeps until: only then must it be
+  /// woken (one wake-up per earlier deadline, not per timer).
+  TimerId add(std::int64_t deadline_ns, Callback fire, bool* wake_driver = nullptr);
   /// Any thread. True if it was pending (it will not fire). Destroys the callback outside
   /// the lock.
   bool cancel(TimerId id);
   /// Any thread.
   std::size_t pending() const;
   std::optional<std::int64_t> next_deadline() const;
+  /// The driver: the earliest pending deadline, which it will sleep until. Recorded under
+  /// the queue's lock, so an add() either sees it (and wakes the driver if earlier) or
+  /// happened before it (and is the deadline returned).
+  std::optional<std::int64_t> announce_next_deadline();
   /// Any thread: removes and returns the earliest timer due at or before `limit_ns`.
   std::optional<Due> pop_due(std::int64_t limit_ns);
   /// Drops every pending timer (their callbacks are destroyed unrun). Returns how many.
@@ -66,6 +76,7 @@ class TimerQueue {
   std::priority_queue<Entry, std::vector<Entry>, std::greater<>> heap_;
   std::unordered_map<std::uint64_t, Callback> live_;
   std::uint64_t next_id_ = 1;
+  std::int64_t announced_ = INT64_MAX;  // the driver sleeps until then
 };
 
 }  // namespace phyx::detail

@@ -7,46 +7,59 @@
 namespace phyx::detail {
 
 TimerThread::TimerThread(TimerQueue& queue, std::shared_ptr<Clock> clock)
-    : queue_(queue), clock_(std::move(clock)), thread_([this] { run(); }) {}
+    : shared_(std::make_shared<Shared>()), thread_(&TimerThread::run, shared_, &queue, std::move(clock)) {}
 
 TimerThread::~TimerThread() { stop(); }
 
 void TimerThread::poke() {
   {
-    std::lock_guard lock(mutex_);
-    poked_ = true;
+    std::lock_guard lock(shared_->mutex);
+    shared_->poked = true;
   }
-  cv_.notify_one();
+  shared_->cv.notify_one();
 }
 
 void TimerThread::stop() {
   {
-    std::lock_guard lock(mutex_);
-    if (stopping_) return;
-    stopping_ = true;
+    std::lock_guard lock(shared_->mutex);
+    shared_->stopping = true;
   }
-  cv_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  shared_->cv.notify_one();
+  if (!thread_.joinable()) return;
+  if (thread_.get_id() == std::this_thread::get_id()) {
+    thread_.detach();  // we are inside one of its callbacks: it leaves when the callback returns
+  } else {
+    thread_.join();
+  }
 }
 
-void TimerThread::run() {
+void TimerThread::run(std::shared_ptr<Shared> shared, TimerQueue* queue, std::shared_ptr<Clock> clock) {
   EngineThreadScope engine_thread;  // callbacks (future continuations) must not block here
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    poked_ = false;
+  std::unique_lock lock(shared->mutex);
+  while (!shared->stopping) {
+    shared->poked = false;
     lock.unlock();
-    std::int64_t now = clock_->now().mono_ns;
-    while (auto due = queue_.pop_due(now)) {
+    std::int64_t now = clock->now().mono_ns;
+    for (;;) {
+      auto due = queue->pop_due(now);
+      if (!due) break;
       (*due)();
-      now = clock_->now().mono_ns;
+      {
+        // A callback may have shut the runtime down (and freed the queue): look before
+        // touching the queue again.
+        std::lock_guard check(shared->mutex);
+        if (shared->stopping) return;
+      }
+      now = clock->now().mono_ns;
     }
-    const auto next = queue_.next_deadline();
+    const auto next = queue->announce_next_deadline();
     lock.lock();
-    if (stopping_ || poked_) continue;
+    if (shared->stopping || shared->poked) continue;
     if (next) {
-      cv_.wait_for(lock, std::chrono::nanoseconds(*next - now), [&] { return stopping_ || poked_; });
+      shared->cv.wait_for(lock, std::chrono::nanoseconds(*next - now),
+                          [&] { return shared->stopping || shared->poked; });
     } else {
-      cv_.wait(lock, [&] { return stopping_ || poked_; });
+      shared->cv.wait(lock, [&] { return shared->stopping || shared->poked; });
     }
   }
 }

@@ -14,6 +14,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <memory>
 #include <thread>
 
 #include "phyx/clock.hpp"
@@ -27,18 +28,21 @@ class TimerThread {
   ~TimerThread();
   /// Any thread: the earliest deadline moved earlier.
   void poke();
-  /// Stops and joins the thread. Idempotent.
+  /// Stops the thread and joins it. Idempotent. Called from the timer thread itself (a
+  /// callback that shuts its runtime down), it detaches instead: the thread then leaves at
+  /// once, touching only the shared state it owns.
   void stop();
 
  private:
-  void run();
+  struct Shared {
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool poked = false;
+    bool stopping = false;
+  };
+  static void run(std::shared_ptr<Shared> shared, TimerQueue* queue, std::shared_ptr<Clock> clock);
 
-  TimerQueue& queue_;
-  std::shared_ptr<Clock> clock_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool poked_ = false;
-  bool stopping_ = false;
+  std::shared_ptr<Shared> shared_;
   std::thread thread_;
 };
 

@@ -49,7 +49,6 @@ class ProcessRef {
     if (timeout.count() <= 0) detail::throw_bad_timeout("ask timeout", timeout);
     if (!core_) return make_ready_future<R>(Result<R>(std::make_exception_ptr(ProcessError("Failed to send ask message"))));
     auto& rt = core_->runtime();
-    detail::count_ask(rt);
     auto state = std::make_shared<detail::AskState<R>>(core_, timeout.count());
     if (rt.deterministic()) state->set_driver(core_->runtime_ptr());
     std::weak_ptr<detail::AskState<R>> weak = state;
@@ -63,6 +62,7 @@ class ProcessRef {
     }).value);
     auto* envelope = new detail::TypedEnvelope<Msg>(build(Reply<R>(state)));
     envelope->ask = state.get();
+    detail::count_ask(rt);  // after build: a build that throws made no ask
     state->msg_type = envelope->msg_type();
     core_->send_user(envelope, origin());
     return Future<R>(std::move(state));

@@ -178,6 +178,7 @@ class ProcessCore {
   void discard_user_lane(std::string_view reason);
   void cancel_own_timers();
   void refuse(Envelope* e, Origin origin);
+  void count_down_alive() noexcept;
   bool wants_user() const noexcept { return phase_ == Phase::running || phase_ == Phase::draining; }
 
   std::shared_ptr<RuntimeCore> runtime_;
@@ -186,6 +187,7 @@ class ProcessCore {
   ProcessHandle parent_;
   std::atomic<std::uint32_t> refs_{1};
   std::atomic<Status> status_{Status::starting};
+  std::atomic<bool> counted_down_{false};  // processes_alive was decremented (exactly once)
 
   // Guarded by mutex_.
   mutable std::mutex mutex_;
@@ -198,6 +200,7 @@ class ProcessCore {
   bool scheduled_ = false;
   bool wants_user_ = false;
   bool stop_requested_ = false;
+  bool abandoned_ = false;  // forced to stopped at the shutdown deadline
   StopReason stop_reason_;
   StopMode stop_mode_ = StopMode::discard;
   std::shared_ptr<FutureState<void>> stop_done_;

@@ -68,7 +68,9 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
   bool cancel_timer(TimerId id);
 
   // --- telemetry and counters ------------------------------------------------------
-  bool telemetry_on() const noexcept { return static_cast<bool>(emit_); }
+  bool telemetry_on() const noexcept {
+    return has_sink_ && !sink_closed_.load(std::memory_order_acquire);  // pairs with shutdown()'s release
+  }
   /// Records one event and delivers every recorded event to the sink, in order (only call
   /// when telemetry_on()). Never throws. On return the event has reached the sink, unless
   /// this thread is inside the sink already (then the outer delivery loop delivers it).
@@ -122,6 +124,8 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
   std::mutex events_mutex_;
   std::deque<RecordedEvent> events_;
   std::mutex sink_mutex_;
+  bool has_sink_ = false;
+  std::atomic<bool> sink_closed_{false};  // after shutdown the user's sink is never called again
 
   std::mutex rng_mutex_;
   std::mt19937_64 rng_;

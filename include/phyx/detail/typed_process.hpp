@@ -25,13 +25,13 @@ class TypedProcess final : public ProcessCore {
         handle_(std::move(spec.handle)),
         on_stop_(std::move(spec.on_stop)),
         ctx_(std::move(ctx)),
-        tools_(this, &ctx_) {}
+        tools_(this, &*ctx_) {}
 
  protected:
-  void run_init() override { state_.emplace(init_(ctx_)); }
+  void run_init() override { state_.emplace(init_(*ctx_)); }
   void invoke_handler(Envelope& e) override { handle_(*state_, static_cast<TypedEnvelope<Msg>&>(e).msg, tools_); }
   void run_on_stop(const StopReason& r) override {
-    if (on_stop_) on_stop_(*state_, r, ctx_);
+    if (on_stop_) on_stop_(*state_, r, *ctx_);
   }
   void destroy_state() noexcept override { state_.reset(); }
   bool has_state() const noexcept override { return state_.has_value(); }
@@ -39,13 +39,14 @@ class TypedProcess final : public ProcessCore {
     init_ = nullptr;
     handle_ = nullptr;
     on_stop_ = nullptr;
+    ctx_.reset();  // a ctx holding refs (a peer list including us) must not keep a cycle
   }
 
  private:
   std::function<State(const Ctx&)> init_;
   Handler<Msg, State, Ctx> handle_;
   std::function<void(State&, const StopReason&, const Ctx&)> on_stop_;
-  Ctx ctx_;
+  std::optional<Ctx> ctx_;
   Tools<Msg, State, Ctx> tools_;
   std::optional<State> state_;
 };

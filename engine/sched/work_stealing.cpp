@@ -1,0 +1,303 @@
+// engine/sched/work_stealing.cpp — the runtime's scheduler: per-worker run queues, a LIFO
+// slot, batch stealing, a global injection queue, and parking without lost wake-ups.
+//
+// Where a runnable process goes (enqueue):
+//  1. From a worker of this runtime (a handler sent a message, spawned, stopped...): into
+//     that worker's LIFO slot, so the receiver of a message runs next on the same core
+//     (ping-pong stays on one core, its data hot in cache). The slot's previous occupant
+//     moves to the back of the local queue, which is stealable, so a parked worker is woken.
+//  2. From any other thread: into the global queue (moodycamel ConcurrentQueue), and a
+//     parked worker is woken.
+// What a worker runs next (next_local):
+//  3. Every 61st turn, the global queue first (Go's fairness rule: injected work cannot be
+//     starved by a busy local queue).
+//  4. The LIFO slot, at most 3 turns in a row (then its occupant goes to the back of the
+//     local queue, so two processes bouncing a message cannot starve the rest).
+//  5. The local queue, then the global queue, then stealing half of a random victim's
+//     queue. A process that used its whole budget goes to the back of the local queue.
+// Parking (the StoreLoad argument):
+//  6. A worker that found nothing reads the epoch e0, searches once more, then announces
+//     itself (pushes its index on the idle stack and increments `sleepers_`, seq_cst) and
+//     reloads the epoch (seq_cst). Only if it still equals e0 does it sleep on its own
+//     condition variable, waiting for `notified`.
+//  7. Whoever makes work available publishes it first (queue push, release), then bumps the
+//     epoch (seq_cst RMW), then loads `sleepers_` (seq_cst); if non-zero it pops a worker
+//     from the idle stack and sets its `notified` under that worker's mutex.
+//  Why no wake-up is lost: all four operations of 6 and 7 on `sleepers_` and the epoch are
+//  seq_cst, so they are totally ordered. If the parker's reload sees e0, that reload came
+//  before the pusher's bump, so the parker's increment came before the pusher's load of
+//  `sleepers_`: the pusher sees a sleeper and wakes one. If the reload sees the bump, the
+//  parker searches again, and the push (which happened-before the bump it saw) is visible.
+//  `notified` is set under the sleeper's mutex, so a notify that lands before the sleeper
+//  waits is not lost either.
+// Invariants: a process is in at most one queue or slot (its scheduled_ flag); the
+// scheduler holds one reference per queued process; only the owner touches its LIFO slot.
+// Rejected: one global queue (every push and pop contends; ping-pong crosses cores on
+// every message — kept as the baseline in thread_pool.cpp); Chase-Lev (see local_queue.hpp);
+// spinning workers without parking (idle CPU must be ~0%); futexes by hand (a condvar per
+// worker is enough: parking is off the hot path).
+#include <concurrentqueue.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "phyx/detail/process_core.hpp"
+#include "phyx/detail/runtime_core.hpp"
+#include "sched/local_queue.hpp"
+#include "sched/scheduler.hpp"
+#include "sched/thread_context.hpp"
+
+namespace phyx::detail {
+namespace {
+
+constexpr unsigned kBudget = 128;        // steps per turn: a flood to one process cannot starve others
+constexpr unsigned kGlobalEvery = 61;    // turns between forced looks at the global queue
+constexpr unsigned kLifoStreak = 3;      // consecutive LIFO turns before the slot yields
+constexpr unsigned kSearchRounds = 2;    // steal sweeps before parking
+
+class WorkStealing;
+
+struct Worker {
+  unsigned index = 0;
+  LocalQueue<ProcessCore> local;
+  ProcessCore* lifo = nullptr;  // owner only
+  unsigned lifo_streak = 0;
+  unsigned tick = 0;
+  std::uint64_t rng = 0;
+  std::vector<ProcessCore*> overflow;  // scratch for LocalQueue::push_back
+  std::mutex park_mutex;
+  std::condition_variable park_cv;
+  bool notified = false;  // guarded by park_mutex
+  std::thread thread;
+};
+
+struct WorkerSlot {
+  const WorkStealing* scheduler = nullptr;
+  Worker* worker = nullptr;
+};
+WorkerSlot& current_slot() noexcept {
+  thread_local WorkerSlot slot;
+  return slot;
+}
+
+class WorkStealing final : public Scheduler {
+ public:
+  WorkStealing(RuntimeCore& rt, unsigned n) {
+    workers_.reserve(n);
+    for (unsigned i = 0; i < n; ++i) {
+      auto w = std::make_unique<Worker>();
+      w->index = i;
+      w->rng = 0x9E3779B97F4A7C15ull * (i + 1);
+      stealers_.push_back(w->local.stealer());
+      workers_.push_back(std::move(w));
+    }
+    auto keep = rt.shared_from_this();  // workers keep the core alive (detached ones too)
+    for (auto& w : workers_) {
+      Worker* raw = w.get();
+      raw->thread = std::thread([this, raw, keep] { work(*raw); });
+    }
+  }
+
+  ~WorkStealing() override { stop(std::chrono::steady_clock::now() + std::chrono::hours(1)); }
+
+  void enqueue(ProcessCore* p) override {
+    if (stopping_.load(std::memory_order_acquire)) return;  // pairs with stop(): nothing runs after it
+    p->retain();  // released after the turn that runs it
+    WorkerSlot& slot = current_slot();
+    if (slot.scheduler == this) {
+      Worker& w = *slot.worker;
+      ProcessCore* displaced = std::exchange(w.lifo, p);
+      if (displaced == nullptr) return;  // this worker runs it next: nobody to wake
+      push_local(w, displaced);
+    } else {
+      global_.enqueue(p);
+      if (stopping_.load(std::memory_order_seq_cst)) {  // raced with stop(): its drain may be over
+        drain_global();
+        return;
+      }
+    }
+    wake_one();
+  }
+
+  std::size_t stop(std::chrono::steady_clock::time_point deadline) override {
+    {
+      std::unique_lock lock(stop_mutex_);
+      if (stopped_) return 0;
+      stopped_ = true;
+    }
+    stopping_.store(true, std::memory_order_seq_cst);  // pairs with the loads in the loop and enqueue()
+    for (auto& w : workers_) {
+      {
+        std::lock_guard lock(w->park_mutex);
+        w->notified = true;
+      }
+      w->park_cv.notify_one();
+    }
+    std::size_t busy;
+    {
+      std::unique_lock lock(stop_mutex_);
+      exited_cv_.wait_until(lock, deadline, [&] { return exited_ == workers_.size(); });
+      busy = workers_.size() - exited_;
+    }
+    for (auto& w : workers_) {
+      if (busy == 0) {
+        w->thread.join();
+      } else {
+        w->thread.detach();  // stuck in a handler: abandoned; it holds the core alive
+      }
+    }
+    if (busy == 0) drain_global();
+    return busy;
+  }
+
+ private:
+  void drain_global() {
+    ProcessCore* p;
+    while (global_.try_dequeue(p)) p->release();
+  }
+
+  void push_local(Worker& w, ProcessCore* p) {
+    if (w.local.push_back(p, w.overflow)) return;
+    global_.enqueue_bulk(w.overflow.begin(), w.overflow.size());
+    w.overflow.clear();
+  }
+
+  /// Step 7.
+  void wake_one() {
+    work_epoch_.fetch_add(1, std::memory_order_seq_cst);  // StoreLoad with the load below (see 6-7)
+    if (sleepers_.load(std::memory_order_seq_cst) == 0) return;  // pairs with the increment in park()
+    Worker* target = nullptr;
+    {
+      std::lock_guard lock(idle_mutex_);
+      if (idle_.empty()) return;
+      target = workers_[idle_.back()].get();
+      idle_.pop_back();
+      sleepers_.fetch_sub(1, std::memory_order_seq_cst);  // the sleeper is ours to wake
+    }
+    {
+      std::lock_guard lock(target->park_mutex);
+      target->notified = true;
+    }
+    target->park_cv.notify_one();
+  }
+
+  ProcessCore* next_local(Worker& w) {
+    ++w.tick;
+    ProcessCore* p = nullptr;
+    if (w.tick % kGlobalEvery == 0 && global_.try_dequeue(p)) return p;
+    if (w.lifo != nullptr) {
+      if (w.lifo_streak < kLifoStreak) {
+        ++w.lifo_streak;
+        return std::exchange(w.lifo, nullptr);
+      }
+      push_local(w, std::exchange(w.lifo, nullptr));  // let the others have a turn
+    }
+    w.lifo_streak = 0;
+    if ((p = w.local.pop()) != nullptr) return p;
+    if (global_.try_dequeue(p)) return p;
+    return nullptr;
+  }
+
+  ProcessCore* steal(Worker& w) {
+    const unsigned n = static_cast<unsigned>(workers_.size());
+    if (n < 2) return nullptr;
+    w.rng ^= w.rng << 13;
+    w.rng ^= w.rng >> 7;
+    w.rng ^= w.rng << 17;
+    const unsigned start = static_cast<unsigned>(w.rng % n);
+    for (unsigned i = 0; i < n; ++i) {
+      const unsigned victim = (start + i) % n;
+      if (victim == w.index) continue;
+      if (ProcessCore* p = stealers_[victim].steal_into(w.local)) return p;
+    }
+    return nullptr;
+  }
+
+  /// Step 6. Returns when notified (or when work appeared while announcing).
+  void park(Worker& w, std::uint64_t e0) {
+    {
+      std::lock_guard lock(idle_mutex_);
+      idle_.push_back(w.index);
+      sleepers_.fetch_add(1, std::memory_order_seq_cst);  // pairs with the load in wake_one()
+    }
+    if (work_epoch_.load(std::memory_order_seq_cst) != e0 ||  // pairs with wake_one()'s bump
+        stopping_.load(std::memory_order_acquire)) {          // pairs with stop()'s release
+      std::lock_guard lock(idle_mutex_);
+      for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+        if (*it == w.index) {
+          idle_.erase(it);
+          sleepers_.fetch_sub(1, std::memory_order_seq_cst);  // un-announce: nobody popped us
+          break;
+        }
+      }
+      return;  // if someone popped us meanwhile, `notified` stays set: one spurious wake later
+    }
+    std::unique_lock lock(w.park_mutex);
+    w.park_cv.wait(lock, [&] { return w.notified; });
+    w.notified = false;
+  }
+
+  void run_turn(Worker& w, ProcessCore* p) {
+    const bool again = p->run_slice(kBudget);
+    if (again) push_local(w, p);  // the budget ran out: back of the queue, others first
+    else p->release();
+  }
+
+  void work(Worker& w) {
+    EngineThreadScope engine_thread;
+    current_slot() = WorkerSlot{this, &w};
+    while (!stopping_.load(std::memory_order_acquire)) {  // pairs with stop()'s release
+      if (ProcessCore* p = next_local(w)) {
+        run_turn(w, p);
+        continue;
+      }
+      ProcessCore* found = nullptr;
+      std::uint64_t e0 = 0;
+      for (unsigned round = 0; round < kSearchRounds && found == nullptr; ++round) {
+        e0 = work_epoch_.load(std::memory_order_seq_cst);  // read before the last look (step 6)
+        found = steal(w);
+        if (found == nullptr && global_.try_dequeue(found)) break;
+        if (found == nullptr) std::this_thread::yield();
+      }
+      if (found != nullptr) {
+        run_turn(w, found);
+        continue;
+      }
+      park(w, e0);
+    }
+    // Leaving: drop our references to what was never run (every process is stopped now).
+    if (w.lifo != nullptr) std::exchange(w.lifo, nullptr)->release();
+    w.local.drain([](ProcessCore* p) { p->release(); });
+    current_slot() = WorkerSlot{};
+    std::lock_guard lock(stop_mutex_);
+    ++exited_;
+    exited_cv_.notify_all();
+  }
+
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<Stealer<ProcessCore>> stealers_;
+  moodycamel::ConcurrentQueue<ProcessCore*> global_;
+
+  alignas(64) std::atomic<std::uint64_t> work_epoch_{0};
+  alignas(64) std::atomic<unsigned> sleepers_{0};
+  std::mutex idle_mutex_;
+  std::vector<unsigned> idle_;  // parked workers' indices
+
+  std::atomic<bool> stopping_{false};
+  std::mutex stop_mutex_;
+  std::condition_variable exited_cv_;
+  std::size_t exited_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Scheduler> make_work_stealing(RuntimeCore& rt, unsigned workers) {
+  return std::make_unique<WorkStealing>(rt, workers);
+}
+
+}  // namespace phyx::detail
