@@ -39,6 +39,9 @@ std::vector<Workload> all_workloads();
 // One per file in bench/workloads/.
 Workload ping_pong_workload();
 Workload ring_workload();
+Workload ring_multi_workload();
+Workload fan_in_workload();
+Workload skynet_workload();
 Workload ask_workload();
 Workload ask_many_workload();
 Workload ask_external_workload();
