@@ -270,8 +270,7 @@ bool ProcessCore::run_slice(unsigned budget) {
     {
       std::lock_guard lock(mutex_);
       if (!system_.empty()) {
-        sys.emplace(std::move(system_.front()));
-        system_.pop_front();
+        sys.emplace(system_.pop_front());
       } else if (wants_user_ && head_ != nullptr) {
         user = head_;
         head_ = user->next;

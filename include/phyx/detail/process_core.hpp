@@ -25,7 +25,6 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -164,6 +163,43 @@ class ProcessCore {
     ProcessHandle other;
     int attempts = 0;
   };
+  /// The system lane: a FIFO of heap nodes. Two pointers while empty — a std::deque would
+  /// allocate ~600 bytes per process up front, for a lane that is almost always empty.
+  class SysLane {
+   public:
+    SysLane() = default;
+    SysLane(const SysLane&) = delete;
+    SysLane& operator=(const SysLane&) = delete;
+    ~SysLane() {
+      while (!empty()) pop_front();
+    }
+    bool empty() const noexcept { return head_ == nullptr; }
+    void push_back(SysMsg m) {
+      auto* n = new Node{std::move(m), nullptr};
+      if (tail_ != nullptr) {
+        tail_->next = n;
+      } else {
+        head_ = n;
+      }
+      tail_ = n;
+    }
+    SysMsg pop_front() noexcept {
+      Node* n = head_;
+      head_ = n->next;
+      if (head_ == nullptr) tail_ = nullptr;
+      SysMsg m = std::move(n->msg);
+      delete n;
+      return m;
+    }
+
+   private:
+    struct Node {
+      SysMsg msg;
+      Node* next;
+    };
+    Node* head_ = nullptr;
+    Node* tail_ = nullptr;
+  };
 
   void set_status(Status s) noexcept;  // under mutex_
   void post_system(SysMsg m);          // any thread
@@ -195,7 +231,7 @@ class ProcessCore {
   Envelope* tail_ = nullptr;
   std::size_t count_ = 0;
   std::uint64_t next_seq_ = 0;
-  std::deque<SysMsg> system_;
+  SysLane system_;
   bool accepting_ = true;
   bool scheduled_ = false;
   bool wants_user_ = false;
