@@ -116,11 +116,23 @@ run_config() (
   echo "-- [$cfg] build"
   cmake --build --preset "$cfg" -j2 || exit 1
   echo "-- [$cfg] test"
-  "${SAN_WRAPPER[@]}" ctest --preset "$cfg" || exit 1
+  local log="build/$cfg/ctest-output.log"
+  "${SAN_WRAPPER[@]}" ctest --preset "$cfg" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  # "N% tests passed, F tests failed out of T": add to the run's totals.
+  local counts
+  counts=$(grep -Eo '[0-9]+ tests? failed out of [0-9]+' "$log" | tail -n1 | grep -Eo '[0-9]+' | tr '\n' ' ')
+  if [[ -n "$counts" ]]; then
+    read -r f t <<<"$counts"
+    echo "$((t - f)) $f" >>"$TOTALS"
+  fi
+  exit "$rc"
 )
 
 declare -a SUMMARY=()
 failed=0
+TOTALS="$(mktemp "${TMPDIR:-/tmp}/phyx-totals.XXXXXX")"
+export TOTALS
 total_start=$SECONDS
 for cfg in "${CONFIGS[@]}"; do
   banner "phyx: configuration '$cfg'  (build/$cfg)"
@@ -144,4 +156,7 @@ if ((failed)); then
 else
   echo "phyx: all configurations passed"
 fi
+# The closing line: every CTest entry of every configuration.
+awk '{p += $1; f += $2} END {printf "phyx: %d passed, %d failed\n", p, f}' "$TOTALS"
+rm -f "$TOTALS"
 exit "$failed"
