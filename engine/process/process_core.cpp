@@ -442,7 +442,6 @@ void ProcessCore::stop_next_child() {
 void ProcessCore::crash(std::string error) {
   RuntimeCore& rt = *runtime_;
   if (rt.telemetry_on()) rt.emit("process:fail", this, Fields{{"error", error}});
-  last_error_ = std::move(error);
   {
     DropContextScope ctx(DropContext::crash_or_unanswered);  // SPEC 14.19
     cancel_own_timers();

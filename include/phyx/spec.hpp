@@ -8,6 +8,8 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <variant>
+#include <stdexcept>
 
 #include "phyx/status.hpp"
 #include "phyx/supervision.hpp"
@@ -29,7 +31,7 @@ template <class Msg, class State, class Ctx = Empty>
 class Handler {
  public:
   using ToolsT = Tools<Msg, State, Ctx>;
-  enum class Shape { none, in_place, returns_state, coroutine };
+  enum class Shape { none, in_place, returns_state, coroutine };  // = the index in fn_
 
   Handler() = default;
   Handler(std::nullptr_t) {}  // NOLINT(google-explicit-constructor)
@@ -39,47 +41,44 @@ class Handler {
   Handler(F f) {  // NOLINT(google-explicit-constructor)
     using R = std::invoke_result_t<F&, State&, Msg&, ToolsT&>;
     if constexpr (std::is_void_v<R>) {
-      shape_ = Shape::in_place;
-      in_place_ = std::move(f);
+      fn_.template emplace<1>(std::move(f));
     } else if constexpr (std::is_same_v<R, Task<void>>) {
-      shape_ = Shape::coroutine;
-      coroutine_ = std::move(f);
+      fn_.template emplace<3>(std::move(f));
     } else {
-      static_assert(std::is_convertible_v<R, State>,
-                    "a handler returns void, State, or phyx::Task<void>");
-      shape_ = Shape::returns_state;
-      returns_state_ = std::move(f);
+      static_assert(std::is_convertible_v<R, State>, "a handler returns void, State, or phyx::Task<void>");
+      fn_.template emplace<2>(std::move(f));
     }
   }
 
-  Shape shape() const noexcept { return shape_; }
-  explicit operator bool() const noexcept { return shape_ != Shape::none; }
+  Shape shape() const noexcept { return static_cast<Shape>(fn_.index()); }
+  explicit operator bool() const noexcept { return fn_.index() != 0; }
 
   /// Runs the handler once on `state` (the coroutine shape runs to completion).
   void operator()(State& state, Msg& msg, ToolsT& tools) const {
-    switch (shape_) {
-      case Shape::in_place:
-        in_place_(state, msg, tools);
+    switch (fn_.index()) {
+      case 1:
+        std::get<1>(fn_)(state, msg, tools);
         return;
-      case Shape::returns_state:
-        state = returns_state_(state, msg, tools);
+      case 2:
+        state = std::get<2>(fn_)(state, msg, tools);
         return;
-      case Shape::coroutine: {
-        Task<void> task = coroutine_(state, msg, tools);
+      case 3: {
+        Task<void> task = std::get<3>(fn_)(state, msg, tools);
         if (!task.resume()) throw std::logic_error("a Task handler suspended; suspension arrives with the asynchronous-handlers issue");
         task.rethrow_if_failed();
         return;
       }
-      case Shape::none:
+      default:
         return;
     }
   }
 
  private:
-  Shape shape_ = Shape::none;
-  std::function<void(State&, Msg&, ToolsT&)> in_place_;
-  std::function<State(State&, Msg&, ToolsT&)> returns_state_;
-  std::function<Task<void>(State&, Msg&, ToolsT&)> coroutine_;
+  // One callable, whichever shape it has (index = Shape): an idle process keeps one
+  // std::function, not three.
+  std::variant<std::monostate, std::function<void(State&, Msg&, ToolsT&)>, std::function<State(State&, Msg&, ToolsT&)>,
+               std::function<Task<void>(State&, Msg&, ToolsT&)>>
+      fn_;
 };
 
 template <class Msg, class State, class Ctx = Empty>

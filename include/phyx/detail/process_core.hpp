@@ -249,7 +249,6 @@ class ProcessCore {
   std::uint64_t restarts_in_life_ = 0;
   std::uint32_t init_failures_ = 0;  // consecutive; 1 ms doubling to 1 s
   bool crashed_in_init_ = false;
-  std::string last_error_;
 };
 
 inline ProcessHandle::ProcessHandle(ProcessCore* p) noexcept : p_(p) {}
