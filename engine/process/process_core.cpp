@@ -302,7 +302,7 @@ bool ProcessCore::run_slice(unsigned budget) {
 void ProcessCore::handle_user(Envelope* e) {
   RuntimeCore& rt = *runtime_;
   const bool telemetry = rt.telemetry_on();
-  const std::string_view type = e->msg_type();
+  const std::string_view type = telemetry ? e->msg_type() : std::string_view{};
   std::int64_t started_ns = 0;
   if (telemetry) {
     rt.emit("process:msg:start", this, Fields{{"msg_type", std::string(type)}, {"seq", int_field(e->seq)}});

@@ -25,6 +25,11 @@ constexpr std::string_view type_name() noexcept {
   return name;
 }
 
+/// The name, computed once at compile time (type_name<T>() called at run time would parse
+/// __PRETTY_FUNCTION__ on every call).
+template <class T>
+inline constexpr std::string_view type_name_v = type_name<T>();
+
 /// Matches std::variant and types derived from one (a message type that must name itself,
 /// e.g. `struct NodeMsg : std::variant<Set, Gossip> { using variant::variant; };`).
 template <class... Ts>
@@ -40,9 +45,9 @@ std::string_view msg_type_name(const Msg& msg) noexcept {
   if constexpr (VariantLike<Msg>) {
     const auto& v = as_variant(msg);
     if (v.valueless_by_exception()) return "valueless_by_exception";
-    return std::visit([](const auto& alt) { return type_name<std::decay_t<decltype(alt)>>(); }, v);
+    return std::visit([](const auto& alt) { return type_name_v<std::decay_t<decltype(alt)>>; }, v);
   } else {
-    return type_name<Msg>();
+    return type_name_v<Msg>;
   }
 }
 
