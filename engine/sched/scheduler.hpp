@@ -1,7 +1,7 @@
 // engine/sched/scheduler.hpp — where runnable processes wait for a thread.
 //
 // Two implementations behind one interface (CAF style: interface + factory, private
-// implementations): ThreadPool (worker threads, parking when idle) and Deterministic
+// implementations): WorkStealing (worker threads, parking when idle) and Deterministic
 // (no threads; the caller drives, seeded run order).
 #pragma once
 
@@ -30,8 +30,6 @@ class Scheduler {
 
 /// The runtime's scheduler: per-worker queues, LIFO slot, stealing, parking.
 std::unique_ptr<Scheduler> make_work_stealing(RuntimeCore& rt, unsigned workers);
-/// The baseline: one shared run queue under a mutex (kept for benchmarks and comparison).
-std::unique_ptr<Scheduler> make_thread_pool(RuntimeCore& rt, unsigned workers);
 std::unique_ptr<Scheduler> make_deterministic(std::uint64_t seed);
 
 }  // namespace phyx::detail
