@@ -106,7 +106,7 @@ bool ProcessCore::send_user(Envelope* e, Origin origin) {
         rt.count(Counter::refused_full);
         rt.count(Counter::dead_letters);
         if (telemetry) rt.deliver_events();
-        if (e->ask != nullptr) e->ask->fail(std::make_exception_ptr(ProcessError("Failed to send ask message", id_.value)));
+        if (e->ask != nullptr) e->ask->fail(std::make_exception_ptr(ProcessError("Failed to send ask message", id_)));
         delete e;
         return false;
       case Overflow::evict_oldest_then_accept:
@@ -156,7 +156,7 @@ void ProcessCore::refuse(Envelope* e, Origin origin) {
   rt.count(Counter::refused_not_running);
   rt.count(Counter::dead_letters);
   if (rt.telemetry_on()) rt.emit_dead_letter(this, origin == Origin::external ? "not_running" : "stopped", e->msg_type());
-  if (e->ask != nullptr) e->ask->fail(std::make_exception_ptr(ProcessError("Failed to send ask message", id_.value)));
+  if (e->ask != nullptr) e->ask->fail(std::make_exception_ptr(ProcessError("Failed to send ask message", id_)));
   delete e;
 }
 

@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "phyx/ids.hpp"
+
 namespace phyx {
 
 class Error : public std::runtime_error {
@@ -25,13 +27,13 @@ class SpecError : public Error {
 /// A process refused an operation (e.g. "Failed to send ask message").
 class ProcessError : public Error {
  public:
-  explicit ProcessError(const std::string& message, std::uint64_t process_id = 0)
+  explicit ProcessError(const std::string& message, ProcessId process_id = {})
       : Error(message), process_id_(process_id) {}
-  /// The numeric id of the process concerned (ProcessId::value), 0 when unknown.
-  std::uint64_t process_id() const noexcept { return process_id_; }
+  /// The process concerned (ProcessId{} = 0 when unknown).
+  ProcessId process_id() const noexcept { return process_id_; }
 
  private:
-  std::uint64_t process_id_;
+  ProcessId process_id_;
 };
 
 /// An ask or tools.ask timed out: "Ask timeout after 5000ms", "Ask 'desc' timeout".

@@ -342,7 +342,7 @@ TEST_CASE("ask fails at once with ProcessError when the target is stopped") {
     FAIL("expected ProcessError");
   } catch (const phyx::ProcessError& e) {
     CHECK(std::string(e.what()) == "Failed to send ask message");
-    CHECK(e.process_id() == p.id().value);
+    CHECK(e.process_id() == p.id());
   }
   const auto s = rt.stats();
   CHECK(s.refused_not_running == 1);

@@ -349,7 +349,7 @@ void check_dead_ref(const phyx::ProcessRef<phyx_test::CounterMsg>& ref) {
     FAIL("the ask should fail");
   } catch (const phyx::ProcessError& e) {
     CHECK(std::string(e.what()) == "Failed to send ask message");
-    CHECK(e.process_id() == ref.id().value);
+    CHECK(e.process_id() == ref.id());
   }
   auto s1 = ref.stop();
   REQUIRE(s1.ready());

@@ -209,7 +209,7 @@ TEST_CASE("every error type derives from phyx::Error and std::runtime_error and 
     CHECK(std::string(as_runtime.what()) == text);
   };
   check_error(phyx::SpecError("spec"), "spec");
-  check_error(phyx::ProcessError("process", 7), "process");
+  check_error(phyx::ProcessError("process", phyx::ProcessId{7}), "process");
   check_error(phyx::TimeoutError("timeout"), "timeout");
   check_error(phyx::NoReplyError("no reply"), "no reply");
   check_error(phyx::StoppedError("stopped"), "stopped");
@@ -217,7 +217,7 @@ TEST_CASE("every error type derives from phyx::Error and std::runtime_error and 
   check_error(phyx::JournalOverflowError("overflow"), "overflow");
   check_error(phyx::JournalReentrancyError("reentrancy"), "reentrancy");
   check_error(phyx::JournalCorruptError("corrupt", 64), "corrupt");
-  CHECK(phyx::ProcessError("process", 7).process_id() == 7);
+  CHECK(phyx::ProcessError("process", phyx::ProcessId{7}).process_id() == phyx::ProcessId{7});
 
   try {
     throw phyx::StoppedError("Process stopping");
