@@ -69,9 +69,12 @@ phyx::ProcessSpec<NodeMsg, NodeState, NodeCtx> node_spec(const std::string& name
           [](NodeState& s, NodeMsg& m, auto& tools) {
             const NodeCtx& c = tools.ctx();
             if (std::holds_alternative<Grow>(m)) {
-              for (const auto& kid : c.world->tree[c.name]) {
-                auto child = tools.spawn(node_spec(kid), NodeCtx{kid, c.world});
-                child.send(Grow{});
+              // Read-only lookup: handlers of different nodes run in parallel on threads.
+              if (auto it = c.world->tree.find(c.name); it != c.world->tree.end()) {
+                for (const auto& kid : it->second) {
+                  auto child = tools.spawn(node_spec(kid), NodeCtx{kid, c.world});
+                  child.send(Grow{});
+                }
               }
               if (c.world->grown.fetch_add(1) + 1 == c.world->total) c.world->all_grown.set_value();
             } else if (auto* k = std::get_if<Keep>(&m)) {
