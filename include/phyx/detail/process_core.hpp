@@ -123,7 +123,6 @@ class ProcessCore {
   bool cancel_timer(TimerId id);
   /// Owner (inside its handler): records a child spawned by tools.spawn.
   void add_child(ProcessHandle child);
-  ProcessCore* parent() const noexcept { return parent_.get(); }
 
   /// Number of queued user messages. Any thread (takes the mailbox lock).
   std::size_t queued() const;

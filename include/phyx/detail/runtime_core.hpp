@@ -36,7 +36,6 @@ namespace phyx::detail {
 class Scheduler;
 class TimerQueue;
 class TimerThread;
-class Telemetry;
 class Counters;
 enum class Counter : unsigned;
 
