@@ -1,14 +1,27 @@
 #include "telemetry/counters.hpp"
 
-#include <functional>
-#include <thread>
+#include <chrono>
+#include <cstdint>
 
 namespace phyx::detail {
 
-unsigned Counters::shard_index() noexcept {
-  thread_local const unsigned index =
-      static_cast<unsigned>(std::hash<std::thread::id>{}(std::this_thread::get_id()) % kShards);
-  return index;
+Counters::Counters() noexcept
+    : nonce_(static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+             reinterpret_cast<std::uintptr_t>(this)) {}
+
+Counters::Slot Counters::slot() noexcept {
+  struct Cache {
+    const Counters* owner = nullptr;
+    std::uint64_t nonce = 0;
+    Slot slot{0, false};
+  };
+  thread_local Cache cache;
+  if (cache.owner != this || cache.nonce != nonce_) {
+    // relaxed: only hands out distinct numbers; no data is published through it.
+    const unsigned i = next_slot_.fetch_add(1, std::memory_order_relaxed);
+    cache = Cache{this, nonce_, i < kShards - 1 ? Slot{i, true} : Slot{kShards - 1, false}};
+  }
+  return cache.slot;
 }
 
 Stats Counters::snapshot() const noexcept {
