@@ -108,8 +108,8 @@ bool client(const PoolRef& pool, std::map<std::string, std::atomic<bool>>& busy,
     std::optional<Connection> conn = acquire(pool).get();
     if (!conn) return false;  // 3 clients, 3 connections: never exhausted
     auto it = busy.find(conn->id);
-    if (it == busy.end() || it->second.exchange(true)) return false;  // unknown, or held twice!
-    it->second.store(false);  // "use" it, then give it back
+    if (it == busy.end() || it->second.exchange(true, std::memory_order_acq_rel)) return false;  // unknown, or held twice!
+    it->second.store(false, std::memory_order_release);  // "use" it, then give it back
     pool.send(Release{conn->id});
   }
   return true;
@@ -172,7 +172,7 @@ int main(int argc, char** argv) {
         });
     }  // jthreads join here
     std::printf("3 client threads x 500 acquire/release: %s\n", clients_ok ? "no connection shared" : "CONFLICT");
-    ok &= clients_ok.load();
+    ok &= clients_ok.load(std::memory_order_acquire);
   }
 
   const PoolStats stats = pool.ask<PoolStats>([](phyx::Reply<PoolStats> r) { return GetStats{std::move(r)}; }).get();

@@ -101,9 +101,9 @@ class LocalQueue {
       // Full: move half to the global queue, claiming it as a pop would.
       const std::uint32_t real = RunRing<T>::real_of(head);
       const std::uint32_t half = RunRing<T>::kCapacity / 2;
-      if (!r.head_.compare_exchange_strong(head, RunRing<T>::pack(real + half, real + half),
-                                           std::memory_order_acq_rel,  // claims the slots: pairs with stealers' CAS
-                                           std::memory_order_acquire)) {
+      // acq_rel: claims the slots as a pop would; pairs with the stealers' CAS on head_.
+      const std::uint64_t claimed = RunRing<T>::pack(real + half, real + half);
+      if (!r.head_.compare_exchange_strong(head, claimed, std::memory_order_acq_rel, std::memory_order_acquire)) {
         continue;  // a stealer took some: retry the fast path
       }
       for (std::uint32_t i = 0; i < half; ++i) {

@@ -76,7 +76,7 @@ phyx::ProcessSpec<NodeMsg, NodeState, NodeCtx> node_spec(const std::string& name
                   child.send(Grow{});
                 }
               }
-              if (c.world->grown.fetch_add(1) + 1 == c.world->total) c.world->all_grown.set_value();
+              if (c.world->grown.fetch_add(1, std::memory_order_acq_rel) + 1 == c.world->total) c.world->all_grown.set_value();
             } else if (auto* k = std::get_if<Keep>(&m)) {
               s.kept = std::move(k->reply);
             }
@@ -225,7 +225,7 @@ TEST_CASE("a process whose stop completed before the deadline is not reported ab
       .clock = phyx::create_system_clock(),
       .emit =
           [&](const phyx::Event& e) {
-            if (e.type == "process:stop" && e.name == "last" && !hooked.exchange(true)) {
+            if (e.type == "process:stop" && e.name == "last" && !hooked.exchange(true, std::memory_order_acq_rel)) {
               // the same completion as the shutdown's stop (SPEC 4: stop is idempotent)
               target->stop().then([go_f](phyx::Result<void>) { (void)go_f.wait_for(std::chrono::seconds(10)); });
             }
@@ -235,7 +235,7 @@ TEST_CASE("a process whose stop completed before the deadline is not reported ab
   REQUIRE(phyx_test::get_count(*target).get() == 0);
   const auto report = rt.shutdown(500ms);
   go.set_value();
-  CHECK(hooked.load());
+  CHECK(hooked.load(std::memory_order_acquire));
   CHECK(target->status() == phyx::Status::stopped);
   CHECK(report.abandoned == 0);
   CHECK(report.stopped == 1);

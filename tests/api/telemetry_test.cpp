@@ -624,10 +624,10 @@ namespace {
 class GateClock final : public phyx::Clock {
  public:
   phyx::Instant now() const override {
-    if (armed_.load() && std::this_thread::get_id() == armed_thread_) {
-      armed_.store(false);
+    if (armed_.load(std::memory_order_acquire) && std::this_thread::get_id() == armed_thread_) {
+      armed_.store(false, std::memory_order_release);
       on_block_->set_value();
-      blocked_.store(until_.wait_for(std::chrono::seconds(1)) == std::future_status::ready);
+      blocked_.store(until_.wait_for(std::chrono::seconds(1)) == std::future_status::ready, std::memory_order_release);
     }
     return system_->now();
   }
@@ -635,9 +635,9 @@ class GateClock final : public phyx::Clock {
     on_block_ = on_block;
     until_ = std::move(until);
     armed_thread_ = std::this_thread::get_id();
-    armed_.store(true);
+    armed_.store(true, std::memory_order_release);
   }
-  bool saw_reorder() const { return blocked_.load(); }
+  bool saw_reorder() const { return blocked_.load(std::memory_order_acquire); }
 
  private:
   std::shared_ptr<phyx::Clock> system_ = phyx::create_system_clock();
@@ -674,7 +674,7 @@ TEST_CASE("on worker threads, mailbox:enqueue comes before the msg:start of the 
         .emit =
             [&](const phyx::Event& e) {
               record(e);
-              if (e.type == "process:msg:start" && e.get_int("seq") == 1 && !b_started_set.exchange(true)) {
+              if (e.type == "process:msg:start" && e.get_int("seq") == 1 && !b_started_set.exchange(true, std::memory_order_acq_rel)) {
                 b_started.set_value();
               }
             },

@@ -77,15 +77,15 @@ TEST_CASE("4 threads x 200,000 sends to 50 counters: every accepted send is coun
     });
   }
   for (auto& s : senders) s.join();
-  CHECK(accepted.load() == static_cast<std::uint64_t>(kThreads) * static_cast<std::uint64_t>(kSends));
+  CHECK(accepted.load(std::memory_order_acquire) == static_cast<std::uint64_t>(kThreads) * static_cast<std::uint64_t>(kSends));
   // Each Get is queued behind every Increment sent to that process (the senders are joined).
   std::uint64_t sum = 0;
   for (auto& p : procs) sum += static_cast<std::uint64_t>(get_count(p, 60s).get());
-  CHECK(sum == accepted.load());
+  CHECK(sum == accepted.load(std::memory_order_acquire));
   rt.shutdown(10s);  // counted once the workers stopped (a replying handler may still be returning)
   const auto s = rt.stats();
   CHECK(s.refused_full == 0);
-  CHECK(s.handled == accepted.load() + kProcs);
+  CHECK(s.handled == accepted.load(std::memory_order_acquire) + kProcs);
   CHECK(s.queued == 0);
   check_laws(rt);
 }
@@ -129,9 +129,9 @@ TEST_CASE("many senders into small mailboxes: refusals are counted, the laws hol
     }
     REQUIRE(answered);
   }
-  CHECK(sum == accepted.load());
+  CHECK(sum == accepted.load(std::memory_order_acquire));
   const auto s = rt.stats();
-  CHECK(s.refused_full >= refused.load());  // + refused Gets
+  CHECK(s.refused_full >= refused.load(std::memory_order_acquire));  // + refused Gets
   rt.shutdown(10s);
   check_laws(rt);
 }
@@ -222,7 +222,7 @@ TEST_CASE("many asks from several threads") {
     });
   }
   for (auto& c : clients) c.join();
-  CHECK(wrong.load() == 0);
+  CHECK(wrong.load(std::memory_order_acquire) == 0);
   rt.shutdown(10s);
   const auto s = rt.stats();
   CHECK(s.asks == static_cast<std::uint64_t>(kThreads * kAsks));
@@ -396,8 +396,8 @@ TEST_CASE("drop_oldest under concurrent senders: never more than max_inbox queue
         if (!p.send(Increment{})) ++refused;
         if (i % 64 == 0) {  // sanity check only: sampled while the others send, not proven
           const std::uint64_t q = rt.stats().queued;
-          std::uint64_t seen = max_seen.load();
-          while (q > seen && !max_seen.compare_exchange_weak(seen, q)) {
+          std::uint64_t seen = max_seen.load(std::memory_order_acquire);
+          while (q > seen && !max_seen.compare_exchange_weak(seen, q, std::memory_order_acq_rel, std::memory_order_acquire)) {
           }
           ++samples;
         }
@@ -405,9 +405,9 @@ TEST_CASE("drop_oldest under concurrent senders: never more than max_inbox queue
     });
   }
   for (auto& s : senders) s.join();
-  MESSAGE("sampled queued " << samples.load() << " times, max " << max_seen.load());
-  CHECK(max_seen.load() <= kMax);
-  CHECK(refused.load() == 0);  // drop_oldest accepts every send to a running process
+  MESSAGE("sampled queued " << samples.load(std::memory_order_acquire) << " times, max " << max_seen.load(std::memory_order_acquire));
+  CHECK(max_seen.load(std::memory_order_acquire) <= kMax);
+  CHECK(refused.load(std::memory_order_acquire) == 0);  // drop_oldest accepts every send to a running process
   const int count = get_count(p, 60s).get();  // the newest message: nothing evicts it
   const auto s = rt.stats();
   CHECK(s.accepted == static_cast<std::uint64_t>(kThreads * kSends) + 1);
