@@ -14,6 +14,8 @@
 // client threads never hold the same connection at the same time.
 #include <phyx/phyx.hpp>
 
+#include "example_options.hpp"
+
 #include <atomic>
 #include <cstddef>
 #include <cstdio>
@@ -88,17 +90,6 @@ void handle_pool(PoolState& state, PoolMsg& msg, const PoolCtx& ctx) {
 using PoolRef = phyx::ProcessRef<PoolMsg>;
 phyx::Future<std::optional<Connection>> acquire(const PoolRef& pool) {
   return pool.ask<std::optional<Connection>>([](auto reply) { return Acquire{std::move(reply)}; });
-}
-
-phyx::RuntimeOptions make_options(bool deterministic) {
-  if (deterministic) return {.clock = phyx::create_manual_clock(), .deterministic = true, .seed = 42};
-  return {.clock = phyx::create_system_clock()};
-}
-
-bool has_flag(int argc, char** argv, std::string_view flag) {
-  for (int i = 1; i < argc; ++i)
-    if (argv[i] == flag) return true;
-  return false;
 }
 
 // Threaded mode only: a client that acquires, uses and releases a connection many

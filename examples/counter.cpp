@@ -13,6 +13,8 @@
 // Exit status 0 when the final count is the expected one.
 #include <phyx/phyx.hpp>
 
+#include "example_options.hpp"
+
 #include <cstdio>
 #include <memory>
 #include <string_view>
@@ -37,24 +39,6 @@ struct Report {
 struct CounterCtx {
   std::shared_ptr<Report> report;
 };
-
-namespace {
-
-phyx::RuntimeOptions make_options(bool deterministic) {
-  if (deterministic) {
-    // No worker threads; time moves only when we move it; seed 42 fixes the run order.
-    return {.clock = phyx::create_manual_clock(), .deterministic = true, .seed = 42};
-  }
-  return {.clock = phyx::create_system_clock()};  // worker threads, real time
-}
-
-bool has_flag(int argc, char** argv, std::string_view flag) {
-  for (int i = 1; i < argc; ++i)
-    if (argv[i] == flag) return true;
-  return false;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   const bool deterministic = has_flag(argc, argv, "--deterministic");

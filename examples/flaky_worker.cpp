@@ -17,6 +17,8 @@
 // number of items after the last failure.
 #include <phyx/phyx.hpp>
 
+#include "example_options.hpp"
+
 #include <cstdint>
 #include <cstdio>
 #include <stdexcept>
@@ -53,18 +55,6 @@ std::uint64_t splitmix64(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 bool unlucky(std::uint64_t seed, int item) { return splitmix64(seed ^ static_cast<std::uint64_t>(item)) % 100 < 10; }
-
-phyx::RuntimeOptions make_options(bool deterministic, phyx::EmitFn emit) {
-  if (deterministic)
-    return {.clock = phyx::create_manual_clock(), .emit = std::move(emit), .deterministic = true, .seed = 42};
-  return {.clock = phyx::create_system_clock(), .emit = std::move(emit)};
-}
-
-bool has_flag(int argc, char** argv, std::string_view flag) {
-  for (int i = 1; i < argc; ++i)
-    if (argv[i] == flag) return true;
-  return false;
-}
 
 }  // namespace
 

@@ -17,6 +17,8 @@
 // Exit status 0 when the cache converged: every node returns every key's value.
 #include <phyx/phyx.hpp>
 
+#include "example_options.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -149,18 +151,6 @@ bool set(const NodeRef& node, std::string key, std::string value) {
 std::optional<std::string> get(const NodeRef& node, std::string key) {
   using R = std::optional<std::string>;
   return node.ask<R>([&](phyx::Reply<R> r) { return Get{std::move(key), std::move(r)}; }).get();
-}
-
-phyx::RuntimeOptions make_options(bool deterministic, phyx::EmitFn emit) {
-  if (deterministic)
-    return {.clock = phyx::create_manual_clock(), .emit = std::move(emit), .deterministic = true, .seed = 42};
-  return {.clock = phyx::create_system_clock(), .emit = std::move(emit)};
-}
-
-bool has_flag(int argc, char** argv, std::string_view flag) {
-  for (int i = 1; i < argc; ++i)
-    if (argv[i] == flag) return true;
-  return false;
 }
 
 }  // namespace

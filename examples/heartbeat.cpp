@@ -17,6 +17,8 @@
 // (exactly 1000 ms in deterministic mode).
 #include <phyx/phyx.hpp>
 
+#include "example_options.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -48,17 +50,6 @@ struct HeartbeatState {
 };
 
 namespace {
-
-phyx::RuntimeOptions make_options(bool deterministic) {
-  if (deterministic) return {.clock = phyx::create_manual_clock(), .deterministic = true, .seed = 42};
-  return {.clock = phyx::create_system_clock()};
-}
-
-bool has_flag(int argc, char** argv, std::string_view flag) {
-  for (int i = 1; i < argc; ++i)
-    if (argv[i] == flag) return true;
-  return false;
-}
 
 // Answers the waiter once enough pings happened.
 void maybe_answer(HeartbeatState& state) {

@@ -17,6 +17,8 @@
 // (exactly 100 ms in deterministic mode), and the runtime's lifecycle events arrived.
 #include <phyx/phyx.hpp>
 
+#include "example_options.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -66,22 +68,6 @@ struct Recorder {
     }
   }
 };
-
-namespace {
-
-phyx::RuntimeOptions make_options(bool deterministic, phyx::EmitFn emit) {
-  if (deterministic)
-    return {.clock = phyx::create_manual_clock(), .emit = std::move(emit), .deterministic = true, .seed = 42};
-  return {.clock = phyx::create_system_clock(), .emit = std::move(emit)};
-}
-
-bool has_flag(int argc, char** argv, std::string_view flag) {
-  for (int i = 1; i < argc; ++i)
-    if (argv[i] == flag) return true;
-  return false;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   const bool deterministic = has_flag(argc, argv, "--deterministic");

@@ -14,6 +14,8 @@
 // fails with NoReplyError.
 #include <phyx/phyx.hpp>
 
+#include "example_options.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <string_view>
@@ -33,21 +35,6 @@ using CounterMsg = std::variant<Increment, Get, Forget>;
 struct CounterState {
   int count = 0;
 };
-
-namespace {
-
-phyx::RuntimeOptions make_options(bool deterministic) {
-  if (deterministic) return {.clock = phyx::create_manual_clock(), .deterministic = true, .seed = 42};
-  return {.clock = phyx::create_system_clock()};
-}
-
-bool has_flag(int argc, char** argv, std::string_view flag) {
-  for (int i = 1; i < argc; ++i)
-    if (argv[i] == flag) return true;
-  return false;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   const bool deterministic = has_flag(argc, argv, "--deterministic");

@@ -23,6 +23,8 @@
 // and handles everything but its 3 lost messages, and the second gives up after 5.
 #include <phyx/phyx.hpp>
 
+#include "example_options.hpp"
+
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -114,18 +116,6 @@ struct SupervisorLog {
   std::map<std::string, std::vector<std::int64_t>> delays_ms;  // supervisor:restart delay_ms by attempt
   std::map<std::string, std::pair<std::int64_t, std::int64_t>> giveup;  // {attempts, within_ms}
 };
-
-phyx::RuntimeOptions make_options(bool deterministic, phyx::EmitFn emit) {
-  if (deterministic)
-    return {.clock = phyx::create_manual_clock(), .emit = std::move(emit), .deterministic = true, .seed = 42};
-  return {.clock = phyx::create_system_clock(), .emit = std::move(emit)};
-}
-
-bool has_flag(int argc, char** argv, std::string_view flag) {
-  for (int i = 1; i < argc; ++i)
-    if (argv[i] == flag) return true;
-  return false;
-}
 
 // The n-th delay must be within jitter of min(initial * factor^(n-1), max).
 bool delays_follow_backoff(const std::vector<std::int64_t>& delays) {

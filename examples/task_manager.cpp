@@ -16,6 +16,8 @@
 // manager stopped worker-2, worker-1, worker-0, then the manager.
 #include <phyx/phyx.hpp>
 
+#include "example_options.hpp"
+
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -92,17 +94,6 @@ phyx::ProcessSpec<WorkerMsg, WorkerState, WorkerCtx> worker_spec(int id) {
             ctx.stops->add("worker-" + std::to_string(ctx.id));
           },
   };
-}
-
-phyx::RuntimeOptions make_options(bool deterministic) {
-  if (deterministic) return {.clock = phyx::create_manual_clock(), .deterministic = true, .seed = 42};
-  return {.clock = phyx::create_system_clock()};
-}
-
-bool has_flag(int argc, char** argv, std::string_view flag) {
-  for (int i = 1; i < argc; ++i)
-    if (argv[i] == flag) return true;
-  return false;
 }
 
 }  // namespace
