@@ -18,6 +18,7 @@
 
 #include "support/accounting.hpp"
 #include "support/counter.hpp"
+#include "support/gate.hpp"
 #include "support/recorder.hpp"
 
 using namespace std::chrono_literals;
@@ -27,11 +28,7 @@ using phyx_test::RecordedEvent;
 
 namespace mbx {
 
-/// Holds a handler (or init) on a worker thread until the test releases it (bounded wait).
-struct Gate {
-  std::promise<void> entered;
-  std::shared_future<void> release;
-};
+using phyx_test::Gate;
 
 struct Work {
   int n;

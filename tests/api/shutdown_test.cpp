@@ -17,22 +17,13 @@
 
 #include "support/accounting.hpp"
 #include "support/counter.hpp"
+#include "support/printing.hpp"
 #include "support/recorder.hpp"
 
 using namespace std::chrono_literals;
 using phyx_test::check_laws;
 using phyx_test::deterministic_options;
 
-namespace doctest {
-template <>
-struct StringMaker<std::vector<std::string>> {
-  static String convert(const std::vector<std::string>& v) {
-    std::string out = "[";
-    for (const auto& s : v) out += (out.size() > 1 ? ", " : "") + s;
-    return (out + "]").c_str();
-  }
-};
-}  // namespace doctest
 
 // ---- a tree of processes that records its on_stop calls ------------------------------
 

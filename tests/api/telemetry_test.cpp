@@ -17,6 +17,7 @@
 
 #include "support/accounting.hpp"
 #include "support/counter.hpp"
+#include "support/printing.hpp"
 #include "support/recorder.hpp"
 
 
@@ -104,16 +105,6 @@ using Types = std::vector<std::string>;
 
 }  // namespace
 
-namespace doctest {
-template <>
-struct StringMaker<std::vector<std::string>> {
-  static String convert(const std::vector<std::string>& v) {
-    std::string out = "[";
-    for (const auto& s : v) out += (out.size() > 1 ? ", " : "") + s;
-    return (out + "]").c_str();
-  }
-};
-}  // namespace doctest
 
 TEST_CASE("one process: start, ready, enqueue..., msg:start, msg:end, stop, with exact fields") {
   Det d;
