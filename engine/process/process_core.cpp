@@ -1,5 +1,5 @@
-// engine/process/process_core.cpp — the process state machine (see process_core.hpp for the
-// locking protocol).
+// engine/process/process_core.cpp — the process state machine (see process_core.hpp for who
+// touches what, and engine/mailbox/mailbox.cpp for the lock-free lanes).
 //
 // Lifecycle, as run_slice() drives it (every step on the one thread that runs the process):
 //  1. init_pending --init ok--> running (status running, process:ready)
@@ -61,20 +61,12 @@ ProcessCore::ProcessCore(std::shared_ptr<RuntimeCore> runtime, CoreSpec spec)
 
 ProcessCore::~ProcessCore() {
   DropContextScope ctx(DropContext::stopping);
-  while (head_ != nullptr) {
-    Envelope* e = head_;
-    head_ = e->next;
-    delete e;
-  }
+  while (Envelope* e = mailbox_.pop_user_at_destruction()) delete e;
+  while (MailNode* n = mailbox_.pop_system_at_destruction()) delete static_cast<SysNode*>(n);
 }
 
 void ProcessCore::set_status(Status s) noexcept {
   status_.store(s, std::memory_order_release);  // pairs with the acquire load in status()
-}
-
-std::size_t ProcessCore::queued() const {
-  std::lock_guard lock(mutex_);
-  return count_;
 }
 
 // ---- sending ------------------------------------------------------------------------
@@ -83,72 +75,78 @@ bool ProcessCore::send_user(Envelope* e, Origin origin) {
   RuntimeCore& rt = *runtime_;
   const bool telemetry = rt.telemetry_on();
   rt.count(Counter::sent);
-  Envelope* evicted = nullptr;
-  bool wake = false;
-  {
-    std::unique_lock lock(mutex_);
-    if (!accepting_) {
-      lock.unlock();
-      refuse(e, origin);
-      return false;
-    }
-    // Events are recorded under the lock, so one process's events keep the lock's order
-    // (an enqueue is never seen after the msg:start of the same message).
-    switch (decide_overflow(count_, spec_.max_inbox, spec_.policy)) {
-      case Overflow::reject:
-        if (telemetry) {
-          rt.record_event("process:mailbox:full", this,
-                          Fields{{"policy", std::string(to_string(spec_.policy))}, {"size", int_field(count_)}});
-          rt.record_event("process:dead_letter", this,
-                          Fields{{"reason", std::string("mailbox_full")}, {"msg_type", std::string(e->msg_type())}});
-        }
-        lock.unlock();
-        rt.count(Counter::refused_full);
-        rt.count(Counter::dead_letters);
-        if (telemetry) rt.deliver_events();
-        if (e->ask != nullptr) e->ask->fail(std::make_exception_ptr(ProcessError("Failed to send ask message", id_)));
-        delete e;
-        return false;
-      case Overflow::evict_oldest_then_accept:
-        evicted = head_;
-        head_ = evicted->next;
-        if (head_ == nullptr) tail_ = nullptr;
-        if (telemetry) {
-          rt.record_event("process:mailbox:full", this,
-                          Fields{{"policy", std::string(to_string(spec_.policy))}, {"size", int_field(count_)}});
-          rt.record_event("process:dead_letter", this,
-                          Fields{{"reason", std::string("dropped_oldest")}, {"msg_type", std::string(evicted->msg_type())}});
-        }
-        --count_;
-        break;
-      case Overflow::accept:
-        break;
-    }
-    e->seq = next_seq_++;
-    e->next = nullptr;
-    if (tail_ != nullptr) {
-      tail_->next = e;
-    } else {
-      head_ = e;
-    }
-    tail_ = e;
-    ++count_;
-    if (telemetry) rt.record_event("process:mailbox:enqueue", this, Fields{{"size", int_field(count_)}});
-    if (!scheduled_ && wants_user_) {
-      scheduled_ = true;
-      wake = true;
-    }
+  const Mailbox::Admission admission = mailbox_.offer(spec_.max_inbox, spec_.policy);
+  if (admission.offer == Mailbox::Offer::refused_closed) {
+    refuse(e, origin);
+    return false;
   }
-  rt.count(Counter::accepted);
-  if (evicted != nullptr) {
-    rt.count(Counter::dropped_oldest);
+  if (admission.offer == Mailbox::Offer::refused_full) {
+    if (telemetry) {
+      rt.record_event("process:mailbox:full", this,
+                      Fields{{"policy", std::string(to_string(spec_.policy))}, {"size", int_field(admission.queued)}});
+      rt.record_event("process:dead_letter", this,
+                      Fields{{"reason", std::string("mailbox_full")}, {"msg_type", std::string(e->msg_type())}});
+    }
+    rt.count(Counter::refused_full);
     rt.count(Counter::dead_letters);
-    DropContextScope ctx(DropContext::crash_or_unanswered);  // an evicted ask fails with NoReplyError
-    delete evicted;
+    if (telemetry) rt.deliver_events();
+    if (e->ask != nullptr) e->ask->fail(std::make_exception_ptr(ProcessError("Failed to send ask message", id_)));
+    delete e;
+    return false;
+  }
+  // Accepted. Events are recorded before the push, so the owner's msg:start of this
+  // message can never come before its enqueue (or before the eviction it caused).
+  DropChain evicted_first;
+  DropChain evicted_later;
+  if (admission.evicting && telemetry) {
+    rt.record_event("process:mailbox:full", this,
+                    Fields{{"policy", std::string(to_string(spec_.policy))}, {"size", int_field(admission.queued)}});
+  }
+  if (admission.holds_head) {
+    mailbox_.evict_owed(evicted_first);
+    report_dropped(evicted_first, evicted_later, {});  // records the dead letters; frees nothing yet
+  }
+  if (telemetry) rt.record_event("process:mailbox:enqueue", this, Fields{{"size", int_field(admission.queued)}});
+  mailbox_.push(e);
+  rt.count(Counter::accepted);
+  if (admission.holds_head) {
+    mailbox_.release_head(evicted_later);
+    DropChain none;
+    report_dropped(evicted_later, none, {});
   }
   if (telemetry) rt.deliver_events();
-  if (wake) rt.schedule(this);
+  {
+    DropContextScope ctx(DropContext::crash_or_unanswered);  // an evicted ask fails with NoReplyError
+    while (!evicted_first.empty()) delete evicted_first.pop_front();
+    while (!evicted_later.empty()) delete evicted_later.pop_front();
+  }
+  if (admission.wake) rt.schedule(this);
   return true;
+}
+
+void ProcessCore::report_dropped(DropChain& evicted, DropChain& discarded, std::string_view reason) {
+  RuntimeCore& rt = *runtime_;
+  const bool telemetry = rt.telemetry_on();
+  if (!evicted.empty()) {
+    rt.count(Counter::dropped_oldest, evicted.size);
+    rt.count(Counter::dead_letters, evicted.size);
+    if (telemetry) {
+      for (Envelope* e = evicted.head; e != nullptr; e = static_cast<Envelope*>(e->next.load(std::memory_order_relaxed))) {  // private list
+        rt.record_event("process:dead_letter", this,
+                        Fields{{"reason", std::string("dropped_oldest")}, {"msg_type", std::string(e->msg_type())}});
+      }
+    }
+  }
+  if (!discarded.empty()) {
+    rt.count(Counter::discarded, discarded.size);
+    rt.count(Counter::dead_letters, discarded.size);
+    if (telemetry) {
+      for (Envelope* e = discarded.head; e != nullptr; e = static_cast<Envelope*>(e->next.load(std::memory_order_relaxed))) {  // private list
+        rt.record_event("process:dead_letter", this,
+                        Fields{{"reason", std::string(reason)}, {"msg_type", std::string(e->msg_type())}});
+      }
+    }
+  }
 }
 
 void ProcessCore::refuse(Envelope* e, Origin origin) {
@@ -167,48 +165,33 @@ void ProcessCore::count_down_alive() noexcept {
 }
 
 void ProcessCore::post_system(SysMsg m) {
-  bool wake = false;
-  {
-    std::lock_guard lock(mutex_);
-    system_.push_back(std::move(m));
-    if (!scheduled_) {
-      scheduled_ = true;
-      wake = true;
-    }
-  }
-  if (wake) runtime_->schedule(this);
+  if (mailbox_.post_system(new SysNode(std::move(m)))) runtime_->schedule(this);
 }
 
 Future<void> ProcessCore::request_stop(StopReason reason, StopMode mode) {
   std::shared_ptr<FutureState<void>> done;
   bool first = false;
-  bool wake = false;
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(control_);
     if (!stop_done_) {
       stop_done_ = std::make_shared<FutureState<void>>();
       if (runtime_->deterministic()) stop_done_->set_driver(runtime_);
     }
     done = stop_done_;
-    if (!stop_requested_ && status_.load(std::memory_order_relaxed) != Status::stopped) {  // written under mutex_
+    if (!stop_requested_ && status_.load(std::memory_order_relaxed) != Status::stopped) {  // written under control_
       first = true;
       stop_requested_ = true;
       stop_reason_ = std::move(reason);
       stop_mode_ = mode;
-      accepting_ = false;
+      mailbox_.close();  // before `stopping` is visible: a send after stop() returns false
       set_status(Status::stopping);
-      system_.push_back(SysMsg{SysKind::stop, {}});
-      if (!scheduled_) {
-        scheduled_ = true;
-        wake = true;
-      }
     }
   }
   if (first) {
+    post_system(SysMsg{SysKind::stop, {}});
     DropContextScope ctx(DropContext::stopping);
     cancel_own_timers();
   }
-  if (wake) runtime_->schedule(this);
   return Future<void>(std::move(done));
 }
 
@@ -216,8 +199,8 @@ Future<void> ProcessCore::request_stop(StopReason reason, StopMode mode) {
 
 TimerId ProcessCore::schedule_self(std::int64_t after_ms, Envelope* e) {
   auto pending = std::make_shared<PendingEnvelope>(e);
-  std::unique_lock lock(mutex_);
-  if (!accepting_) {  // draining or stopping: a schedule is refused (SPEC 14.3)
+  std::unique_lock lock(control_);
+  if (mailbox_.closed()) {  // draining or stopping: a schedule is refused (SPEC 14.3)
     pending->envelope = nullptr;
     lock.unlock();
     runtime_->count(Counter::sent);
@@ -226,11 +209,11 @@ TimerId ProcessCore::schedule_self(std::int64_t after_ms, Envelope* e) {
   }
   retain();
   ProcessHandle self(this);
-  // Lock order: process mutex_ -> timer queue mutex (the firing side takes them one at a
-  // time), so holding mutex_ here makes the id visible in timers_ before the timer can fire.
+  // Lock order: process control_ -> timer queue mutex (the firing side takes them one at a
+  // time), so holding control_ here makes the id visible in timers_ before the timer can fire.
   TimerId id = runtime_->start_timer(after_ms, [self, pending](TimerId fired) {
     {
-      std::lock_guard guard(self->mutex_);
+      std::lock_guard guard(self->control_);
       if (self->timers_.erase(fired.value) == 0) return;  // cancelled by stop or crash meanwhile
     }
     self->send_user(std::exchange(pending->envelope, nullptr), Origin::timer);
@@ -241,7 +224,7 @@ TimerId ProcessCore::schedule_self(std::int64_t after_ms, Envelope* e) {
 
 bool ProcessCore::cancel_timer(TimerId id) {
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(control_);
     if (timers_.erase(id.value) == 0) return false;
   }
   runtime_->cancel_timer(id);
@@ -251,7 +234,7 @@ bool ProcessCore::cancel_timer(TimerId id) {
 void ProcessCore::cancel_own_timers() {
   std::unordered_set<std::uint64_t> ids;
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(control_);
     ids.swap(timers_);
   }
   for (std::uint64_t id : ids) runtime_->cancel_timer(TimerId{id});
@@ -265,38 +248,37 @@ bool ProcessCore::run_slice(unsigned budget) {
   CurrentProcessScope current(this);
   for (unsigned step = 0; step < budget; ++step) {
     if (runtime_->abandoned_.load(std::memory_order_acquire)) return false;  // pairs with shutdown()'s release
-    std::optional<SysMsg> sys;
-    Envelope* user = nullptr;
-    {
-      std::lock_guard lock(mutex_);
-      if (!system_.empty()) {
-        sys.emplace(system_.pop_front());
-      } else if (wants_user_ && head_ != nullptr) {
-        user = head_;
-        head_ = user->next;
-        if (head_ == nullptr) tail_ = nullptr;
-        --count_;
-      } else if (phase_ != Phase::init_pending && phase_ != Phase::draining) {
-        scheduled_ = false;  // idle: the next send or system message schedules us again
-        return false;
-      }
+    if (MailNode* node = mailbox_.pop_system()) {
+      SysMsg m = std::move(static_cast<SysNode*>(node)->msg);
+      delete static_cast<SysNode*>(node);
+      handle_system(m);
+      continue;
     }
-    if (sys) {
-      handle_system(*sys);
-    } else if (user != nullptr) {
+    Envelope* user = nullptr;
+    DropChain evicted;
+    const Mailbox::Take taken = mailbox_.take(user, evicted, spec_.policy);
+    if (!evicted.empty()) {
+      DropChain none;
+      report_dropped(evicted, none, {});
+      if (runtime_->telemetry_on()) runtime_->deliver_events();
+      DropContextScope ctx(DropContext::crash_or_unanswered);  // an evicted ask fails with NoReplyError
+      while (!evicted.empty()) delete evicted.pop_front();
+    }
+    if (taken == Mailbox::Take::message) {
       handle_user(user);
+    } else if (taken == Mailbox::Take::busy) {
+      return true;  // a sender is evicting at the head for an instant: let others run meanwhile
     } else if (phase_ == Phase::init_pending) {
       do_init();
-    } else {  // draining and the lane is empty: carry on with the stop
+    } else if (phase_ == Phase::draining) {  // the lane is empty: carry on with the stop
       phase_ = Phase::stopping_children;
-      {
-        std::lock_guard lock(mutex_);
-        wants_user_ = false;
-      }
+      mailbox_.set_wants_user(false);
       stop_next_child();
+    } else if (mailbox_.try_idle()) {
+      return false;  // idle: the next send or system message schedules us again
     }
   }
-  return true;  // budget used: scheduled_ stays set and the worker re-enqueues us
+  return true;  // budget used: we keep `scheduled` and the worker re-enqueues us
 }
 
 void ProcessCore::handle_user(Envelope* e) {
@@ -350,9 +332,9 @@ void ProcessCore::do_init() {
   init_failures_ = 0;
   crashed_in_init_ = false;
   phase_ = Phase::running;
+  mailbox_.set_wants_user(true);
   {
-    std::lock_guard lock(mutex_);
-    wants_user_ = true;
+    std::lock_guard lock(control_);
     if (!stop_requested_) set_status(Status::running);
   }
   if (rt.telemetry_on()) rt.emit("process:ready", this, Fields{{"started_at", rt.now().wall_ms}});
@@ -391,10 +373,7 @@ void ProcessCore::handle_system(SysMsg& m) {
         discard_user_lane("stopped");
       }
       phase_ = Phase::stopping_children;
-      {
-        std::lock_guard lock(mutex_);
-        wants_user_ = false;
-      }
+      mailbox_.set_wants_user(false);
       stop_next_child();
       return;
     case SysKind::child_stopped: {
@@ -448,15 +427,15 @@ void ProcessCore::crash(std::string error) {
     destroy_state();
   }
   phase_ = Phase::crash_children;
+  mailbox_.set_wants_user(false);  // the user lane survives the crash (SPEC 6.6)
   {
-    std::lock_guard lock(mutex_);
-    wants_user_ = false;  // the user lane survives the crash (SPEC 6.6)
+    std::lock_guard lock(control_);
     // Not `running` while the children stop. A restart is coming: `starting`, and sends
     // keep queueing. Under Strategy::none the process has failed already: `failed`, and
     // sends are refused (its lane is discarded once the children are down).
     if (!stop_requested_) {
       if (spec_.supervision.type == Strategy::none) {
-        accepting_ = false;
+        mailbox_.close();
         set_status(Status::failed);
       } else {
         set_status(Status::starting);
@@ -470,7 +449,7 @@ void ProcessCore::decide_after_crash() {
   RuntimeCore& rt = *runtime_;
   bool stopping;
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(control_);
     stopping = stop_requested_;
   }
   if (stopping) {
@@ -522,7 +501,7 @@ void ProcessCore::decide_after_crash() {
             Fields{{"attempt", int_field(attempt)}, {"delay_ms", static_cast<std::int64_t>(delay.count())}});
   }
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(control_);
     if (!stop_requested_) set_status(Status::starting);
   }
   if (delay.count() == 0) {
@@ -530,7 +509,7 @@ void ProcessCore::decide_after_crash() {
     return;
   }
   phase_ = Phase::restart_wait;
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(control_);
   // A stop that arrived since the check above (from a sink, or another thread) is queued in
   // the system lane and finishes us from restart_wait: no timer must outlive it.
   if (stop_requested_) return;
@@ -538,7 +517,7 @@ void ProcessCore::decide_after_crash() {
   ProcessHandle self(this);
   TimerId id = runtime_->start_timer(delay.count(), [self](TimerId fired) {
     {
-      std::lock_guard guard(self->mutex_);
+      std::lock_guard guard(self->control_);
       if (self->timers_.erase(fired.value) == 0) return;
     }
     self->post_system(SysMsg{SysKind::restart_due, {}});
@@ -548,10 +527,10 @@ void ProcessCore::decide_after_crash() {
 
 void ProcessCore::enter_failed() {
   phase_ = Phase::failed;
+  mailbox_.close();
+  mailbox_.set_wants_user(false);
   {
-    std::lock_guard lock(mutex_);
-    accepting_ = false;
-    wants_user_ = false;
+    std::lock_guard lock(control_);
     set_status(Status::failed);
   }
   count_down_alive();
@@ -562,25 +541,16 @@ void ProcessCore::enter_failed() {
 // ---- stopping -----------------------------------------------------------------------
 
 void ProcessCore::discard_user_lane(std::string_view reason) {
-  Envelope* list;
-  std::size_t n;
-  {
-    std::lock_guard lock(mutex_);
-    list = head_;
-    n = count_;
-    head_ = tail_ = nullptr;
-    count_ = 0;
-  }
-  if (n == 0) return;
-  RuntimeCore& rt = *runtime_;
-  rt.count(Counter::discarded, n);
-  rt.count(Counter::dead_letters, n);
-  while (list != nullptr) {
-    Envelope* e = list;
-    list = e->next;
-    if (rt.telemetry_on()) rt.emit_dead_letter(this, reason, e->msg_type());
-    delete e;
-  }
+  mailbox_.close();  // every caller has closed it already; discard_all() needs it closed
+  DropChain evicted;
+  DropChain discarded;
+  mailbox_.discard_all(evicted, discarded);
+  if (evicted.empty() && discarded.empty()) return;
+  report_dropped(evicted, discarded, reason);
+  if (runtime_->telemetry_on()) runtime_->deliver_events();
+  while (!discarded.empty()) delete discarded.pop_front();  // under the caller's DropContext
+  DropContextScope ctx(DropContext::crash_or_unanswered);     // an evicted ask fails with NoReplyError
+  while (!evicted.empty()) delete evicted.pop_front();
 }
 
 void ProcessCore::finish_stop() {
@@ -595,7 +565,7 @@ void ProcessCore::finish_stop() {
     destroy_state();
   }
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(control_);
     if (abandoned_) return;  // the shutdown deadline passed during on_stop: abandon() finished us
   }
   {
@@ -609,10 +579,10 @@ void ProcessCore::finish_stop() {
   release_behaviour();
   phase_ = Phase::finished;
   std::shared_ptr<FutureState<void>> done;
+  mailbox_.set_wants_user(false);
+  mailbox_.close();
   {
-    std::lock_guard lock(mutex_);
-    wants_user_ = false;
-    accepting_ = false;
+    std::lock_guard lock(control_);
     set_status(Status::stopped);
     done = stop_done_;
   }
@@ -629,10 +599,10 @@ void ProcessCore::finish_stop() {
 void ProcessCore::abandon() noexcept {
   std::shared_ptr<FutureState<void>> done;
   bool was_alive;
+  mailbox_.close();
   {
-    std::lock_guard lock(mutex_);
-    accepting_ = false;
-    const Status s = status_.load(std::memory_order_relaxed);  // written under mutex_
+    std::lock_guard lock(control_);
+    const Status s = status_.load(std::memory_order_relaxed);  // written under control_
     was_alive = s != Status::stopped;
     set_status(Status::stopped);
     abandoned_ = true;
@@ -644,7 +614,16 @@ void ProcessCore::abandon() noexcept {
   {
     DropContextScope ctx(DropContext::stopping);
     cancel_own_timers();
-    discard_user_lane("stopped");
+    // A worker may still be inside this process (a stuck handler): abandon_all() takes the
+    // head of the lane for good, so that worker can never unlink from it again.
+    DropChain evicted;
+    DropChain discarded;
+    mailbox_.abandon_all(evicted, discarded);
+    report_dropped(evicted, discarded, "stopped");
+    if (runtime_->telemetry_on()) runtime_->deliver_events();
+    while (!discarded.empty()) delete discarded.pop_front();
+    DropContextScope evicting(DropContext::crash_or_unanswered);  // an evicted ask fails with NoReplyError
+    while (!evicted.empty()) delete evicted.pop_front();
   }
   if (done) done->settle(Result<void>());
 }

@@ -2,6 +2,7 @@
 #include <string>
 
 #include "phyx/detail/typed_process.hpp"
+#include "mailbox/lane_word.hpp"
 #include "phyx/errors.hpp"
 #include "supervise/policy.hpp"
 
@@ -13,6 +14,10 @@ void validate_spec(const CoreSpec& spec, bool has_init, bool has_handle) {
   if (!has_init) throw SpecError("ProcessSpec.init is required (got an empty function)" + who);
   if (!has_handle) throw SpecError("ProcessSpec.handle is required (got an empty handler)" + who);
   if (spec.max_inbox == 0) throw SpecError("ProcessSpec.max_inbox must be >= 1 (got 0)" + who);
+  if (spec.max_inbox > lane::kMaxInbox) {  // the mailbox counts in 31 bits (engine/mailbox/README.md)
+    throw SpecError("ProcessSpec.max_inbox must be <= " + std::to_string(lane::kMaxInbox) + " (got " +
+                    std::to_string(spec.max_inbox) + ")" + who);
+  }
   if (auto error = supervision_error(spec.supervision); !error.empty()) throw SpecError(error + who);
 }
 

@@ -68,10 +68,6 @@ RuntimeCore::~RuntimeCore() {
 
 void RuntimeCore::adopt(ProcessCore* p, ProcessCore* parent) {
   {
-    std::lock_guard lock(p->mutex_);
-    p->scheduled_ = true;  // it runs its init first; nobody else can schedule it yet
-  }
-  {
     std::lock_guard lock(table_mutex_);
     if (parent == nullptr && shutting_down_.load(std::memory_order_acquire)) {  // pairs with shutdown()
       throw Error("Runtime is shutting down: cannot spawn '" + p->name() + "'");

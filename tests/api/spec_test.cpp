@@ -80,6 +80,17 @@ TEST_CASE("spawn throws SpecError for max_inbox == 0; 1 is valid") {
   CHECK(rt.stats().processes_alive == 1);
 }
 
+TEST_CASE("spawn throws SpecError for a max_inbox beyond 2^31 - 1, naming field and value; the bound is valid") {
+  phyx::Runtime rt(phyx_test::deterministic_options());
+  auto huge = valid();
+  huge.max_inbox = std::size_t{1} << 31;
+  CHECK_THROWS_WITH_AS(rt.spawn(huge), "ProcessSpec.max_inbox must be <= 2147483647 (got 2147483648) for process 'valid'",
+                       phyx::SpecError);
+  auto largest = valid();
+  largest.max_inbox = (std::size_t{1} << 31) - 1;
+  CHECK_NOTHROW(rt.spawn(largest));  // nothing is preallocated: the bound costs no memory
+}
+
 TEST_CASE("spawn throws SpecError for every bad Backoff value, naming the field and the value") {
   phyx::Runtime rt(phyx_test::deterministic_options());
 

@@ -3,23 +3,22 @@
 // A ProcessCore is everything about a process that does not depend on its message, state
 // or context types: identity, status, the two-lane mailbox, children, timers, the stop and
 // restart state machine. TypedProcess<Msg, State, Ctx> (typed_process.hpp) derives from it
-// and supplies init / handle / on_stop through four virtual hooks. All of the mechanism is
+// and supplies init / handle / on_stop through virtual hooks. All of the mechanism is
 // compiled once, in engine/process/.
 //
 // Protocol (who touches what):
-//  1. Senders (any thread) call send_user(): under `mutex_` they check `accepting_`, apply
-//     the overflow policy, append, and set `scheduled_` if the process was idle and wants
-//     user messages; the one that set it hands the process to the scheduler. So a process
-//     is in at most one run queue, and "became runnable" happens once per idle->busy edge.
-//  2. System commands (stop, child stopped, restart due, child gave up) go to the unbounded
-//     system lane the same way, and are read first.
-//  3. Exactly one worker at a time runs run_slice(), because only the thread that set
-//     `scheduled_` enqueues it and only run_slice() clears it (under `mutex_`, when it finds
-//     no work). `phase_`, the state and the children list are touched only inside
-//     run_slice(), so they need no lock.
-//  4. `status_` is written under `mutex_` and read by status() with an acquire load.
-// Rejected for this issue: a lock-free MPSC lane (the scheduler issue brings it; the public
-// API and its tests do not change). A mutex per mailbox keeps max_inbox exact trivially.
+//  1. Senders (any thread) call send_user(): the lock-free mailbox (mailbox.hpp,
+//     engine/mailbox/mailbox.cpp) counts the message in or refuses it with one CAS, and
+//     tells the one sender that moved the process from idle to scheduled to enqueue it.
+//     So a process is in at most one run queue, and "became runnable" happens once per
+//     idle->busy edge.
+//  2. System commands (stop, child stopped, restart due, child gave up) go to the
+//     unbounded system lane, which is read first.
+//  3. Exactly one worker at a time runs run_slice(): the one that dequeued the process,
+//     which holds the mailbox's `scheduled` bit until try_idle() clears it. `phase_`, the
+//     state and the children list are touched only inside run_slice(), so they need no lock.
+//  4. Rare control state (the stop request, the timer set, status writes) is guarded by
+//     `control_`, a mutex that no send and no message handling takes.
 #pragma once
 
 #include <atomic>
@@ -34,6 +33,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "phyx/detail/mailbox.hpp"
 #include "phyx/future.hpp"
 #include "phyx/ids.hpp"
 #include "phyx/status.hpp"
@@ -43,17 +43,6 @@ namespace phyx::detail {
 
 class RuntimeCore;
 class ProcessCore;
-
-/// One user message. `next` links the intrusive user lane.
-struct Envelope {
-  Envelope* next = nullptr;
-  std::uint64_t seq = 0;
-  /// Set for ask messages: a refused send fails this ask with ProcessError before the
-  /// envelope (and the Reply inside it) is destroyed. Non-owning: the Reply owns it.
-  FutureStateBase* ask = nullptr;
-  virtual ~Envelope() = default;
-  virtual std::string_view msg_type() const noexcept = 0;
-};
 
 /// Where a user message comes from; decides the dead-letter reason of a refusal (SPEC 14.18).
 enum class Origin : std::uint8_t { external, self, timer, pipe };
@@ -124,8 +113,8 @@ class ProcessCore {
   /// Owner (inside its handler): records a child spawned by tools.spawn.
   void add_child(ProcessHandle child);
 
-  /// Number of queued user messages. Any thread (takes the mailbox lock).
-  std::size_t queued() const;
+  /// Number of queued user messages. Any thread; lock-free; a snapshot.
+  std::size_t queued() const noexcept { return mailbox_.queued(); }
 
   /// Worker: runs up to `budget` steps. Returns true when the process still has work and
   /// must be scheduled again (its `scheduled_` flag stays set).
@@ -162,45 +151,12 @@ class ProcessCore {
     ProcessHandle other;
     int attempts = 0;
   };
-  /// The system lane: a FIFO of heap nodes. Two pointers while empty — a std::deque would
-  /// allocate ~600 bytes per process up front, for a lane that is almost always empty.
-  class SysLane {
-   public:
-    SysLane() = default;
-    SysLane(const SysLane&) = delete;
-    SysLane& operator=(const SysLane&) = delete;
-    ~SysLane() {
-      while (!empty()) pop_front();
-    }
-    bool empty() const noexcept { return head_ == nullptr; }
-    void push_back(SysMsg m) {
-      auto* n = new Node{std::move(m), nullptr};
-      if (tail_ != nullptr) {
-        tail_->next = n;
-      } else {
-        head_ = n;
-      }
-      tail_ = n;
-    }
-    SysMsg pop_front() noexcept {
-      Node* n = head_;
-      head_ = n->next;
-      if (head_ == nullptr) tail_ = nullptr;
-      SysMsg m = std::move(n->msg);
-      delete n;
-      return m;
-    }
-
-   private:
-    struct Node {
-      SysMsg msg;
-      Node* next;
-    };
-    Node* head_ = nullptr;
-    Node* tail_ = nullptr;
+  struct SysNode : MailNode {
+    explicit SysNode(SysMsg m) : msg(std::move(m)) {}
+    SysMsg msg;
   };
 
-  void set_status(Status s) noexcept;  // under mutex_
+  void set_status(Status s) noexcept;  // under control_
   void post_system(SysMsg m);          // any thread
   void handle_system(SysMsg& m);
   void handle_user(Envelope* e);
@@ -211,10 +167,10 @@ class ProcessCore {
   void stop_next_child();
   void finish_stop();
   void discard_user_lane(std::string_view reason);
+  void report_dropped(DropChain& evicted, DropChain& discarded, std::string_view reason);
   void cancel_own_timers();
   void refuse(Envelope* e, Origin origin);
   void count_down_alive() noexcept;
-  bool wants_user() const noexcept { return phase_ == Phase::running || phase_ == Phase::draining; }
 
   std::shared_ptr<RuntimeCore> runtime_;
   const CoreSpec spec_;
@@ -224,16 +180,10 @@ class ProcessCore {
   std::atomic<Status> status_{Status::starting};
   std::atomic<bool> counted_down_{false};  // processes_alive was decremented (exactly once)
 
-  // Guarded by mutex_.
-  mutable std::mutex mutex_;
-  Envelope* head_ = nullptr;
-  Envelope* tail_ = nullptr;
-  std::size_t count_ = 0;
-  std::uint64_t next_seq_ = 0;
-  SysLane system_;
-  bool accepting_ = true;
-  bool scheduled_ = false;
-  bool wants_user_ = false;
+  Mailbox mailbox_{true};  // scheduled from birth: the process runs its init first
+
+  // Guarded by control_ (never taken by a send or by message handling).
+  mutable std::mutex control_;
   bool stop_requested_ = false;
   bool abandoned_ = false;  // forced to stopped at the shutdown deadline
   StopReason stop_reason_;

@@ -1,0 +1,133 @@
+// phyx/detail/mailbox.hpp — a process's two lanes and the word that governs them.
+//
+// The layout lives here because ProcessCore embeds the mailbox (no extra allocation per
+// process); the protocol, with its design comment, is engine/mailbox/mailbox.cpp, and
+// the transitions of the state word are engine/mailbox/lane_word.hpp.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "phyx/detail/mpsc_queue.hpp"
+#include "phyx/status.hpp"
+
+namespace phyx::detail {
+
+class FutureStateBase;
+
+/// One user message, linked into the user lane through its MailNode base.
+struct Envelope : MailNode {
+  std::uint64_t seq = 0;  // given at the head of the lane: the n-th message out has seq n-1
+  /// Set for ask messages: a refused send fails this ask with ProcessError before the
+  /// envelope (and the Reply inside it) is destroyed. Non-owning: the Reply owns it.
+  FutureStateBase* ask = nullptr;
+  virtual ~Envelope() = default;
+  virtual std::string_view msg_type() const noexcept = 0;
+};
+
+/// Envelopes that left the lane unhandled (evicted or discarded), oldest first, linked
+/// through their `next`. The mailbox hands them out; the caller counts, reports and frees
+/// them after letting go of the lane, so no user destructor runs while the head is held.
+struct DropChain {
+  Envelope* head = nullptr;
+  Envelope* tail = nullptr;
+  std::size_t size = 0;
+  bool empty() const noexcept { return head == nullptr; }
+  void append(Envelope* e) noexcept {
+    e->next.store(nullptr, std::memory_order_relaxed);  // a private list now: no other thread sees it
+    if (tail != nullptr) {
+      tail->next.store(e, std::memory_order_relaxed);  // private list
+    } else {
+      head = e;
+    }
+    tail = e;
+    ++size;
+  }
+  Envelope* pop_front() noexcept {
+    Envelope* e = head;
+    head = static_cast<Envelope*>(e->next.load(std::memory_order_relaxed));  // private list
+    if (head == nullptr) tail = nullptr;
+    --size;
+    return e;
+  }
+};
+
+class Mailbox {
+ public:
+  /// The result of offering a user message (the caller then pushes it, if accepted).
+  enum class Offer : std::uint8_t { accepted, refused_closed, refused_full };
+  struct Admission {
+    Offer offer;
+    bool evicting;   // drop_oldest at a full lane: one oldest message goes
+    bool holds_head; // this sender carries out owed evictions: call finish_offer()
+    bool wake;       // the process went idle -> scheduled: enqueue it after the push
+    std::size_t queued;  // queued after this offer (the full size when refused)
+  };
+  enum class Take : std::uint8_t { message, nothing, busy };
+
+  /// `scheduled`: the process starts in the consumer role (it runs init first).
+  explicit Mailbox(bool scheduled) noexcept;
+  Mailbox(const Mailbox&) = delete;
+  Mailbox& operator=(const Mailbox&) = delete;
+
+  // ---- senders (any thread; no lock; no allocation) ----
+  /// Reserves room (or refuses) with one CAS. Spins only while 16M drop_oldest evictions
+  /// are pending. When `holds_head`, the caller must call finish_offer() after push().
+  Admission offer(std::size_t max_inbox, MailboxPolicy policy) noexcept;
+  /// Evicts what is owed (oldest first) while holding the head. Call it before push() so
+  /// the new message is never the one evicted; then push(), then release_head().
+  void evict_owed(DropChain& evicted) noexcept;
+  /// Links an accepted message (wait-free).
+  void push(Envelope* e) noexcept { user_.push(e); }
+  /// Lets go of the head, first evicting anything owed meanwhile.
+  void release_head(DropChain& evicted) noexcept;
+
+  // ---- system lane ----
+  /// Any thread. True when this post moved the process from idle to scheduled.
+  bool post_system(MailNode* n) noexcept;
+  /// Owner. The oldest system message, or nullptr (empty, or a post still in flight,
+  /// which then reschedules the process itself).
+  MailNode* pop_system() noexcept { return system_.pop(); }
+
+  // ---- the owner (the thread holding `scheduled`) ----
+  /// Takes the oldest user message if the owner wants user messages; carries out owed
+  /// evictions on the way. `busy`: another thread holds the head for an instant.
+  Take take(Envelope*& out, DropChain& evicted, MailboxPolicy policy) noexcept;
+  /// Clears `scheduled` unless work arrived: true when the process is now idle.
+  bool try_idle() noexcept;
+  void set_wants_user(bool on) noexcept;
+  /// Any thread: refuse further sends (idempotent).
+  void close() noexcept;
+  /// Owner, on a closed lane: removes every queued message (owed evictions first).
+  void discard_all(DropChain& evicted, DropChain& discarded) noexcept;
+  /// Shutdown, at the deadline, beside a worker that may still be inside the process:
+  /// closes the lane, takes the head for good (so that worker never unlinks again; it
+  /// spins only while the worker is mid-take) and removes every queued message.
+  void abandon_all(DropChain& evicted, DropChain& discarded) noexcept;
+
+  /// The process's destructor only (no other thread can hold a reference): the nodes
+  /// left in the lanes, uncounted, for it to free.
+  Envelope* pop_user_at_destruction() noexcept { return static_cast<Envelope*>(user_.pop()); }
+  MailNode* pop_system_at_destruction() noexcept { return system_.pop(); }
+
+  // ---- observers (any thread) ----
+  std::size_t queued() const noexcept;
+  bool closed() const noexcept;
+  /// Head holder only: the next sequence number (SPEC 14.12).
+  std::uint64_t next_seq() noexcept { return next_seq_++; }
+
+ private:
+  Envelope* unlink_oldest() noexcept;  // head holder; spins while the oldest is in flight
+  void evict_one(DropChain& evicted) noexcept;
+  bool claim_head(std::uint64_t extra_bits) noexcept;  // spins while held elsewhere; false once abandoned
+  void remove_all_held(DropChain& evicted, DropChain& discarded) noexcept;
+
+  std::atomic<std::uint64_t> word_;
+  std::uint64_t next_seq_ = 0;  // head holder only
+  MpscQueue user_;
+  MpscQueue system_;
+};
+
+}  // namespace phyx::detail

@@ -1,0 +1,87 @@
+// phyx/detail/mpsc_queue.hpp — an intrusive multi-producer single-consumer FIFO.
+//
+// Dmitry Vyukov's non-blocking intrusive MPSC queue (the one Pony's messageq and many
+// actor runtimes use). Nodes are linked through their own `next` field: pushing allocates
+// nothing, and an empty queue is three words (head, tail, stub).
+//
+// Protocol:
+//  1. push (any thread): clear n->next; swap n into `tail_` (one atomic exchange: this is
+//     the linearisation point, so FIFO order across producers is the exchange order);
+//     then link the previous tail to n.
+//  2. pop (the consumer only): follow `head_->next`. Between a producer's exchange and its
+//     link the chain is broken for an instant; pop() then returns nullptr although the
+//     queue is not empty ("in flight"). Callers that know a node is there (a counter said
+//     so) call pop() again; the producer is two instructions from finishing.
+//  3. The stub node keeps the list non-empty, so push never touches `head_`.
+// Invariants: only the consumer reads or writes `head_`; a node returned by pop() is no
+// longer reachable from the queue, so the consumer may free or reuse it at once.
+// Rejected: a mutex + deque (a lock on every send, ~600 bytes per empty deque); a
+// Treiber stack reversed by the consumer (CAF's inbox; LIFO batches make "evict the
+// oldest" from a sender impossible without taking the whole stack); a bounded ring
+// (preallocates max_inbox slots per process).
+#pragma once
+
+#include <atomic>
+
+namespace phyx::detail {
+
+/// A queue node. Derive from it; the queue never owns or frees nodes.
+struct MailNode {
+  std::atomic<MailNode*> next{nullptr};
+};
+
+class MpscQueue {
+ public:
+  MpscQueue() noexcept = default;
+  MpscQueue(const MpscQueue&) = delete;
+  MpscQueue& operator=(const MpscQueue&) = delete;
+
+  /// Any thread. Never blocks, never allocates; wait-free (one exchange, one store).
+  void push(MailNode* n) noexcept {
+    n->next.store(nullptr, std::memory_order_relaxed);  // published by the release half of the exchange
+    // acq_rel: release publishes n (and the message in it) to the consumer; acquire
+    // orders our store to prev->next after prev's own pusher cleared it.
+    MailNode* prev = tail_.exchange(n, std::memory_order_acq_rel);
+    prev->next.store(n, std::memory_order_release);  // pairs with the acquire loads in pop()
+  }
+
+  /// Consumer only. The oldest node, or nullptr when the queue is empty or its oldest
+  /// push is in flight (step 2). Never blocks, never allocates.
+  MailNode* pop() noexcept {
+    MailNode* head = head_;
+    MailNode* next = head->next.load(std::memory_order_acquire);  // pairs with push()'s release store
+    if (head == &stub_) {
+      if (next == nullptr) return nullptr;
+      head_ = next;
+      head = next;
+      next = next->next.load(std::memory_order_acquire);  // pairs with push()'s release store
+    }
+    if (next != nullptr) {
+      head_ = next;
+      return head;
+    }
+    // `head` is the last linked node. Unless another push is in flight, put the stub
+    // behind it so that `head` can be handed out.
+    if (tail_.load(std::memory_order_acquire) != head) return nullptr;  // pairs with push()'s exchange
+    push(&stub_);
+    next = head->next.load(std::memory_order_acquire);  // pairs with push()'s release store
+    if (next != nullptr) {
+      head_ = next;
+      return head;
+    }
+    return nullptr;  // a producer slipped in before the stub: it is in flight
+  }
+
+  /// Consumer only: true when nothing is queued and no push is in flight.
+  bool empty() const noexcept {
+    return head_ == &stub_ && stub_.next.load(std::memory_order_acquire) == nullptr &&  // pairs with push()
+           tail_.load(std::memory_order_acquire) == &stub_;                             // pairs with push()
+  }
+
+ private:
+  MailNode stub_;
+  MailNode* head_ = &stub_;  // consumer-owned
+  std::atomic<MailNode*> tail_{&stub_};
+};
+
+}  // namespace phyx::detail

@@ -1,0 +1,97 @@
+// Unit tests of engine/mailbox/lane_word.hpp: the mailbox's state-word transitions as pure
+// functions (no mailbox, no thread).
+#include <doctest/doctest.h>
+
+#include <cstdint>
+
+#include "mailbox/lane_word.hpp"
+
+using phyx::MailboxPolicy;
+namespace lane = phyx::detail::lane;
+
+namespace {
+
+constexpr std::uint64_t word(std::uint64_t physical, std::uint64_t owed, std::uint64_t bits) {
+  return physical | (owed << lane::kOwedShift) | bits;
+}
+
+}  // namespace
+
+TEST_CASE("plan_admit: room counts the message in; the first sender to an idle, willing process wakes it") {
+  const auto idle = lane::plan_admit(word(0, 0, lane::kWantsUser), 4, MailboxPolicy::reject);
+  CHECK(idle.admit == lane::Admit::accepted);
+  CHECK(idle.wake);
+  CHECK_FALSE(idle.took_head);
+  CHECK(idle.next == word(1, 0, lane::kWantsUser | lane::kScheduled));
+
+  const auto busy = lane::plan_admit(idle.next, 4, MailboxPolicy::reject);
+  CHECK(busy.admit == lane::Admit::accepted);
+  CHECK_FALSE(busy.wake);  // already scheduled: exactly one wake per idle -> busy edge
+  CHECK(busy.next == word(2, 0, lane::kWantsUser | lane::kScheduled));
+
+  const auto starting = lane::plan_admit(word(0, 0, 0), 4, MailboxPolicy::reject);
+  CHECK(starting.admit == lane::Admit::accepted);
+  CHECK_FALSE(starting.wake);  // not wanting user messages (starting): queued, not woken
+}
+
+TEST_CASE("plan_admit: closed refuses under both policies; full rejects under reject") {
+  for (auto policy : {MailboxPolicy::reject, MailboxPolicy::drop_oldest}) {
+    const auto w = word(1, 0, lane::kClosed | lane::kWantsUser);
+    const auto plan = lane::plan_admit(w, 4, policy);
+    CHECK(plan.admit == lane::Admit::refused_closed);
+    CHECK(plan.next == w);
+  }
+  const auto full = lane::plan_admit(word(4, 0, lane::kScheduled), 4, MailboxPolicy::reject);
+  CHECK(full.admit == lane::Admit::refused_full);
+  CHECK(full.next == word(4, 0, lane::kScheduled));
+}
+
+TEST_CASE("plan_admit: a full drop_oldest lane owes one eviction and keeps queued at the bound") {
+  const auto first = lane::plan_admit(word(2, 0, lane::kScheduled), 2, MailboxPolicy::drop_oldest);
+  CHECK(first.admit == lane::Admit::accepted_evicting);
+  CHECK(first.took_head);  // nobody held the head: this sender evicts
+  CHECK(first.next == word(3, 1, lane::kScheduled | lane::kHead));
+  CHECK(lane::queued(first.next) == 2);
+
+  const auto second = lane::plan_admit(first.next, 2, MailboxPolicy::drop_oldest);
+  CHECK(second.admit == lane::Admit::accepted_evicting);
+  CHECK_FALSE(second.took_head);  // the holder evicts for it before letting go
+  CHECK(second.next == word(4, 2, lane::kScheduled | lane::kHead));
+  CHECK(lane::queued(second.next) == 2);
+
+  const auto saturated = lane::plan_admit(word(2 + lane::kOwedMax, lane::kOwedMax, lane::kHead), 2,
+                                          MailboxPolicy::drop_oldest);
+  CHECK(saturated.admit == lane::Admit::owed_saturated);
+}
+
+TEST_CASE("plan_claim: the owner takes one message and the head together; busy while another holds it") {
+  const auto take = lane::plan_claim(word(3, 0, lane::kScheduled | lane::kWantsUser), true);
+  CHECK(take.claim == lane::Claim::claimed);
+  CHECK(take.takes);
+  CHECK(take.next == word(2, 0, lane::kScheduled | lane::kWantsUser | lane::kHead));
+
+  CHECK(lane::plan_claim(word(3, 1, lane::kHead), true).claim == lane::Claim::busy);
+  CHECK(lane::plan_claim(word(0, 0, lane::kScheduled), true).claim == lane::Claim::nothing);
+  CHECK(lane::plan_claim(word(3, 0, lane::kScheduled), false).claim == lane::Claim::nothing);
+}
+
+TEST_CASE("plan_release: nothing owed lets go of the head; anything owed must be evicted first") {
+  CHECK(lane::plan_release(word(2, 0, lane::kHead | lane::kScheduled)).next == word(2, 0, lane::kScheduled));
+  CHECK(lane::plan_release(word(3, 1, lane::kHead)).must_evict);
+  CHECK(word(3, 1, lane::kHead) - lane::kEvictedOne == word(2, 0, lane::kHead));
+}
+
+TEST_CASE("plan_idle: a posted system message or a wanted user message keeps the process scheduled") {
+  const auto sys = lane::plan_idle(word(0, 0, lane::kScheduled | lane::kSysPending));
+  CHECK(sys.idle == lane::Idle::recheck_system);
+  CHECK(sys.next == word(0, 0, lane::kScheduled));
+
+  CHECK(lane::plan_idle(word(1, 0, lane::kScheduled | lane::kWantsUser)).idle == lane::Idle::has_work);
+
+  const auto starting = lane::plan_idle(word(1, 0, lane::kScheduled));  // queued, but not wanted yet
+  CHECK(starting.idle == lane::Idle::idle);
+  CHECK(starting.next == word(1, 0, 0));
+
+  const auto evicting = lane::plan_idle(word(2, 2, lane::kScheduled | lane::kWantsUser | lane::kHead));
+  CHECK(evicting.idle == lane::Idle::idle);  // owed messages are the head holder's, not the owner's
+}
