@@ -21,6 +21,7 @@
 
 #include "phyx/errors.hpp"
 #include "phyx/runtime.hpp"
+#include "runtime/process_table.hpp"
 #include "sched/scheduler.hpp"
 #include "sched/thread_context.hpp"
 #include "telemetry/counters.hpp"
@@ -49,6 +50,7 @@ RuntimeCore::RuntimeCore(const RuntimeOptions& options)
       deterministic_(options.deterministic),
       shutdown_timeout_(options.shutdown_timeout),
       counters_(std::make_unique<Counters>()),
+      table_(std::make_unique<ProcessTable>()),
       rng_(options.seed) {
   has_sink_ = static_cast<bool>(emit_);
   manual_clock_ = dynamic_cast<ManualClock*>(clock_.get());
@@ -67,18 +69,18 @@ RuntimeCore::~RuntimeCore() {
 // ---- processes ----------------------------------------------------------------------
 
 void RuntimeCore::adopt(ProcessCore* p, ProcessCore* parent) {
-  {
-    std::lock_guard lock(table_mutex_);
-    if (parent == nullptr && shutting_down_.load(std::memory_order_acquire)) {  // pairs with shutdown()
-      throw Error("Runtime is shutting down: cannot spawn '" + p->name() + "'");
-    }
-    p->id_ = ProcessId{next_id_++};
-    p->retain();
-    processes_.emplace(p->id_.value, ProcessHandle(p));
-    if (parent == nullptr) {
-      p->retain();
-      top_level_.emplace(p->id_.value, ProcessHandle(p));
-    }
+  p->id_ = ProcessId{next_id_.fetch_add(1, std::memory_order_relaxed)};  // unique is all we need
+  p->root_ = parent == nullptr;
+  if (p->root_) {
+    // Checked under the shard's lock, which shutdown() takes after setting the flag: a root
+    // spawn either lands in shutdown's snapshot or sees the flag and is refused.
+    table_->insert(p, [&] {
+      if (shutting_down_.load(std::memory_order_acquire)) {  // pairs with shutdown()'s release
+        throw Error("Runtime is shutting down: cannot spawn '" + p->name() + "'");
+      }
+    });
+  } else {
+    table_->insert(p, {});
   }
   if (parent != nullptr) {
     parent->retain();
@@ -91,18 +93,7 @@ void RuntimeCore::adopt(ProcessCore* p, ProcessCore* parent) {
 }
 
 void RuntimeCore::retire(ProcessCore* p) {
-  ProcessHandle a, b;  // released after the lock: the last ref may delete the process
-  {
-    std::lock_guard lock(table_mutex_);
-    if (auto it = processes_.find(p->id_.value); it != processes_.end()) {
-      a = std::move(it->second);
-      processes_.erase(it);
-    }
-    if (auto it = top_level_.find(p->id_.value); it != top_level_.end()) {
-      b = std::move(it->second);
-      top_level_.erase(it);
-    }
-  }
+  table_->erase(p);
   retired_.fetch_add(1, std::memory_order_relaxed);  // a tally read by shutdown() after joins
 }
 
@@ -236,13 +227,7 @@ void RuntimeCore::on_ask_timeout(const ProcessCore* target, std::int64_t timeout
 
 Stats RuntimeCore::stats() const {
   Stats s = counters_->snapshot();
-  std::vector<ProcessHandle> live;
-  {
-    std::lock_guard lock(table_mutex_);
-    live.reserve(processes_.size());
-    for (const auto& [id, p] : processes_) live.push_back(p);
-  }
-  for (const auto& p : live) s.queued += p->queued();
+  for (const auto& p : table_->snapshot()) s.queued += p->queued();
   return s;
 }
 
@@ -292,11 +277,11 @@ ShutdownReport RuntimeCore::shutdown(std::chrono::milliseconds deadline) {
   const std::uint64_t discarded_before = counters_->sum(Counter::discarded);
   const std::uint64_t retired_before = retired_.load(std::memory_order_relaxed);
 
-  std::vector<ProcessHandle> top;
-  {
-    std::lock_guard lock(table_mutex_);
-    for (const auto& [id, p] : top_level_) top.push_back(p);
-  }
+  std::vector<ProcessHandle> top = table_->snapshot();
+  std::erase_if(top, [](const ProcessHandle& p) { return !p->root_; });
+  std::sort(top.begin(), top.end(), [](const ProcessHandle& a, const ProcessHandle& b) {
+    return a->id().value < b->id().value;  // ids are given in spawn order
+  });
   for (auto it = top.rbegin(); it != top.rend(); ++it) {
     Future<void> done = (*it)->request_stop(StopReason::shutdown(), StopMode::discard);
     if (deterministic_) {
@@ -308,20 +293,12 @@ ShutdownReport RuntimeCore::shutdown(std::chrono::milliseconds deadline) {
     }
   }
 
-  std::vector<ProcessHandle> remaining;
-  {
-    std::lock_guard lock(table_mutex_);
-    for (const auto& [id, p] : processes_) remaining.push_back(p);
-  }
+  std::vector<ProcessHandle> remaining = table_->snapshot();
   if (!remaining.empty()) abandoned_.store(true, std::memory_order_release);  // pairs with run_slice()
   scheduler_->stop(until);
   if (timer_thread_) timer_thread_->stop();
   for (auto& p : remaining) p->abandon();
-  {
-    std::lock_guard lock(table_mutex_);
-    processes_.clear();
-    top_level_.clear();
-  }
+  table_->clear();
 
   report_.stopped = static_cast<std::size_t>(retired_.load(std::memory_order_relaxed) - retired_before);
   report_.abandoned = remaining.size();

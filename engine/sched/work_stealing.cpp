@@ -30,6 +30,13 @@
 //  parker searches again, and the push (which happened-before the bump it saw) is visible.
 //  `notified` is set under the sleeper's mutex, so a notify that lands before the sleeper
 //  waits is not lost either.
+//  8. Searching (Tokio's rule): a worker that found nothing counts itself in `searching_`
+//     while it steals and spins. wake_one() wakes nobody while a worker searches: that
+//     worker reads the epoch before its last look, so it either sees the new work or sees
+//     the bump and does not sleep (the argument of 6-7, with `searching_` seq_cst too). A
+//     searcher that finds work and was the last one wakes a parked worker to search in its
+//     place. So a burst from outside (spawning a million processes) wakes a worker once,
+//     not once per spawn.
 // Invariants: a process is in at most one queue or slot (its scheduled_ flag); the
 // scheduler holds one reference per queued process; only the owner touches its LIFO slot.
 // Rejected: one global queue under a mutex (every push and pop contends, and ping-pong
@@ -72,7 +79,8 @@ struct Worker {
   std::vector<ProcessCore*> overflow;  // scratch for LocalQueue::push_back
   std::mutex park_mutex;
   std::condition_variable park_cv;
-  bool notified = false;  // guarded by park_mutex
+  bool notified = false;         // guarded by park_mutex
+  bool woken_searching = false;  // guarded by park_mutex: wake_parked() counted us in searching_
   std::thread thread;
 };
 
@@ -169,7 +177,13 @@ class WorkStealing final : public Scheduler {
 
   /// Step 7.
   void wake_one() {
-    work_epoch_.fetch_add(1, std::memory_order_seq_cst);  // StoreLoad with the load below (see 6-7)
+    work_epoch_.fetch_add(1, std::memory_order_seq_cst);  // StoreLoad with the loads below (see 6-8)
+    if (searching_.load(std::memory_order_seq_cst) != 0) return;  // step 8; pairs with end_search()
+    wake_parked();
+  }
+
+  /// Wakes one parked worker, if any (steps 7 and 8).
+  void wake_parked() {
     if (sleepers_.load(std::memory_order_seq_cst) == 0) return;  // pairs with the increment in park()
     Worker* target = nullptr;
     {
@@ -178,10 +192,14 @@ class WorkStealing final : public Scheduler {
       target = workers_[idle_.back()].get();
       idle_.pop_back();
       sleepers_.fetch_sub(1, std::memory_order_seq_cst);  // the sleeper is ours to wake
+      // It wakes up searching (step 8): until it finds work or parks again, further pushes
+      // wake nobody else. Counted before it can run, so wake_one() sees it at once.
+      searching_.fetch_add(1, std::memory_order_seq_cst);  // pairs with wake_one()'s load
     }
     {
       std::lock_guard lock(target->park_mutex);
       target->notified = true;
+      target->woken_searching = true;
     }
     target->park_cv.notify_one();
   }
@@ -218,8 +236,9 @@ class WorkStealing final : public Scheduler {
     return nullptr;
   }
 
-  /// Step 6. Returns when notified (or when work appeared while announcing).
-  void park(Worker& w, std::uint64_t e0) {
+  /// Step 6. Returns when notified (or when work appeared while announcing): true when
+  /// wake_parked() woke us, which counted us in `searching_`.
+  bool park(Worker& w, std::uint64_t e0) {
     {
       std::lock_guard lock(idle_mutex_);
       idle_.push_back(w.index);
@@ -227,19 +246,26 @@ class WorkStealing final : public Scheduler {
     }
     if (work_epoch_.load(std::memory_order_seq_cst) != e0 ||  // pairs with wake_one()'s bump
         stopping_.load(std::memory_order_acquire)) {          // pairs with stop()'s release
-      std::lock_guard lock(idle_mutex_);
-      for (auto it = idle_.begin(); it != idle_.end(); ++it) {
-        if (*it == w.index) {
-          idle_.erase(it);
-          sleepers_.fetch_sub(1, std::memory_order_seq_cst);  // un-announce: nobody popped us
-          break;
+      bool popped = true;
+      {
+        std::lock_guard lock(idle_mutex_);
+        for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+          if (*it == w.index) {
+            idle_.erase(it);
+            sleepers_.fetch_sub(1, std::memory_order_seq_cst);  // un-announce: nobody popped us
+            popped = false;
+            break;
+          }
         }
       }
-      return;  // if someone popped us meanwhile, `notified` stays set: one spurious wake later
+      // Popped meanwhile: a notification is on its way (wake_parked() is between its two
+      // locks). Take it now, so that its `searching_` count is ours and not left behind.
+      if (!popped && !stopping_.load(std::memory_order_acquire)) return false;  // pairs with stop()
     }
     std::unique_lock lock(w.park_mutex);
     w.park_cv.wait(lock, [&] { return w.notified; });
     w.notified = false;
+    return std::exchange(w.woken_searching, false);
   }
 
   void run_turn(Worker& w, ProcessCore* p) {
@@ -248,28 +274,50 @@ class WorkStealing final : public Scheduler {
     else p->release();
   }
 
+  /// Step 8: a searching worker that stops searching. If it found work and was the last
+  /// searcher, it wakes a parked worker, which searches in its place: work pushed while
+  /// wake_one() saw a searcher is then never left waiting behind a long turn.
+  void end_search(bool found, std::uint64_t e0) {
+    const unsigned before = searching_.fetch_sub(1, std::memory_order_seq_cst);  // pairs with wake_one()'s load
+    if (!found || before != 1) return;
+    // Wake only if work may be waiting: pushed since our last look (the epoch moved), or
+    // visible in the global queue. A trickle of work then wakes nobody extra.
+    if (work_epoch_.load(std::memory_order_seq_cst) != e0 ||  // pairs with wake_one()'s bump
+        global_.size_approx() != 0) {
+      wake_parked();
+    }
+  }
+
   void work(Worker& w) {
     EngineThreadScope engine_thread;
     current_slot() = WorkerSlot{this, &w};
+    bool searching = false;  // we are counted in searching_ (step 8)
+    std::uint64_t e0 = 0;
     while (!stopping_.load(std::memory_order_acquire)) {  // pairs with stop()'s release
       if (ProcessCore* p = next_local(w)) {
+        if (std::exchange(searching, false)) end_search(true, e0);
         run_turn(w, p);
         continue;
       }
       ProcessCore* found = nullptr;
-      std::uint64_t e0 = 0;
+      if (!std::exchange(searching, true)) {
+        searching_.fetch_add(1, std::memory_order_seq_cst);  // step 8; pairs with wake_one()'s load
+      }
       for (unsigned round = 0; round < kSearchRounds && found == nullptr; ++round) {
         e0 = work_epoch_.load(std::memory_order_seq_cst);  // read before the last look (step 6)
         found = steal(w);
         if (found == nullptr && global_.try_dequeue(found)) break;
         if (found == nullptr) std::this_thread::yield();
       }
+      searching = false;
+      end_search(found != nullptr, e0);
       if (found != nullptr) {
         run_turn(w, found);
         continue;
       }
-      park(w, e0);
+      searching = park(w, e0);
     }
+    if (searching) searching_.fetch_sub(1, std::memory_order_seq_cst);  // pairs with wake_one()'s load
     // Leaving: drop our references to what was never run (every process is stopped now).
     if (w.lifo != nullptr) std::exchange(w.lifo, nullptr)->release();
     w.local.drain([](ProcessCore* p) { p->release(); });
@@ -285,6 +333,7 @@ class WorkStealing final : public Scheduler {
 
   alignas(64) std::atomic<std::uint64_t> work_epoch_{0};
   alignas(64) std::atomic<unsigned> sleepers_{0};
+  std::atomic<unsigned> searching_{0};  // workers between "found nothing" and parking (step 8)
   std::mutex idle_mutex_;
   std::vector<unsigned> idle_;  // parked workers' indices
 

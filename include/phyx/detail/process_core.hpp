@@ -172,10 +172,17 @@ class ProcessCore {
   void refuse(Envelope* e, Origin origin);
   void count_down_alive() noexcept;
 
+  friend class ProcessTable;
+
   std::shared_ptr<RuntimeCore> runtime_;
   const CoreSpec spec_;
   ProcessId id_{};
   ProcessHandle parent_;
+  // The runtime's process table (engine/runtime/process_table.hpp), under its shard lock.
+  ProcessCore* table_prev_ = nullptr;
+  ProcessCore* table_next_ = nullptr;
+  bool in_table_ = false;
+  bool root_ = false;  // spawned on the Runtime (a sibling under the root), set before insertion
   std::atomic<std::uint32_t> refs_{1};
   std::atomic<Status> status_{Status::starting};
   std::atomic<bool> counted_down_{false};  // processes_alive was decremented (exactly once)

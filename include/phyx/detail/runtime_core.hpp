@@ -13,8 +13,6 @@
 #include <deque>
 #include <cstdint>
 #include <functional>
-#include <map>
-#include <unordered_map>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -34,6 +32,7 @@ struct RuntimeOptions;
 namespace phyx::detail {
 
 class Scheduler;
+class ProcessTable;
 class TimerQueue;
 class TimerThread;
 class Counters;
@@ -129,10 +128,8 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
   std::mutex rng_mutex_;
   std::mt19937_64 rng_;
 
-  mutable std::mutex table_mutex_;
-  std::unordered_map<std::uint64_t, ProcessHandle> processes_;  // every live process
-  std::map<std::uint64_t, ProcessHandle> top_level_;            // root's children, by id = spawn order
-  std::uint64_t next_id_ = 1;
+  std::unique_ptr<ProcessTable> table_;  // every live process (sharded; no runtime-wide lock)
+  std::atomic<std::uint64_t> next_id_{1};
 
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> abandoned_{false};  // set at the shutdown deadline: workers leave slices at once

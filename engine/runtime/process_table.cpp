@@ -1,0 +1,69 @@
+// engine/runtime/process_table.cpp — see process_table.hpp for the protocol.
+#include "runtime/process_table.hpp"
+
+#include <utility>
+
+namespace phyx::detail {
+
+void ProcessTable::insert(ProcessCore* p, const std::function<void()>& admit) {
+  Shard& s = shard_of(p);
+  std::lock_guard lock(s.mutex);
+  if (admit) admit();
+  p->retain();  // the table's reference
+  p->table_prev_ = s.tail;
+  p->table_next_ = nullptr;
+  if (s.tail != nullptr) {
+    s.tail->table_next_ = p;
+  } else {
+    s.head = p;
+  }
+  s.tail = p;
+  p->in_table_ = true;
+}
+
+bool ProcessTable::erase(ProcessCore* p) {
+  ProcessHandle ref;  // released after the lock: it may be the last reference
+  {
+    Shard& s = shard_of(p);
+    std::lock_guard lock(s.mutex);
+    if (!p->in_table_) return false;
+    p->in_table_ = false;
+    (p->table_prev_ != nullptr ? p->table_prev_->table_next_ : s.head) = p->table_next_;
+    (p->table_next_ != nullptr ? p->table_next_->table_prev_ : s.tail) = p->table_prev_;
+    p->table_prev_ = p->table_next_ = nullptr;
+    ref = ProcessHandle(p);  // adopts the table's reference
+  }
+  return true;
+}
+
+std::vector<ProcessHandle> ProcessTable::snapshot() const {
+  std::vector<ProcessHandle> out;
+  for (const Shard& s : shards_) {
+    std::lock_guard lock(s.mutex);
+    for (ProcessCore* p = s.head; p != nullptr; p = p->table_next_) {
+      p->retain();
+      out.emplace_back(p);
+    }
+  }
+  return out;
+}
+
+void ProcessTable::clear() {
+  for (Shard& s : shards_) {
+    ProcessCore* list;
+    {
+      std::lock_guard lock(s.mutex);
+      list = std::exchange(s.head, nullptr);
+      s.tail = nullptr;
+      for (ProcessCore* p = list; p != nullptr; p = p->table_next_) p->in_table_ = false;
+    }
+    while (list != nullptr) {
+      ProcessCore* p = list;
+      list = p->table_next_;
+      p->table_prev_ = p->table_next_ = nullptr;
+      p->release();  // the table's reference
+    }
+  }
+}
+
+}  // namespace phyx::detail

@@ -1,0 +1,59 @@
+// engine/runtime/process_table.hpp — every live process of a runtime, for shutdown and
+// stats, without a runtime-wide lock on spawn and stop.
+//
+// Protocol:
+//  1. insert (spawn, any thread): lock the shard of the process's id, link the process at
+//     the shard's tail (the table holds one reference), unlock.
+//  2. erase (the process reached `stopped`, any thread): lock the same shard, unlink, and
+//     drop the reference after unlocking (the last reference may delete the process).
+//  3. snapshot (shutdown, stats): lock each shard in turn and copy references out.
+// Invariants: a process is in at most one shard list, the one of id % kShards; its links
+// are touched only under that shard's mutex.
+// Rejected: one std::unordered_map + std::map under one mutex (the previous design: on
+// skynet, 1.1 M spawns and stops from two workers spent ~20 % of the run contending for
+// it, and the two nodes cost ~100 bytes per idle process); a lock-free list (erasure
+// from the middle needs hazard pointers or epochs, for a path that is not hot once sharded).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+#include "phyx/detail/process_core.hpp"
+
+namespace phyx::detail {
+
+class ProcessTable {
+ public:
+  static constexpr std::size_t kShards = 64;
+
+  ProcessTable() = default;
+  ProcessTable(const ProcessTable&) = delete;
+  ProcessTable& operator=(const ProcessTable&) = delete;
+  ~ProcessTable() { clear(); }
+
+  /// Any thread. Takes a reference. `admit` runs under the shard's lock and may throw to
+  /// refuse the insertion (a root spawn during shutdown). Does not allocate.
+  void insert(ProcessCore* p, const std::function<void()>& admit);
+  /// Any thread. Drops the table's reference if `p` was in it; true if it was.
+  bool erase(ProcessCore* p);
+  /// Any thread. References to every live process (allocates the vector).
+  std::vector<ProcessHandle> snapshot() const;
+  /// Drops every reference (shutdown's end).
+  void clear();
+
+ private:
+  struct alignas(64) Shard {
+    mutable std::mutex mutex;
+    ProcessCore* head = nullptr;
+    ProcessCore* tail = nullptr;
+  };
+  Shard& shard_of(const ProcessCore* p) noexcept { return shards_[p->id().value % kShards]; }
+
+  std::array<Shard, kShards> shards_;
+};
+
+}  // namespace phyx::detail
