@@ -173,16 +173,17 @@ Future<void> ProcessCore::request_stop(StopReason reason, StopMode mode) {
   bool first = false;
   {
     std::lock_guard lock(control_);
-    if (!stop_done_) {
-      stop_done_ = std::make_shared<FutureState<void>>();
-      if (runtime_->deterministic()) stop_done_->set_driver(runtime_);
+    if (!stop_) stop_ = std::make_unique<StopState>();
+    if (!stop_->done) {
+      stop_->done = std::make_shared<FutureState<void>>();
+      if (runtime_->deterministic()) stop_->done->set_driver(runtime_);
     }
-    done = stop_done_;
+    done = stop_->done;
     if (!stop_requested_ && status_.load(std::memory_order_relaxed) != Status::stopped) {  // written under control_
       first = true;
       stop_requested_ = true;
-      stop_reason_ = std::move(reason);
-      stop_mode_ = mode;
+      stop_->reason = std::move(reason);
+      stop_->mode = mode;
       mailbox_.close();  // before `stopping` is visible: a send after stop() returns false
       set_status(Status::stopping);
     }
@@ -214,33 +215,44 @@ TimerId ProcessCore::schedule_self(std::int64_t after_ms, Envelope* e) {
   TimerId id = runtime_->start_timer(after_ms, [self, pending](TimerId fired) {
     {
       std::lock_guard guard(self->control_);
-      if (self->timers_.erase(fired.value) == 0) return;  // cancelled by stop or crash meanwhile
+      if (!self->timers_ || self->timers_->erase(fired.value) == 0) return;  // cancelled by stop or crash meanwhile
     }
     self->send_user(std::exchange(pending->envelope, nullptr), Origin::timer);
   });
-  timers_.insert(id.value);
+  if (!timers_) timers_ = std::make_unique<std::unordered_set<std::uint64_t>>();
+  timers_->insert(id.value);
   return id;
 }
 
 bool ProcessCore::cancel_timer(TimerId id) {
   {
     std::lock_guard lock(control_);
-    if (timers_.erase(id.value) == 0) return false;
+    if (!timers_ || timers_->erase(id.value) == 0) return false;
   }
   runtime_->cancel_timer(id);
   return true;
 }
 
 void ProcessCore::cancel_own_timers() {
-  std::unordered_set<std::uint64_t> ids;
+  std::unique_ptr<std::unordered_set<std::uint64_t>> ids;
   {
     std::lock_guard lock(control_);
-    ids.swap(timers_);
+    ids = std::move(timers_);
   }
-  for (std::uint64_t id : ids) runtime_->cancel_timer(TimerId{id});
+  if (ids) {
+    for (std::uint64_t id : *ids) runtime_->cancel_timer(TimerId{id});
+  }
 }
 
-void ProcessCore::add_child(ProcessHandle child) { children_.push_back(std::move(child)); }
+void ProcessCore::add_child(ProcessHandle child) {
+  if (!children_) children_ = std::make_unique<std::vector<ProcessHandle>>();
+  children_->push_back(std::move(child));
+}
+
+ProcessCore::RestartState& ProcessCore::restart_state() {
+  if (!restart_) restart_ = std::make_unique<RestartState>();
+  return *restart_;
+}
 
 // ---- running ------------------------------------------------------------------------
 
@@ -324,13 +336,15 @@ void ProcessCore::do_init() {
   try {
     run_init();
   } catch (...) {
-    ++init_failures_;
-    crashed_in_init_ = true;
+    ++restart_state().init_failures;
+    restart_->crashed_in_init = true;
     crash(describe(std::current_exception()));
     return;
   }
-  init_failures_ = 0;
-  crashed_in_init_ = false;
+  if (restart_) {
+    restart_->init_failures = 0;
+    restart_->crashed_in_init = false;
+  }
   phase_ = Phase::running;
   mailbox_.set_wants_user(true);
   {
@@ -352,7 +366,7 @@ void ProcessCore::handle_system(SysMsg& m) {
         case Phase::crash_children:
           return;  // decide_after_crash() sees stop_requested_ once the children are down
         case Phase::init_pending:
-          if (stop_mode_ == StopMode::drain) {
+          if (stop_->mode == StopMode::drain) {
             do_init();  // drain handles what was queued while starting: that needs a state
             if (phase_ != Phase::running) return;  // init crashed: the crash path finishes the stop
             phase_ = Phase::draining;
@@ -360,7 +374,7 @@ void ProcessCore::handle_system(SysMsg& m) {
           }
           break;
         case Phase::running:
-          if (stop_mode_ == StopMode::drain) {
+          if (stop_->mode == StopMode::drain) {
             phase_ = Phase::draining;
             return;
           }
@@ -378,9 +392,9 @@ void ProcessCore::handle_system(SysMsg& m) {
       return;
     case SysKind::child_stopped: {
       bool removed = false;
-      for (auto it = children_.begin(); it != children_.end(); ++it) {
+      for (auto it = children_->begin(); it != children_->end(); ++it) {  // exists: m.other is our child
         if (*it == m.other) {
-          children_.erase(it);
+          children_->erase(it);
           removed = true;
           break;
         }
@@ -400,10 +414,10 @@ void ProcessCore::handle_system(SysMsg& m) {
 }
 
 void ProcessCore::stop_next_child() {
-  while (!children_.empty()) {
-    ProcessHandle& youngest = children_.back();
+  while (children_ && !children_->empty()) {
+    ProcessHandle& youngest = children_->back();
     if (youngest->status() == Status::stopped) {
-      children_.pop_back();
+      children_->pop_back();
       continue;
     }
     youngest->request_stop(StopReason::shutdown(), StopMode::discard);
@@ -434,7 +448,7 @@ void ProcessCore::crash(std::string error) {
     // keep queueing. Under Strategy::none the process has failed already: `failed`, and
     // sends are refused (its lane is discarded once the children are down).
     if (!stop_requested_) {
-      if (spec_.supervision.type == Strategy::none) {
+      if (spec_.supervision().type == Strategy::none) {
         mailbox_.close();
         set_status(Status::failed);
       } else {
@@ -461,7 +475,8 @@ void ProcessCore::decide_after_crash() {
     finish_stop();
     return;
   }
-  const Supervision& sup = spec_.supervision;
+  const Supervision& sup = spec_.supervision();
+  RestartState& history = restart_state();
   if (sup.type == Strategy::none) {
     enter_failed();
     return;
@@ -469,7 +484,7 @@ void ProcessCore::decide_after_crash() {
   const std::int64_t now_ms = rt.now().mono_ms;
   std::uint64_t attempt;
   if (sup.max_restarts) {
-    if (restart_window_exhausted(restart_times_ms_, *sup.max_restarts, now_ms)) {
+    if (restart_window_exhausted(history.times_ms, *sup.max_restarts, now_ms)) {
       const int attempts = sup.max_restarts->count;
       rt.count(Counter::giveups);
       if (rt.telemetry_on()) {
@@ -484,16 +499,16 @@ void ProcessCore::decide_after_crash() {
       }
       return;
     }
-    restart_times_ms_.push_back(now_ms);
-    attempt = restart_times_ms_.size();
+    history.times_ms.push_back(now_ms);
+    attempt = history.times_ms.size();
   } else {
-    attempt = ++restarts_in_life_;
+    attempt = ++history.in_life;
   }
   std::chrono::milliseconds delay{0};
   if (sup.backoff) {
     delay = backoff_delay(*sup.backoff, attempt, rt.random_unit());
-  } else if (crashed_in_init_) {
-    delay = init_retry_delay(init_failures_);  // never a busy loop on a failing init
+  } else if (history.crashed_in_init) {
+    delay = init_retry_delay(history.init_failures);  // never a busy loop on a failing init
   }
   rt.count(Counter::restarts);
   if (rt.telemetry_on()) {
@@ -518,11 +533,12 @@ void ProcessCore::decide_after_crash() {
   TimerId id = runtime_->start_timer(delay.count(), [self](TimerId fired) {
     {
       std::lock_guard guard(self->control_);
-      if (self->timers_.erase(fired.value) == 0) return;
+      if (!self->timers_ || self->timers_->erase(fired.value) == 0) return;
     }
     self->post_system(SysMsg{SysKind::restart_due, {}});
   });
-  timers_.insert(id.value);
+  if (!timers_) timers_ = std::make_unique<std::unordered_set<std::uint64_t>>();
+  timers_->insert(id.value);
 }
 
 void ProcessCore::enter_failed() {
@@ -557,7 +573,7 @@ void ProcessCore::finish_stop() {
   RuntimeCore& rt = *runtime_;
   if (has_state()) {
     try {
-      run_on_stop(stop_reason_);
+      run_on_stop(stop_ ? stop_->reason : StopReason::normal());
     } catch (...) {
       if (rt.telemetry_on()) rt.emit("process:fail", this, Fields{{"error", describe(std::current_exception())}});
     }
@@ -584,10 +600,10 @@ void ProcessCore::finish_stop() {
   {
     std::lock_guard lock(control_);
     set_status(Status::stopped);
-    done = stop_done_;
+    if (stop_) done = stop_->done;
   }
   count_down_alive();
-  if (rt.telemetry_on()) rt.emit("process:stop", this, Fields{{"reason", to_string(stop_reason_)}});
+  if (rt.telemetry_on()) rt.emit("process:stop", this, Fields{{"reason", to_string(stop_ ? stop_->reason : StopReason::normal())}});
   rt.retire(this);  // before the future completes: a waiter (shutdown) must not see us in the table
   if (ProcessHandle parent = std::move(parent_)) {  // dropping our ref breaks the parent<->child cycle
     retain();
@@ -607,8 +623,9 @@ void ProcessCore::abandon() noexcept {
     set_status(Status::stopped);
     abandoned_ = true;
     stop_requested_ = true;  // a later stop() returns the completed future below
-    if (!stop_done_) stop_done_ = std::make_shared<FutureState<void>>();
-    done = stop_done_;
+    if (!stop_) stop_ = std::make_unique<StopState>();
+    if (!stop_->done) stop_->done = std::make_shared<FutureState<void>>();
+    done = stop_->done;
   }
   if (was_alive) count_down_alive();
   {

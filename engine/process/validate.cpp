@@ -18,7 +18,7 @@ void validate_spec(const CoreSpec& spec, bool has_init, bool has_handle) {
     throw SpecError("ProcessSpec.max_inbox must be <= " + std::to_string(lane::kMaxInbox) + " (got " +
                     std::to_string(spec.max_inbox) + ")" + who);
   }
-  if (auto error = supervision_error(spec.supervision); !error.empty()) throw SpecError(error + who);
+  if (auto error = supervision_error(spec.supervision()); !error.empty()) throw SpecError(error + who);
 }
 
 void throw_bad_timeout(const char* what, std::chrono::milliseconds timeout) {

@@ -99,6 +99,8 @@ void RuntimeCore::retire(ProcessCore* p) {
 
 void RuntimeCore::schedule(ProcessCore* p) { scheduler_->enqueue(p); }
 
+unsigned RuntimeCore::parked_workers() const { return scheduler_->parked_workers(); }
+
 // ---- time ---------------------------------------------------------------------------
 
 TimerId RuntimeCore::start_timer(std::int64_t after_ms, std::function<void(TimerId)> fire) {

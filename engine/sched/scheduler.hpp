@@ -26,6 +26,8 @@ class Scheduler {
   /// Stops the workers after their current slice; waits for them until `deadline`
   /// (steady clock). Returns the number of workers still busy at the deadline (detached).
   virtual std::size_t stop(std::chrono::steady_clock::time_point deadline) = 0;
+  /// Any thread: workers parked right now (a snapshot, for tests of the parking protocol).
+  virtual unsigned parked_workers() const { return 0; }
 };
 
 /// The runtime's scheduler: per-worker queues, LIFO slot, stealing, parking.

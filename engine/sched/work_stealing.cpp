@@ -132,6 +132,10 @@ class WorkStealing final : public Scheduler {
     wake_one();
   }
 
+  unsigned parked_workers() const override {
+    return sleepers_.load(std::memory_order_seq_cst);  // a snapshot; pairs with park()'s increment
+  }
+
   std::size_t stop(std::chrono::steady_clock::time_point deadline) override {
     {
       std::unique_lock lock(stop_mutex_);

@@ -45,7 +45,7 @@ class Runtime {
   /// Any non-worker thread; blocks up to `deadline`. Idempotent (later calls return the
   /// first report).
   ShutdownReport shutdown(std::chrono::milliseconds deadline);
-  /// Any thread; takes a short lock per live process to read `queued`.
+  /// Any thread; takes a short lock per process-table shard to read `queued`.
   Stats stats() const;
   const Clock& clock() const noexcept;
 
@@ -55,6 +55,10 @@ class Runtime {
   /// Deterministic mode with a ManualClock only: runs until idle, then fires each timer up
   /// to now + d in deadline order, running until idle after each (SPEC 14.8).
   void advance_by(std::chrono::milliseconds d);
+
+  /// The engine behind this runtime, for phyx's own tests and tools (internals, not part
+  /// of the contract: it may change in any release). Any thread.
+  detail::RuntimeCore& engine_for_tests() const noexcept { return *core_; }
 
  private:
   std::shared_ptr<detail::RuntimeCore> core_;

@@ -18,7 +18,9 @@
 //     which holds the mailbox's `scheduled` bit until try_idle() clears it. `phase_`, the
 //     state and the children list are touched only inside run_slice(), so they need no lock.
 //  4. Rare control state (the stop request, the timer set, status writes) is guarded by
-//     `control_`, a mutex that no send and no message handling takes.
+//     `control_`, a one-byte lock that no send and no message handling takes.
+// Memory: state that most processes never use (stop, timers, children, restart history)
+// is allocated on first use, so an idle process pays a pointer for each.
 #pragma once
 
 #include <atomic>
@@ -26,7 +28,6 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,6 +35,7 @@
 #include <vector>
 
 #include "phyx/detail/mailbox.hpp"
+#include "phyx/detail/spin_lock.hpp"
 #include "phyx/future.hpp"
 #include "phyx/ids.hpp"
 #include "phyx/status.hpp"
@@ -73,7 +75,13 @@ struct CoreSpec {
   std::string name;
   std::size_t max_inbox = 1024;
   MailboxPolicy policy = MailboxPolicy::reject;
-  Supervision supervision;
+  /// nullptr = the default Supervision{} (one-for-one, immediate, unlimited): most
+  /// processes use it, and an inline Supervision would cost 72 bytes in each of them.
+  std::unique_ptr<const Supervision> custom_supervision;
+  const Supervision& supervision() const noexcept {
+    static const Supervision kDefault{};
+    return custom_supervision ? *custom_supervision : kDefault;
+  }
 };
 
 class ProcessCore {
@@ -190,21 +198,28 @@ class ProcessCore {
   Mailbox mailbox_{true};  // scheduled from birth: the process runs its init first
 
   // Guarded by control_ (never taken by a send or by message handling).
-  mutable std::mutex control_;
+  struct StopState {
+    StopReason reason;
+    StopMode mode = StopMode::discard;
+    std::shared_ptr<FutureState<void>> done;
+  };
+  mutable SpinLock control_;
   bool stop_requested_ = false;
   bool abandoned_ = false;  // forced to stopped at the shutdown deadline
-  StopReason stop_reason_;
-  StopMode stop_mode_ = StopMode::discard;
-  std::shared_ptr<FutureState<void>> stop_done_;
-  std::unordered_set<std::uint64_t> timers_;
+  std::unique_ptr<StopState> stop_;  // made by the first stop(); never replaced (the owner reads it unlocked)
+  std::unique_ptr<std::unordered_set<std::uint64_t>> timers_;  // made by the first timer
 
   // Touched only by the thread inside run_slice().
   Phase phase_ = Phase::init_pending;
-  std::vector<ProcessHandle> children_;  // spawn order
-  std::vector<std::int64_t> restart_times_ms_;  // monotonic, for max_restarts
-  std::uint64_t restarts_in_life_ = 0;
-  std::uint32_t init_failures_ = 0;  // consecutive; 1 ms doubling to 1 s
-  bool crashed_in_init_ = false;
+  struct RestartState {
+    std::vector<std::int64_t> times_ms;  // monotonic, for max_restarts
+    std::uint64_t in_life = 0;
+    std::uint32_t init_failures = 0;  // consecutive; 1 ms doubling to 1 s
+    bool crashed_in_init = false;
+  };
+  RestartState& restart_state();
+  std::unique_ptr<std::vector<ProcessHandle>> children_;  // spawn order; made by the first spawn
+  std::unique_ptr<RestartState> restart_;                 // made by the first crash
 };
 
 inline ProcessHandle::ProcessHandle(ProcessCore* p) noexcept : p_(p) {}

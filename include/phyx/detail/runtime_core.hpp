@@ -97,6 +97,8 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
   bool drive_step();
   ShutdownReport shutdown(std::chrono::milliseconds deadline);
   std::chrono::milliseconds shutdown_timeout() const noexcept { return shutdown_timeout_; }
+  /// Any thread: workers parked right now (0 in deterministic mode). For tests.
+  unsigned parked_workers() const;
 
  private:
   friend class ProcessCore;

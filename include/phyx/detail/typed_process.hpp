@@ -54,7 +54,8 @@ class TypedProcess final : public ProcessCore {
 /// Validates, builds and registers a process under `parent` (nullptr = the root).
 template <class Msg, class State, class Ctx>
 ProcessHandle spawn_process(RuntimeCore& rt, ProcessCore* parent, ProcessSpec<Msg, State, Ctx> spec, Ctx ctx) {
-  CoreSpec core{spec.name, spec.max_inbox, spec.mailbox_policy, spec.supervision.value_or(Supervision{})};
+  CoreSpec core{spec.name, spec.max_inbox, spec.mailbox_policy,
+                spec.supervision ? std::make_unique<const Supervision>(*spec.supervision) : nullptr};
   validate_spec(core, static_cast<bool>(spec.init), static_cast<bool>(spec.handle));
   ProcessHandle handle(new TypedProcess<Msg, State, Ctx>(rt.shared_from_this(), std::move(core), std::move(spec), std::move(ctx)));
   rt.adopt(handle.get(), parent);
