@@ -104,15 +104,14 @@ bool ProcessCore::send_user(Envelope* e, Origin origin) {
   }
   if (admission.holds_head) {
     mailbox_.evict_owed(evicted_first);
-    report_dropped(evicted_first, evicted_later, {});  // records the dead letters; frees nothing yet
+    report_dropped(evicted_first, {}, {});  // records the dead letters; frees nothing yet
   }
   if (telemetry) rt.record_event("process:mailbox:enqueue", this, Fields{{"size", int_field(admission.queued)}});
   mailbox_.push(e);
   rt.count(Counter::accepted);
   if (admission.holds_head) {
     mailbox_.release_head(evicted_later);
-    DropChain none;
-    report_dropped(evicted_later, none, {});
+    report_dropped(evicted_later, {}, {});
   }
   if (telemetry) rt.deliver_events();
   {
@@ -124,29 +123,21 @@ bool ProcessCore::send_user(Envelope* e, Origin origin) {
   return true;
 }
 
-void ProcessCore::report_dropped(DropChain& evicted, DropChain& discarded, std::string_view reason) {
+void ProcessCore::report_dropped(const DropChain& evicted, const DropChain& discarded, std::string_view reason) {
   RuntimeCore& rt = *runtime_;
-  const bool telemetry = rt.telemetry_on();
-  if (!evicted.empty()) {
-    rt.count(Counter::dropped_oldest, evicted.size);
-    rt.count(Counter::dead_letters, evicted.size);
-    if (telemetry) {
-      for (Envelope* e = evicted.head; e != nullptr; e = static_cast<Envelope*>(e->next.load(std::memory_order_relaxed))) {  // private list
-        rt.record_event("process:dead_letter", this,
-                        Fields{{"reason", std::string("dropped_oldest")}, {"msg_type", std::string(e->msg_type())}});
-      }
+  auto report = [&](const DropChain& chain, Counter counter, std::string_view why) {
+    if (chain.empty()) return;
+    rt.count(counter, chain.size);
+    rt.count(Counter::dead_letters, chain.size);
+    if (!rt.telemetry_on()) return;
+    for (Envelope* e = chain.head; e != nullptr;
+         e = static_cast<Envelope*>(e->next.load(std::memory_order_relaxed))) {  // a private list now
+      rt.record_event("process:dead_letter", this,
+                      Fields{{"reason", std::string(why)}, {"msg_type", std::string(e->msg_type())}});
     }
-  }
-  if (!discarded.empty()) {
-    rt.count(Counter::discarded, discarded.size);
-    rt.count(Counter::dead_letters, discarded.size);
-    if (telemetry) {
-      for (Envelope* e = discarded.head; e != nullptr; e = static_cast<Envelope*>(e->next.load(std::memory_order_relaxed))) {  // private list
-        rt.record_event("process:dead_letter", this,
-                        Fields{{"reason", std::string(reason)}, {"msg_type", std::string(e->msg_type())}});
-      }
-    }
-  }
+  };
+  report(evicted, Counter::dropped_oldest, "dropped_oldest");
+  report(discarded, Counter::discarded, reason);
 }
 
 void ProcessCore::refuse(Envelope* e, Origin origin) {
@@ -270,8 +261,7 @@ bool ProcessCore::run_slice(unsigned budget) {
     DropChain evicted;
     const Mailbox::Take taken = mailbox_.take(user, evicted, spec_.policy);
     if (!evicted.empty()) {
-      DropChain none;
-      report_dropped(evicted, none, {});
+      report_dropped(evicted, {}, {});
       if (runtime_->telemetry_on()) runtime_->deliver_events();
       DropContextScope ctx(DropContext::crash_or_unanswered);  // an evicted ask fails with NoReplyError
       while (!evicted.empty()) delete evicted.pop_front();

@@ -15,12 +15,15 @@
 #include <vector>
 
 #include "phyx/detail/mailbox.hpp"
+#include "support/scale.hpp"
 
 using phyx::MailboxPolicy;
 using phyx::detail::DropChain;
 using phyx::detail::Envelope;
 using phyx::detail::Mailbox;
 using phyx::detail::MailNode;
+
+using phyx_test::scale;
 
 namespace {
 
@@ -31,10 +34,6 @@ struct Item final : Envelope {
   int number;
 };
 
-long scale() {
-  const char* s = std::getenv("PHYX_TEST_SCALE");
-  return s != nullptr ? std::max(1L, std::atol(s)) : 1L;
-}
 
 /// Offers one item the way ProcessCore::send_user does. Returns the offer's outcome;
 /// evicted items are appended to `evicted` (the caller frees them).

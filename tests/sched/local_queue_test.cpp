@@ -10,21 +10,19 @@
 #include <vector>
 
 #include "sched/local_queue.hpp"
+#include "support/scale.hpp"
 
 using phyx::detail::LocalQueue;
 using phyx::detail::RunRing;
 using phyx::detail::Stealer;
+
+using phyx_test::scale;
 
 namespace {
 
 struct Item {
   std::atomic<int> seen{0};
 };
-
-long scale() {
-  const char* s = std::getenv("PHYX_TEST_SCALE");
-  return s != nullptr ? std::max(1L, std::atol(s)) : 1L;
-}
 
 }  // namespace
 

@@ -16,16 +16,14 @@
 #include <phyx/phyx.hpp>
 
 #include "support/accounting.hpp"
+#include "support/scale.hpp"
 
 using namespace std::chrono_literals;
 using phyx_test::check_laws;
 
-namespace {
+using phyx_test::scale;
 
-long scale() {
-  const char* s = std::getenv("PHYX_TEST_SCALE");
-  return s != nullptr ? std::max(1L, std::atol(s)) : 1L;
-}
+namespace {
 
 phyx::RuntimeOptions threads(unsigned workers = 2) {
   phyx::RuntimeOptions o;

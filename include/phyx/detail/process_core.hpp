@@ -175,7 +175,8 @@ class ProcessCore {
   void stop_next_child();
   void finish_stop();
   void discard_user_lane(std::string_view reason);
-  void report_dropped(DropChain& evicted, DropChain& discarded, std::string_view reason);
+  /// Counts and records (does not free) messages that left the lane unhandled.
+  void report_dropped(const DropChain& evicted, const DropChain& discarded, std::string_view reason);
   void cancel_own_timers();
   void refuse(Envelope* e, Origin origin);
   void count_down_alive() noexcept;
