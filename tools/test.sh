@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README command 2: configure, build and test every configuration.
 #
-#   bash tools/test.sh                       # release asan-ubsan tsan
+#   bash tools/test.sh                       # release asan-ubsan tsan systematic
 #   bash tools/test.sh release               # just the given presets
 #   PHYX_TEST_CONFIGS="release tsan" bash tools/test.sh
 #
@@ -38,7 +38,7 @@ phyx_install_deps || { echo "phyx: dependency installation failed" >&2; exit 1; 
 if (($# > 0)); then
   CONFIGS=("$@")
 else
-  read -r -a CONFIGS <<<"${PHYX_TEST_CONFIGS:-release asan-ubsan tsan}"
+  read -r -a CONFIGS <<<"${PHYX_TEST_CONFIGS:-release asan-ubsan tsan systematic}"
 fi
 
 banner() {
@@ -105,6 +105,15 @@ run_config() (
       export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
       probe_sanitizer -fsanitize=thread || exit 1
       ;;
+    systematic)
+      # One worker, scheduling choices and yield points drawn from the seed, under TSan
+      # (engine/sched/choices.hpp). A fresh seed per run unless PHYX_SEED is given;
+      # replay a failure with: PHYX_SEED=<seed> bash tools/test.sh systematic
+      export PHYX_SEED="${PHYX_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}"
+      echo "-- [$cfg] PHYX_SEED=$PHYX_SEED"
+      export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+      probe_sanitizer -fsanitize=thread || exit 1
+      ;;
     asan-ubsan)
       export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
       export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
@@ -125,6 +134,9 @@ run_config() (
   if [[ -n "$counts" ]]; then
     read -r f t <<<"$counts"
     echo "$((t - f)) $f" >>"$TOTALS"
+  fi
+  if ((rc != 0)) && [[ "$cfg" == systematic ]]; then
+    echo "-- [$cfg] failed with PHYX_SEED=$PHYX_SEED: replay with PHYX_SEED=$PHYX_SEED bash tools/test.sh systematic"
   fi
   exit "$rc"
 )

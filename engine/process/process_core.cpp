@@ -107,6 +107,7 @@ bool ProcessCore::send_user(Envelope* e, Origin origin) {
     report_dropped(evicted_first, {}, {});  // records the dead letters; frees nothing yet
   }
   if (telemetry) rt.record_event("process:mailbox:enqueue", this, Fields{{"size", int_field(admission.queued)}});
+  rt.yield_point();  // systematic mode: the owner may now see a counted message not yet linked
   mailbox_.push(e);
   rt.count(Counter::accepted);
   if (admission.holds_head) {
@@ -119,6 +120,7 @@ bool ProcessCore::send_user(Envelope* e, Origin origin) {
     while (!evicted_first.empty()) delete evicted_first.pop_front();
     while (!evicted_later.empty()) delete evicted_later.pop_front();
   }
+  rt.yield_point();  // systematic mode: linked, not yet woken
   if (admission.wake) rt.schedule(this);
   return true;
 }
@@ -267,6 +269,7 @@ bool ProcessCore::run_slice(unsigned budget) {
       while (!evicted.empty()) delete evicted.pop_front();
     }
     if (taken == Mailbox::Take::message) {
+      runtime_->yield_point();  // systematic mode: in hand, not yet handled
       handle_user(user);
     } else if (taken == Mailbox::Take::busy) {
       return true;  // a sender is evicting at the head for an instant: let others run meanwhile

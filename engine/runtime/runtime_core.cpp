@@ -22,6 +22,7 @@
 #include "phyx/errors.hpp"
 #include "phyx/runtime.hpp"
 #include "runtime/process_table.hpp"
+#include "sched/choices.hpp"
 #include "sched/scheduler.hpp"
 #include "sched/thread_context.hpp"
 #include "telemetry/counters.hpp"
@@ -36,7 +37,9 @@ std::shared_ptr<RuntimeCore> RuntimeCore::create(const RuntimeOptions& options) 
     core->scheduler_ = make_deterministic(options.seed);
   } else {
     unsigned workers = options.workers != 0 ? options.workers : std::thread::hardware_concurrency();
-    core->scheduler_ = make_work_stealing(*core, std::max(1u, workers));
+    core->choices_ = make_scheduling_choices(options.seed);  // nullptr unless -DPHYX_SYSTEMATIC=ON
+    if (core->choices_) workers = core->choices_->workers(workers);
+    core->scheduler_ = make_work_stealing(*core, std::max(1u, workers), core->choices_.get());
     if (core->manual_clock_ == nullptr) {
       core->timer_thread_ = std::make_unique<TimerThread>(*core->timers_, core->clock_);
     }
@@ -100,6 +103,9 @@ void RuntimeCore::retire(ProcessCore* p) {
 void RuntimeCore::schedule(ProcessCore* p) { scheduler_->enqueue(p); }
 
 unsigned RuntimeCore::parked_workers() const { return scheduler_->parked_workers(); }
+unsigned RuntimeCore::worker_count() const { return scheduler_->worker_count(); }
+
+void systematic_yield_point(SchedulingChoices& choices) noexcept { choices.yield_point(); }
 
 // ---- time ---------------------------------------------------------------------------
 

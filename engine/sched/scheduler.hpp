@@ -14,6 +14,7 @@ namespace phyx::detail {
 
 class ProcessCore;
 class RuntimeCore;
+class SchedulingChoices;
 
 class Scheduler {
  public:
@@ -28,10 +29,14 @@ class Scheduler {
   virtual std::size_t stop(std::chrono::steady_clock::time_point deadline) = 0;
   /// Any thread: workers parked right now (a snapshot, for tests of the parking protocol).
   virtual unsigned parked_workers() const { return 0; }
+  /// Any thread: worker threads started (0 = deterministic: the caller drives).
+  virtual unsigned worker_count() const { return 0; }
 };
 
 /// The runtime's scheduler: per-worker queues, LIFO slot, stealing, parking.
-std::unique_ptr<Scheduler> make_work_stealing(RuntimeCore& rt, unsigned workers);
+/// `choices`: nullptr, or systematic mode's seeded decisions (sched/choices.hpp), which
+/// must outlive the scheduler.
+std::unique_ptr<Scheduler> make_work_stealing(RuntimeCore& rt, unsigned workers, SchedulingChoices* choices);
 std::unique_ptr<Scheduler> make_deterministic(std::uint64_t seed);
 
 }  // namespace phyx::detail

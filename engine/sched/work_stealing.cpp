@@ -37,6 +37,8 @@
 //     searcher that finds work and was the last one wakes a parked worker to search in its
 //     place. So a burst from outside (spawning a million processes) wakes a worker once,
 //     not once per spawn.
+//  9. Systematic mode (-DPHYX_SYSTEMATIC=ON, sched/choices.hpp): one worker, and at each
+//     turn the seed picks the budget and where to look first (LIFO, local or global).
 // Invariants: a process is in at most one queue or slot (its scheduled_ flag); the
 // scheduler holds one reference per queued process; only the owner touches its LIFO slot.
 // Rejected: one global queue under a mutex (every push and pop contends, and ping-pong
@@ -55,6 +57,7 @@
 
 #include "phyx/detail/process_core.hpp"
 #include "phyx/detail/runtime_core.hpp"
+#include "sched/choices.hpp"
 #include "sched/local_queue.hpp"
 #include "sched/scheduler.hpp"
 #include "sched/thread_context.hpp"
@@ -95,7 +98,7 @@ WorkerSlot& current_slot() noexcept {
 
 class WorkStealing final : public Scheduler {
  public:
-  WorkStealing(RuntimeCore& rt, unsigned n) {
+  WorkStealing(RuntimeCore& rt, unsigned n, SchedulingChoices* choices) : choices_(choices) {
     workers_.reserve(n);
     for (unsigned i = 0; i < n; ++i) {
       auto w = std::make_unique<Worker>();
@@ -131,6 +134,8 @@ class WorkStealing final : public Scheduler {
     }
     wake_one();
   }
+
+  unsigned worker_count() const override { return static_cast<unsigned>(workers_.size()); }
 
   unsigned parked_workers() const override {
     return sleepers_.load(std::memory_order_seq_cst);  // a snapshot; pairs with park()'s increment
@@ -211,6 +216,18 @@ class WorkStealing final : public Scheduler {
   ProcessCore* next_local(Worker& w) {
     ++w.tick;
     ProcessCore* p = nullptr;
+    if (choices_ != nullptr) {  // systematic mode: the seed picks the first place to look
+      switch (choices_->first_source()) {
+        case 1:
+          if ((p = w.local.pop()) != nullptr) return p;
+          break;
+        case 2:
+          if (global_.try_dequeue(p)) return p;
+          break;
+        default:
+          break;
+      }
+    }
     if (w.tick % kGlobalEvery == 0 && global_.try_dequeue(p)) return p;
     if (w.lifo != nullptr) {
       if (w.lifo_streak < kLifoStreak) {
@@ -273,7 +290,7 @@ class WorkStealing final : public Scheduler {
   }
 
   void run_turn(Worker& w, ProcessCore* p) {
-    const bool again = p->run_slice(kBudget);
+    const bool again = p->run_slice(choices_ != nullptr ? choices_->budget(kBudget) : kBudget);
     if (again) push_local(w, p);  // the budget ran out: back of the queue, others first
     else p->release();
   }
@@ -331,6 +348,7 @@ class WorkStealing final : public Scheduler {
     exited_cv_.notify_all();
   }
 
+  SchedulingChoices* const choices_;  // systematic mode only (sched/choices.hpp); else nullptr
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<Stealer<ProcessCore>> stealers_;
   moodycamel::ConcurrentQueue<ProcessCore*> global_;
@@ -350,8 +368,8 @@ class WorkStealing final : public Scheduler {
 
 }  // namespace
 
-std::unique_ptr<Scheduler> make_work_stealing(RuntimeCore& rt, unsigned workers) {
-  return std::make_unique<WorkStealing>(rt, workers);
+std::unique_ptr<Scheduler> make_work_stealing(RuntimeCore& rt, unsigned workers, SchedulingChoices* choices) {
+  return std::make_unique<WorkStealing>(rt, workers, choices);
 }
 
 }  // namespace phyx::detail

@@ -125,13 +125,17 @@ TEST_CASE("F1: an abandoned on_stop that finishes later is counted down once and
 
   phyx::Runtime rt({.emit = [shutdown_returned, stops_after_shutdown, stops_before_shutdown](const phyx::Event& e) {
                       if (e.type != "process:stop") return;
-                      if (shutdown_returned->load()) {
-                        stops_after_shutdown->fetch_add(1);
+                      if (shutdown_returned->load(std::memory_order_acquire)) {  // pairs with the store after shutdown()
+                        stops_after_shutdown->fetch_add(1, std::memory_order_relaxed);  // a tally, read after joins
                       } else {
-                        stops_before_shutdown->fetch_add(1);
+                        stops_before_shutdown->fetch_add(1, std::memory_order_relaxed);  // a tally, read after joins
                       }
                     },
                     .workers = 2});
+  if (rt.engine_for_tests().worker_count() < 2) {  // systematic mode runs one worker
+    MESSAGE("needs a second worker while on_stop holds one: skipped under one worker");
+    return;
+  }
   auto s = spec("slow-stop");
   s.on_stop = [gate, entered, finished, worker_exited](St&, const phyx::StopReason&, const phyx::Empty&) {
     entered->set_value();
@@ -151,7 +155,7 @@ TEST_CASE("F1: an abandoned on_stop that finishes later is counted down once and
   auto stopped = ref.stop();
   REQUIRE(entered_f.wait_for(kBound) == std::future_status::ready);
   const auto report = rt.shutdown(50ms);
-  shutdown_returned->store(true);
+  shutdown_returned->store(true, std::memory_order_release);  // pairs with the sink's acquire
   CHECK(report.abandoned == 1);
   CHECK(report.stopped == 1);  // `idle`
   CHECK(ref.status() == phyx::Status::stopped);
@@ -165,8 +169,8 @@ TEST_CASE("F1: an abandoned on_stop that finishes later is counted down once and
   const auto st = rt.stats();
   CHECK(st.processes_alive == 0);  // not 2^64-1: abandon() and finish_stop() count down once
   CHECK(st.spawned == 2);
-  CHECK(stops_before_shutdown->load() == 1);  // `idle`
-  CHECK(stops_after_shutdown->load() == 0);   // the sink is closed when shutdown returns
+  CHECK(stops_before_shutdown->load(std::memory_order_relaxed) == 1);  // `idle`
+  CHECK(stops_after_shutdown->load(std::memory_order_relaxed) == 0);  // the sink is closed when shutdown returns
   check_laws(rt);
 }
 
@@ -212,18 +216,18 @@ TEST_CASE("F3: no sink call after ~Runtime through a surviving ref") {
   int calls_while_alive = 0;
   {
     std::shared_ptr<phyx::ManualClock> clock;
-    phyx::Runtime rt(det(clock, [calls](const phyx::Event&) { calls->fetch_add(1); }));
+    phyx::Runtime rt(det(clock, [calls](const phyx::Event&) { calls->fetch_add(1, std::memory_order_relaxed); }));
     ref = rt.spawn(spec("p"));
     CHECK(ref.send(noop()));
     rt.run_until_idle();
     check_laws(rt);
-    calls_while_alive = calls->load();
+    calls_while_alive = calls->load(std::memory_order_relaxed);  // one thread: deterministic mode
   }
   CHECK(calls_while_alive > 0);  // the sink was live while the runtime was
-  const int calls_at_death = calls->load();
+  const int calls_at_death = calls->load(std::memory_order_relaxed);  // one thread
   CHECK_FALSE(ref.send(noop()));
   CHECK(ref.status() == phyx::Status::stopped);
-  CHECK(calls->load() == calls_at_death);  // no process:dead_letter to a dead runtime's sink
+  CHECK(calls->load(std::memory_order_relaxed) == calls_at_death);  // no process:dead_letter to a dead runtime's sink
 }
 
 // F4: a ctx holding a peer list that contains the process's own ref is released at stop, so

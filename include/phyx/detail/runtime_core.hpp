@@ -32,6 +32,9 @@ struct RuntimeOptions;
 namespace phyx::detail {
 
 class Scheduler;
+class SchedulingChoices;
+/// Systematic builds only (engine/sched/choices.hpp): a seeded yield point.
+void systematic_yield_point(SchedulingChoices& choices) noexcept;
 class ProcessTable;
 class TimerQueue;
 class TimerThread;
@@ -52,6 +55,11 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
   void retire(ProcessCore* p);
   /// Any thread: `p` became runnable (its scheduled_ flag was set by the caller).
   void schedule(ProcessCore* p);
+  /// Any thread. A yield point of systematic mode (engine/sched/choices.hpp); in a normal
+  /// build one never-taken branch.
+  void yield_point() noexcept {
+    if (choices_ != nullptr) systematic_yield_point(*choices_);
+  }
   bool shutting_down() const noexcept {
     return shutting_down_.load(std::memory_order_acquire);  // pairs with the release store in shutdown()
   }
@@ -99,6 +107,9 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
   std::chrono::milliseconds shutdown_timeout() const noexcept { return shutdown_timeout_; }
   /// Any thread: workers parked right now (0 in deterministic mode). For tests.
   unsigned parked_workers() const;
+  /// Any thread: worker threads this runtime started (1 in systematic mode whatever was
+  /// asked; 0 in deterministic mode). For tests.
+  unsigned worker_count() const;
 
  private:
   friend class ProcessCore;
@@ -115,6 +126,7 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
   std::unique_ptr<TimerQueue> own_timers_;  // when the clock is not a ManualClock
   TimerQueue* timers_ = nullptr;            // own_timers_ or the ManualClock's
   std::unique_ptr<TimerThread> timer_thread_;
+  std::unique_ptr<SchedulingChoices> choices_;  // systematic mode only; before the scheduler (it uses it)
   std::unique_ptr<Scheduler> scheduler_;
 
   // Telemetry (see telemetry/README.md): events are recorded into `events_` in the order
