@@ -17,6 +17,10 @@
 //   60     head      someone is unlinking from the head of the user lane (the owner popping,
 //                    a sender evicting, or shutdown discarding an abandoned process)
 //   61     abandoned shutdown holds `head` for good (set together with it)
+//   62     take_parity flipped by every owner claim; under `reject` the owner claims
+//                    without `head` (nothing can be owed, so only shutdown competes at the
+//                    head) and publishes the parity once its unlink is done, which is
+//                    what shutdown waits for before it unlinks (mailbox.cpp step 6)
 // queued = physical - owed is what SPEC 5 bounds: queued <= max_inbox at every instant.
 #pragma once
 
@@ -37,6 +41,7 @@ inline constexpr std::uint64_t kClosed = 1ULL << 58;
 inline constexpr std::uint64_t kSysPending = 1ULL << 59;
 inline constexpr std::uint64_t kHead = 1ULL << 60;
 inline constexpr std::uint64_t kAbandoned = 1ULL << 61;
+inline constexpr std::uint64_t kTakeParity = 1ULL << 62;
 /// The largest max_inbox the word can bound (physical must fit max_inbox + owed).
 inline constexpr std::uint64_t kMaxInbox = (1ULL << 31) - 1;
 
@@ -103,11 +108,15 @@ struct ClaimPlan {
 
 /// The owner claims the head to take one message (when `take` and one is queued) and to
 /// carry out owed evictions. The taken message stops counting at once: it is "in hand".
-constexpr ClaimPlan plan_claim(std::uint64_t w, bool take) noexcept {
+/// `exclusive` (drop_oldest): `head` is taken and must be released; otherwise (reject,
+/// where no sender ever unlinks) only take_parity flips: one atomic operation per take.
+constexpr ClaimPlan plan_claim(std::uint64_t w, bool take, bool exclusive) noexcept {
   if (has(w, kHead)) return {Claim::busy, w, false};
   const bool takes = take && queued(w) > 0;
   if (!takes && owed(w) == 0) return {Claim::nothing, w, false};
-  return {Claim::claimed, (w | kHead) - (takes ? 1 : 0), takes};
+  std::uint64_t next = (w ^ kTakeParity) - (takes ? 1 : 0);
+  if (exclusive) next |= kHead;
+  return {Claim::claimed, next, takes};
 }
 
 /// The holder of `head` letting go of it: only once nothing is owed (else evict first).

@@ -14,10 +14,12 @@
 //  2. The sender links its envelope (push: one exchange). A sender holding `head` first
 //     evicts everything owed (so its own message is never the one evicted), pushes, then
 //     release_head() evicts whatever was owed meanwhile and lets go.
-//  3. The owner (the thread that holds `scheduled`) takes a message by CASing `head` on
-//     and physical - 1 together: the message is "in hand" from that instant and no
-//     eviction can reach it. It evicts the owed messages that precede it, unlinks its own,
-//     and lets go of `head`.
+//  3. The owner (the thread that holds `scheduled`) takes a message by CASing physical - 1
+//     and a flip of take_parity together: the message is "in hand" from that instant and
+//     no eviction can reach it. Under drop_oldest the same CAS takes `head`; the owner
+//     evicts the owed messages that precede its own, unlinks it, and lets go of `head`.
+//     Under reject nothing is ever owed, so `head` is not taken (one atomic RMW per
+//     message instead of two); the owner publishes the parity after the unlink instead.
 //  4. Idle: the owner clears `scheduled` with a CAS that fails if sys_pending is set or a
 //     wanted user message is counted; a sender that counts its message after that CAS
 //     sees `scheduled` clear and enqueues the process (step 1). No lost wake-up: the
@@ -29,7 +31,10 @@
 //     unlinks every counted message (waiting for pushes in flight: their offers were
 //     counted before the close). At the shutdown deadline abandon_all() does the same
 //     from another thread and never lets go of `head`, so a worker still inside the
-//     process can never unlink again.
+//     process can never claim again. A reject-policy owner may have claimed just before
+//     (without `head`): the owner claims only after finishing its previous unlink, so
+//     its published parity is either that of the claim abandon_all() saw or the one
+//     before; abandon_all() waits until it matches before unlinking.
 // Invariants: queued = physical - owed <= max_inbox at every instant (senders only grow
 // physical through the CAS that checks it); owed > 0 implies some thread holds `head` and
 // will evict before letting go; only the `head` holder unlinks user messages or touches
@@ -117,9 +122,10 @@ void Mailbox::release_head(DropChain& evicted) noexcept {
 
 Mailbox::Take Mailbox::take(Envelope*& out, DropChain& evicted, MailboxPolicy policy) noexcept {
   std::uint64_t w = word_.load(std::memory_order_relaxed);  // a first guess; the CAS checks it
+  const bool exclusive = policy != MailboxPolicy::reject;
   lane::ClaimPlan plan{};
   for (;;) {
-    plan = lane::plan_claim(w, lane::has(w, lane::kWantsUser));
+    plan = lane::plan_claim(w, lane::has(w, lane::kWantsUser), exclusive);
     if (plan.claim == lane::Claim::nothing) return Take::nothing;
     if (plan.claim == lane::Claim::busy) return Take::busy;
     // acquire: pairs with release_head()'s release (the previous head holder's unlinks).
@@ -132,12 +138,9 @@ Mailbox::Take Mailbox::take(Envelope*& out, DropChain& evicted, MailboxPolicy po
     out = unlink_oldest();
     out->seq = next_seq_++;
   }
-  if (policy == MailboxPolicy::reject) {
-    // Nothing is ever owed under reject. release: pairs with the next holder's acquire CAS.
-    word_.fetch_and(~lane::kHead, std::memory_order_release);
-  } else {
-    release_head(evicted);
-  }
+  // release: pairs with abandon_all()'s acquire wait; a plain store on an owner-only word.
+  unlinked_parity_.store(lane::has(plan.next, lane::kTakeParity), std::memory_order_release);
+  if (exclusive) release_head(evicted);
   return plan.takes ? Take::message : Take::nothing;
 }
 
@@ -176,7 +179,7 @@ void Mailbox::close() noexcept {
   word_.fetch_or(lane::kClosed, std::memory_order_relaxed);  // publishes no data; offers read it in their CAS
 }
 
-bool Mailbox::claim_head(std::uint64_t extra_bits) noexcept {
+bool Mailbox::claim_head(std::uint64_t extra_bits, std::uint64_t* claimed) noexcept {
   std::uint64_t w = word_.load(std::memory_order_relaxed);  // a first guess; the CAS checks it
   for (;;) {
     if (lane::has(w, lane::kAbandoned)) return false;  // shutdown took the lane for good
@@ -188,6 +191,7 @@ bool Mailbox::claim_head(std::uint64_t extra_bits) noexcept {
     // acquire: pairs with release_head()'s release (the previous holder's unlinks).
     if (word_.compare_exchange_weak(w, w | lane::kHead | extra_bits, std::memory_order_acquire,
                                     std::memory_order_relaxed)) {
+      if (claimed != nullptr) *claimed = w;
       return true;
     }
   }
@@ -208,13 +212,19 @@ void Mailbox::remove_all_held(DropChain& evicted, DropChain& discarded) noexcept
 }
 
 void Mailbox::discard_all(DropChain& evicted, DropChain& discarded) noexcept {
-  if (!claim_head(0)) return;  // abandoned: shutdown discarded the lane already
+  if (!claim_head(0, nullptr)) return;  // abandoned: shutdown discarded the lane already
   remove_all_held(evicted, discarded);
   release_head(evicted);
 }
 
 void Mailbox::abandon_all(DropChain& evicted, DropChain& discarded) noexcept {
-  if (!claim_head(lane::kClosed | lane::kAbandoned)) return;  // abandoned twice
+  std::uint64_t w = 0;
+  if (!claim_head(lane::kClosed | lane::kAbandoned, &w)) return;  // abandoned twice
+  // Step 6: a reject-policy owner's last claim may still be unlinking; wait for its parity.
+  // acquire: pairs with take()'s release store (its unlink is then done and visible).
+  while (unlinked_parity_.load(std::memory_order_acquire) != lane::has(w, lane::kTakeParity)) {
+    std::this_thread::yield();
+  }
   remove_all_held(evicted, discarded);
   // `head` stays ours: a worker coming back from a stuck handler finds it busy and leaves.
 }

@@ -65,14 +65,20 @@ TEST_CASE("plan_admit: a full drop_oldest lane owes one eviction and keeps queue
 }
 
 TEST_CASE("plan_claim: the owner takes one message and the head together; busy while another holds it") {
-  const auto take = lane::plan_claim(word(3, 0, lane::kScheduled | lane::kWantsUser), true);
+  const auto take = lane::plan_claim(word(3, 0, lane::kScheduled | lane::kWantsUser), true, true);
   CHECK(take.claim == lane::Claim::claimed);
   CHECK(take.takes);
-  CHECK(take.next == word(2, 0, lane::kScheduled | lane::kWantsUser | lane::kHead));
+  CHECK(take.next == word(2, 0, lane::kScheduled | lane::kWantsUser | lane::kHead | lane::kTakeParity));
 
-  CHECK(lane::plan_claim(word(3, 1, lane::kHead), true).claim == lane::Claim::busy);
-  CHECK(lane::plan_claim(word(0, 0, lane::kScheduled), true).claim == lane::Claim::nothing);
-  CHECK(lane::plan_claim(word(3, 0, lane::kScheduled), false).claim == lane::Claim::nothing);
+  // reject: no `head`, only the parity flips (back and forth, one claim after another)
+  const auto shared = lane::plan_claim(word(3, 0, lane::kScheduled | lane::kWantsUser), true, false);
+  CHECK(shared.next == word(2, 0, lane::kScheduled | lane::kWantsUser | lane::kTakeParity));
+  CHECK(lane::plan_claim(shared.next, true, false).next == word(1, 0, lane::kScheduled | lane::kWantsUser));
+
+  CHECK(lane::plan_claim(word(3, 1, lane::kHead), true, true).claim == lane::Claim::busy);
+  CHECK(lane::plan_claim(word(3, 0, lane::kHead | lane::kAbandoned), true, false).claim == lane::Claim::busy);
+  CHECK(lane::plan_claim(word(0, 0, lane::kScheduled), true, true).claim == lane::Claim::nothing);
+  CHECK(lane::plan_claim(word(3, 0, lane::kScheduled), false, false).claim == lane::Claim::nothing);
 }
 
 TEST_CASE("plan_release: nothing owed lets go of the head; anything owed must be evicted first") {

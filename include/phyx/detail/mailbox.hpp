@@ -121,11 +121,13 @@ class Mailbox {
  private:
   Envelope* unlink_oldest() noexcept;  // head holder; spins while the oldest is in flight
   void evict_one(DropChain& evicted) noexcept;
-  bool claim_head(std::uint64_t extra_bits) noexcept;  // spins while held elsewhere; false once abandoned
+  // Spins while held elsewhere; false once abandoned. `claimed`: the word it replaced.
+  bool claim_head(std::uint64_t extra_bits, std::uint64_t* claimed) noexcept;
   void remove_all_held(DropChain& evicted, DropChain& discarded) noexcept;
 
   std::atomic<std::uint64_t> word_;
   std::uint64_t next_seq_ = 0;  // head holder only
+  std::atomic<bool> unlinked_parity_{false};  // the owner's last finished take (mailbox.cpp step 6)
   MpscQueue user_;
   MpscQueue system_;
 };
