@@ -115,7 +115,7 @@ bool ProcessCore::send_user(Envelope* e, Origin origin) {
     report_dropped(evicted_later, {}, {});
   }
   if (telemetry) rt.deliver_events();
-  {
+  if (admission.holds_head) {  // only a sender holding the head evicts
     DropContextScope ctx(DropContext::crash_or_unanswered);  // an evicted ask fails with NoReplyError
     while (!evicted_first.empty()) delete evicted_first.pop_front();
     while (!evicted_later.empty()) delete evicted_later.pop_front();

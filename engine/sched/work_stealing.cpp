@@ -279,9 +279,9 @@ class WorkStealing final : public Scheduler {
           }
         }
       }
+      if (!popped) return false;  // nobody woke us: back to the loop, which sees new work or stop
       // Popped meanwhile: a notification is on its way (wake_parked() is between its two
-      // locks). Take it now, so that its `searching_` count is ours and not left behind.
-      if (!popped && !stopping_.load(std::memory_order_acquire)) return false;  // pairs with stop()
+      // locks). Take it below, so that its `searching_` count is ours and not left behind.
     }
     std::unique_lock lock(w.park_mutex);
     w.park_cv.wait(lock, [&] { return w.notified; });
