@@ -43,11 +43,11 @@ std::string describe(std::exception_ptr e) {
 
 FieldValue int_field(std::uint64_t v) { return static_cast<std::int64_t>(v); }
 
-/// Owns a scheduled message until its timer fires (or is cancelled and destroyed).
 /// Owns a scheduled message until its timer fires, or is cancelled and destroyed: then a
 /// Reply inside fails as the canceller's context says (StoppedError at stop, else NoReplyError).
 struct PendingEnvelope {
   explicit PendingEnvelope(Envelope* e) noexcept : envelope(e) {}
+  PendingEnvelope(PendingEnvelope&& o) noexcept : envelope(std::exchange(o.envelope, nullptr)) {}
   PendingEnvelope(const PendingEnvelope&) = delete;
   PendingEnvelope& operator=(const PendingEnvelope&) = delete;
   ~PendingEnvelope() { delete envelope; }
@@ -191,49 +191,75 @@ Future<void> ProcessCore::request_stop(StopReason reason, StopMode mode) {
 
 // ---- timers -----------------------------------------------------------------------
 
+template <class Then>
+TimerId ProcessCore::start_own_timer(std::int64_t after_ms, Then then) {
+  retain();
+  ProcessHandle self(this);
+  TimerNode* node = make_timer_node([self, then = std::move(then)](TimerId fired) mutable {
+    self->forget_timer(fired);
+    then(*self.get());
+  });
+  // We hold control_, so the entry below is in timers_ before forget_timer (which takes
+  // control_) can look for it, however soon the timer fires.
+  const TimerId id = runtime_->start_timer(after_ms, node);
+  if (!timers_) timers_ = std::make_unique<std::unordered_map<std::uint64_t, TimerNode*>>();
+  timers_->emplace(id.value, node);
+  return id;
+}
+
+void ProcessCore::forget_timer(TimerId id) noexcept {
+  TimerNode* node = nullptr;
+  {
+    std::lock_guard lock(control_);
+    if (!timers_) return;
+    auto it = timers_->find(id.value);
+    if (it == timers_->end()) return;  // a cancel took the entry and lost the race: it releases
+    node = it->second;
+    timers_->erase(it);
+  }
+  node->release();
+}
+
 TimerId ProcessCore::schedule_self(std::int64_t after_ms, Envelope* e) {
-  auto pending = std::make_shared<PendingEnvelope>(e);
   std::unique_lock lock(control_);
   if (mailbox_.closed()) {  // draining or stopping: a schedule is refused (SPEC 14.3)
-    pending->envelope = nullptr;
     lock.unlock();
     runtime_->count(Counter::sent);
     refuse(e, Origin::timer);
     return TimerId{};
   }
-  retain();
-  ProcessHandle self(this);
-  // Lock order: process control_ -> timer queue mutex (the firing side takes them one at a
-  // time), so holding control_ here makes the id visible in timers_ before the timer can fire.
-  TimerId id = runtime_->start_timer(after_ms, [self, pending](TimerId fired) {
-    {
-      std::lock_guard guard(self->control_);
-      if (!self->timers_ || self->timers_->erase(fired.value) == 0) return;  // cancelled by stop or crash meanwhile
-    }
-    self->send_user(std::exchange(pending->envelope, nullptr), Origin::timer);
+  // The timer's fate is decided by its own CAS (phyx/detail/timer_node.hpp): once it fired,
+  // the message is delivered like any send (refused if we stopped meanwhile).
+  return start_own_timer(after_ms, [pending = PendingEnvelope(e)](ProcessCore& self) mutable {
+    self.send_user(std::exchange(pending.envelope, nullptr), Origin::timer);
   });
-  if (!timers_) timers_ = std::make_unique<std::unordered_set<std::uint64_t>>();
-  timers_->insert(id.value);
-  return id;
 }
 
 bool ProcessCore::cancel_timer(TimerId id) {
+  TimerNode* node = nullptr;
   {
     std::lock_guard lock(control_);
-    if (!timers_ || timers_->erase(id.value) == 0) return false;
+    if (!timers_) return false;
+    auto it = timers_->find(id.value);
+    if (it == timers_->end()) return false;
+    node = it->second;
+    timers_->erase(it);
   }
-  runtime_->cancel_timer(id);
-  return true;
+  const bool had_not_fired = node->cancel();
+  node->release();
+  return had_not_fired;
 }
 
 void ProcessCore::cancel_own_timers() {
-  std::unique_ptr<std::unordered_set<std::uint64_t>> ids;
+  std::unique_ptr<std::unordered_map<std::uint64_t, TimerNode*>> nodes;
   {
     std::lock_guard lock(control_);
-    ids = std::move(timers_);
+    nodes = std::move(timers_);
   }
-  if (ids) {
-    for (std::uint64_t id : *ids) runtime_->cancel_timer(TimerId{id});
+  if (!nodes) return;
+  for (auto& [id, node] : *nodes) {
+    node->cancel();
+    node->release();
   }
 }
 
@@ -521,17 +547,7 @@ void ProcessCore::decide_after_crash() {
   // A stop that arrived since the check above (from a sink, or another thread) is queued in
   // the system lane and finishes us from restart_wait: no timer must outlive it.
   if (stop_requested_) return;
-  retain();
-  ProcessHandle self(this);
-  TimerId id = runtime_->start_timer(delay.count(), [self](TimerId fired) {
-    {
-      std::lock_guard guard(self->control_);
-      if (!self->timers_ || self->timers_->erase(fired.value) == 0) return;
-    }
-    self->post_system(SysMsg{SysKind::restart_due, {}});
-  });
-  if (!timers_) timers_ = std::make_unique<std::unordered_set<std::uint64_t>>();
-  timers_->insert(id.value);
+  start_own_timer(delay.count(), [](ProcessCore& self) { self.post_system(SysMsg{SysKind::restart_due, {}}); });
 }
 
 void ProcessCore::enter_failed() {

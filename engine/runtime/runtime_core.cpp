@@ -15,6 +15,7 @@
 #include "phyx/detail/runtime_core.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <optional>
 #include <utility>
 #include <thread>
@@ -26,7 +27,7 @@
 #include "sched/scheduler.hpp"
 #include "sched/thread_context.hpp"
 #include "telemetry/counters.hpp"
-#include "timer/timer_queue.hpp"
+#include "timer/timer_service.hpp"
 #include "timer/timer_thread.hpp"
 
 namespace phyx::detail {
@@ -41,7 +42,7 @@ std::shared_ptr<RuntimeCore> RuntimeCore::create(const RuntimeOptions& options) 
     if (core->choices_) workers = core->choices_->workers(workers);
     core->scheduler_ = make_work_stealing(*core, std::max(1u, workers), core->choices_.get());
     if (core->manual_clock_ == nullptr) {
-      core->timer_thread_ = std::make_unique<TimerThread>(*core->timers_, core->clock_);
+      core->timer_thread_ = std::make_unique<TimerThread>(core->timers_, core->clock_);
     }
   }
   return core;
@@ -53,16 +54,13 @@ RuntimeCore::RuntimeCore(const RuntimeOptions& options)
       deterministic_(options.deterministic),
       shutdown_timeout_(options.shutdown_timeout),
       counters_(std::make_unique<Counters>()),
-      table_(std::make_unique<ProcessTable>()),
-      rng_(options.seed) {
+      rng_(options.seed),
+      table_(std::make_unique<ProcessTable>()) {
   has_sink_ = static_cast<bool>(emit_);
   manual_clock_ = dynamic_cast<ManualClock*>(clock_.get());
-  if (manual_clock_ != nullptr) {
-    timers_ = &manual_clock_->timers();
-  } else {
-    own_timers_ = std::make_unique<TimerQueue>();
-    timers_ = own_timers_.get();
-  }
+  timers_ = std::make_shared<TimerService>(clock_->now().mono_ns,
+                                           manual_clock_ != nullptr ? manual_clock_->timer_ids() : nullptr);
+  if (manual_clock_ != nullptr) manual_clock_->attach(timers_);
 }
 
 RuntimeCore::~RuntimeCore() {
@@ -109,38 +107,22 @@ void systematic_yield_point(SchedulingChoices& choices) noexcept { choices.yield
 
 // ---- time ---------------------------------------------------------------------------
 
-TimerId RuntimeCore::start_timer(std::int64_t after_ms, std::function<void(TimerId)> fire) {
-  const std::int64_t deadline = clock_->now().mono_ns + after_ms * 1'000'000;
-  std::weak_ptr<RuntimeCore> weak = weak_from_this();
+TimerId RuntimeCore::start_timer(std::int64_t after_ms, TimerNode* node) {
+  const std::int64_t now = clock_->now().mono_ns;
+  // Saturates: a delay of centuries is "never", not an overflow into the past.
+  const std::int64_t deadline =
+      after_ms > (INT64_MAX - std::max<std::int64_t>(now, 0)) / 1'000'000 ? INT64_MAX : now + after_ms * 1'000'000;
   bool wake = false;
-  TimerId id = timers_->add(
-      deadline,
-      [weak, fire = std::move(fire)](TimerId self) {
-        auto rt = weak.lock();
-        if (!rt) return;  // a ManualClock outliving its runtime
-        rt->count(Counter::timers_fired);
-        fire(self);
-      },
-      &wake);
+  const TimerId id = timers_->start(node, deadline, &wake);
   if (wake && timer_thread_) timer_thread_->poke();
   return id;
-}
-
-bool RuntimeCore::cancel_timer(TimerId id) { return timers_->cancel(id); }
-
-bool cancel_runtime_timer(RuntimeCore& rt, std::uint64_t timer_id) noexcept {
-  try {
-    return rt.cancel_timer(TimerId{timer_id});
-  } catch (...) {
-    return false;
-  }
 }
 
 bool RuntimeCore::fire_due_timers() {
   bool fired = false;
   const std::int64_t now = clock_->now().mono_ns;
-  while (auto due = timers_->pop_due(now)) {
-    (*due)();
+  while (TimerNode* due = timers_->pop_due(now)) {
+    timers_->fire(due);
     fired = true;
   }
   return fired;
@@ -235,6 +217,7 @@ void RuntimeCore::on_ask_timeout(const ProcessCore* target, std::int64_t timeout
 
 Stats RuntimeCore::stats() const {
   Stats s = counters_->snapshot();
+  s.timers_fired += timers_->fired();
   for (const auto& p : table_->snapshot()) s.queued += p->queued();
   return s;
 }

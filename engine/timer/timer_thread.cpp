@@ -1,13 +1,15 @@
 #include "timer/timer_thread.hpp"
 
 #include <chrono>
+#include <climits>
 
 #include "sched/thread_context.hpp"
 
 namespace phyx::detail {
 
-TimerThread::TimerThread(TimerQueue& queue, std::shared_ptr<Clock> clock)
-    : shared_(std::make_shared<Shared>()), thread_(&TimerThread::run, shared_, &queue, std::move(clock)) {}
+TimerThread::TimerThread(std::shared_ptr<TimerService> service, std::shared_ptr<Clock> clock)
+    : shared_(std::make_shared<Shared>()),
+      thread_(&TimerThread::run, shared_, std::move(service), std::move(clock)) {}
 
 TimerThread::~TimerThread() { stop(); }
 
@@ -33,34 +35,37 @@ void TimerThread::stop() {
   }
 }
 
-void TimerThread::run(std::shared_ptr<Shared> shared, TimerQueue* queue, std::shared_ptr<Clock> clock) {
+void TimerThread::run(std::shared_ptr<Shared> shared, std::shared_ptr<TimerService> service,
+                      std::shared_ptr<Clock> clock) {
   EngineThreadScope engine_thread;  // callbacks (future continuations) must not block here
-  std::unique_lock lock(shared->mutex);
-  while (!shared->stopping) {
-    shared->poked = false;
-    lock.unlock();
+  for (;;) {
+    // Step 1.
+    service->wake_up();
     std::int64_t now = clock->now().mono_ns;
-    for (;;) {
-      auto due = queue->pop_due(now);
-      if (!due) break;
-      (*due)();
+    while (TimerNode* due = service->pop_due(now)) {
+      service->fire(due);
       {
-        // A callback may have shut the runtime down (and freed the queue): look before
-        // touching the queue again.
-        std::lock_guard check(shared->mutex);
+        std::lock_guard check(shared->mutex);  // a callback may have shut the runtime down
         if (shared->stopping) return;
       }
       now = clock->now().mono_ns;
     }
-    const auto next = queue->announce_next_deadline();
-    lock.lock();
-    if (shared->stopping || shared->poked) continue;
-    if (next) {
-      shared->cv.wait_for(lock, std::chrono::nanoseconds(*next - now),
-                          [&] { return shared->stopping || shared->poked; });
-    } else {
-      shared->cv.wait(lock, [&] { return shared->stopping || shared->poked; });
+    // Step 2.
+    const auto until = service->prepare_sleep(now);
+    if (!until) continue;
+    // Step 3.
+    std::unique_lock lock(shared->mutex);
+    if (shared->stopping) return;
+    if (!shared->poked) {
+      const auto woken = [&] { return shared->stopping || shared->poked; };
+      if (*until == INT64_MAX) {
+        shared->cv.wait(lock, woken);
+      } else {
+        shared->cv.wait_for(lock, std::chrono::nanoseconds(*until - now), woken);
+      }
     }
+    if (shared->stopping) return;
+    shared->poked = false;
   }
 }
 

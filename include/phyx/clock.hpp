@@ -6,6 +6,7 @@
 // fall due, one by one in deadline order, with now() equal to each deadline while it fires.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -33,7 +34,7 @@ class Clock {
 std::shared_ptr<Clock> create_system_clock();
 
 namespace detail {
-class TimerQueue;
+class TimerService;
 class RuntimeCore;
 }  // namespace detail
 
@@ -66,14 +67,19 @@ class ManualClock : public Clock {
  private:
   friend class detail::RuntimeCore;
   void set_mono_ns(std::int64_t mono_ns);
-  /// Fires the earliest timer due at or before `limit_ns` (time set to its deadline).
-  /// Returns false if there is none.
+  /// Fires the earliest timer (of every runtime on this clock) due at or before
+  /// `limit_ns`, with time set to its deadline. Returns false if there is none.
   bool fire_next_due(std::int64_t limit_ns);
-  detail::TimerQueue& timers() const { return *timers_; }
+  /// A runtime on this clock registers its timer service (held weakly: the runtime owns it).
+  void attach(const std::shared_ptr<detail::TimerService>& service);
+  /// The id source the services of this clock share, so that ties between runtimes fire
+  /// in creation order.
+  std::atomic<std::uint64_t>* timer_ids() const;
 
   struct Time;
+  struct Timers;
   std::unique_ptr<Time> time_;
-  std::unique_ptr<detail::TimerQueue> timers_;
+  std::unique_ptr<Timers> timers_;
 };
 
 std::shared_ptr<ManualClock> create_manual_clock(Instant start = {});

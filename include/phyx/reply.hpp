@@ -20,7 +20,7 @@ template <class R>
 class AskState final : public TimedFutureState<R> {
  public:
   AskState(ProcessHandle target, std::int64_t timeout_ms)
-      : TimedFutureState<R>(target->runtime_ptr()), target_(std::move(target)), timeout_ms_(timeout_ms) {}
+      : target_(std::move(target)), timeout_ms_(timeout_ms) {}
   const ProcessHandle& target() const noexcept { return target_; }
   std::int64_t timeout_ms() const noexcept { return timeout_ms_; }
   std::string_view msg_type{};  // of the ask message, for the late_reply dead letter

@@ -107,14 +107,16 @@ class Tools {
   Future<T> ask(std::string desc, F f, std::chrono::milliseconds timeout = std::chrono::milliseconds{5000}) const {
     if (timeout.count() <= 0) detail::throw_bad_timeout("tools.ask timeout", timeout);
     auto& rt = self_->runtime();
-    auto state = std::make_shared<detail::TimedFutureState<T>>(self_->runtime_ptr());
+    auto state = std::make_shared<detail::TimedFutureState<T>>();
     if (rt.deterministic()) state->set_driver(self_->runtime_ptr());
     auto settler = std::make_shared<detail::Settler<T>>();
     settler->state = state;
     std::weak_ptr<detail::TimedFutureState<T>> weak = state;
-    state->set_timer(rt.start_timer(timeout.count(), [weak, desc](TimerId) {
+    detail::TimerNode* timer = detail::make_timer_node([weak, desc](TimerId) {
       if (auto s = weak.lock()) s->fail(std::make_exception_ptr(TimeoutError("Ask '" + desc + "' timeout")));
-    }).value);
+    });
+    rt.start_timer(timeout.count(), timer);
+    state->set_timer(timer);
     Future<T> future(state);
     try {
       f(Resolve<T>(settler), Reject(settler, state.get()));

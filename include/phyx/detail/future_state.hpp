@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "phyx/result.hpp"
+#include "phyx/detail/timer_node.hpp"
 
 namespace phyx::detail {
 
@@ -102,28 +103,41 @@ class FutureState : public FutureStateBase {
   std::optional<Result<T>> result_;
 };
 
-bool cancel_runtime_timer(RuntimeCore& rt, std::uint64_t timer_id) noexcept;
-
-/// A future with a timeout timer on a runtime: whoever settles it first cancels the timer,
-/// so an answered ask leaves no timer behind (SPEC 14.9).
+/// A future with a timeout timer: whoever settles it first cancels the timer, so an
+/// answered ask leaves no timer behind (SPEC 14.9).
 template <class T>
 class TimedFutureState : public FutureState<T> {
  public:
-  explicit TimedFutureState(std::shared_ptr<RuntimeCore> rt) noexcept : runtime_(std::move(rt)) {}
-  void set_timer(std::uint64_t id) noexcept {
-    timer_.store(id, std::memory_order_release);  // pairs with the exchange in on_settled()
+  TimedFutureState() noexcept = default;
+  ~TimedFutureState() override {
+    TimerNode* t = timer_.load(std::memory_order_acquire);  // pairs with set_timer's CAS
+    if (t != nullptr && t != settled_mark()) drop_timer(t);
+  }
+  /// Once, by the asker, right after starting the timer: hands over the holder's
+  /// reference. If the future settled first, the timer is cancelled here.
+  void set_timer(TimerNode* node) noexcept {
+    TimerNode* expected = nullptr;
+    // acq_rel: release publishes the node to on_settled(); acquire (on failure) sees the
+    // settlement. Pairs with the exchange in on_settled().
+    if (!timer_.compare_exchange_strong(expected, node, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      drop_timer(node);
+    }
   }
 
  protected:
   void on_settled() noexcept override {
-    // acq_rel: pairs with set_timer's release; each timer is cancelled at most once.
-    auto t = timer_.exchange(0, std::memory_order_acq_rel);
-    if (t != 0) cancel_runtime_timer(*runtime_, t);
+    // acq_rel: pairs with set_timer's CAS; each timer is cancelled at most once.
+    TimerNode* t = timer_.exchange(settled_mark(), std::memory_order_acq_rel);
+    if (t != nullptr && t != settled_mark()) drop_timer(t);
   }
 
  private:
-  std::shared_ptr<RuntimeCore> runtime_;
-  std::atomic<std::uint64_t> timer_{0};
+  static TimerNode* settled_mark() noexcept { return reinterpret_cast<TimerNode*>(alignof(TimerNode)); }
+  static void drop_timer(TimerNode* t) noexcept {
+    t->cancel();  // false when it fired (the timeout settled us): nothing to undo
+    t->release();
+  }
+  std::atomic<TimerNode*> timer_{nullptr};
 };
 
 }  // namespace phyx::detail

@@ -31,10 +31,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 #include "phyx/detail/mailbox.hpp"
+#include "phyx/detail/timer_node.hpp"
 #include "phyx/detail/spin_lock.hpp"
 #include "phyx/future.hpp"
 #include "phyx/ids.hpp"
@@ -178,6 +179,12 @@ class ProcessCore {
   /// Counts and records (does not free) messages that left the lane unhandled.
   void report_dropped(const DropChain& evicted, const DropChain& discarded, std::string_view reason);
   void cancel_own_timers();
+  /// Under control_: starts a timer of this process that runs `then` when it fires (its
+  /// entry in timers_ is gone by then). Defined in process_core.cpp.
+  template <class Then>
+  TimerId start_own_timer(std::int64_t after_ms, Then then);
+  /// The timer `id` fired: drops its entry and the holder's reference.
+  void forget_timer(TimerId id) noexcept;
   void refuse(Envelope* e, Origin origin);
   void count_down_alive() noexcept;
 
@@ -208,7 +215,9 @@ class ProcessCore {
   bool stop_requested_ = false;
   bool abandoned_ = false;  // forced to stopped at the shutdown deadline
   std::unique_ptr<StopState> stop_;  // made by the first stop(); never replaced (the owner reads it unlocked)
-  std::unique_ptr<std::unordered_set<std::uint64_t>> timers_;  // made by the first timer
+  // This incarnation's timers (schedules, the restart wait), by id; the map holds each
+  // node's holder reference. Made by the first timer.
+  std::unique_ptr<std::unordered_map<std::uint64_t, TimerNode*>> timers_;
 
   // Touched only by the thread inside run_slice().
   Phase phase_ = Phase::init_pending;

@@ -22,6 +22,7 @@
 
 #include "phyx/clock.hpp"
 #include "phyx/detail/process_core.hpp"
+#include "phyx/detail/timer_node.hpp"
 #include "phyx/event.hpp"
 #include "phyx/stats.hpp"
 
@@ -36,7 +37,7 @@ class SchedulingChoices;
 /// Systematic builds only (engine/sched/choices.hpp): a seeded yield point.
 void systematic_yield_point(SchedulingChoices& choices) noexcept;
 class ProcessTable;
-class TimerQueue;
+class TimerService;
 class TimerThread;
 class Counters;
 enum class Counter : unsigned;
@@ -67,11 +68,12 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
   // --- time ------------------------------------------------------------------------
   const Clock& clock() const noexcept { return *clock_; }
   Instant now() const { return clock_->now(); }
-  /// Any thread; allocates. `fire` runs once, outside every lock, on the thread that
-  /// drives timers (the timer thread, the ManualClock's caller, or the deterministic driver).
-  TimerId start_timer(std::int64_t after_ms, std::function<void(TimerId)> fire);
-  /// Any thread. True if the timer was pending (it will not fire).
-  bool cancel_timer(TimerId id);
+  /// Any thread; never blocks, allocates nothing (the node is made by make_timer_node).
+  /// Arms `node` to fire `after_ms` from now on the runtime's timer wheel; its callback
+  /// runs once, outside every lock, on the thread that drives timers (the timer thread,
+  /// the ManualClock's caller, or the deterministic driver). The caller keeps the
+  /// holder's reference: node->cancel() to cancel, node->release() when done with it.
+  TimerId start_timer(std::int64_t after_ms, TimerNode* node);
 
   // --- telemetry and counters ------------------------------------------------------
   bool telemetry_on() const noexcept {
@@ -123,8 +125,7 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
   std::chrono::milliseconds shutdown_timeout_;
 
   std::unique_ptr<Counters> counters_;
-  std::unique_ptr<TimerQueue> own_timers_;  // when the clock is not a ManualClock
-  TimerQueue* timers_ = nullptr;            // own_timers_ or the ManualClock's
+  std::shared_ptr<TimerService> timers_;  // registered with the clock when it is a ManualClock
   std::unique_ptr<TimerThread> timer_thread_;
   std::unique_ptr<SchedulingChoices> choices_;  // systematic mode only; before the scheduler (it uses it)
   std::unique_ptr<Scheduler> scheduler_;

@@ -1,0 +1,169 @@
+#include "timer/timer_service.hpp"
+
+#include <algorithm>
+#include <climits>
+
+namespace phyx::detail {
+
+namespace {
+
+TimerNode* from_arm(MailNode* m) noexcept { return static_cast<TimerNode*>(static_cast<TimerArmLink*>(m)); }
+TimerNode* from_disarm(MailNode* m) noexcept { return static_cast<TimerNode*>(static_cast<TimerDisarmLink*>(m)); }
+
+}  // namespace
+
+// ---- TimerNode (timer_node.hpp, step 3 there) -----------------------------------------
+
+bool TimerNode::cancel() noexcept {
+  std::uint32_t expected = pending;
+  // acq_rel: acquire sees the starter's writes; release orders this decision before the
+  // notice. Pairs with the CAS in claim_fire() (exactly one of the two wins).
+  if (!state_.compare_exchange_strong(expected, cancelled, std::memory_order_acq_rel, std::memory_order_acquire)) {
+    return false;
+  }
+  service_->post_disarm(this);
+  return true;
+}
+
+// ---- TimerService -------------------------------------------------------------------
+
+TimerService::TimerService(std::int64_t now_ns, std::atomic<std::uint64_t>* shared_ids)
+    : ids_(shared_ids != nullptr ? shared_ids : &own_ids_), wheel_(now_ns) {}
+
+TimerService::~TimerService() {
+  std::lock_guard lock(drive_mutex_);
+  drain();
+  wheel_.drain([this](TimerNode* n) {
+    std::uint32_t expected = TimerNode::pending;
+    // acq_rel: pairs with the CAS of cancel() and claim_fire(), as in cancel().
+    if (n->state_.compare_exchange_strong(expected, TimerNode::cancelled, std::memory_order_acq_rel,
+                                          std::memory_order_acquire)) {
+      pending_.fetch_sub(1, std::memory_order_relaxed);  // a tally (see pending())
+      n->invoke(false);  // never runs: the runtime is gone
+    }
+    n->release();  // the service's reference; a holder may keep the shell a little longer
+  });
+}
+
+TimerId TimerService::start(TimerNode* n, std::int64_t deadline_ns, bool* wake_driver) noexcept {
+  n->service_ = this;
+  // relaxed: ids need only be unique and rise with creation; the arm push publishes them.
+  n->set_due(deadline_ns, TimerId{ids_->fetch_add(1, std::memory_order_relaxed) + 1});
+  // relaxed: counted before the push, which publishes it to the driver that will
+  // decrement it (release/acquire of the inbox); readers take a tally.
+  pending_.fetch_add(1, std::memory_order_relaxed);
+  arms_.push(static_cast<TimerArmLink*>(n));
+  // Step 1's half of the StoreLoad pair: the push is ordered before the load of
+  // `announced_` below. Pairs with the fence in prepare_sleep().
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  bool wake = false;
+  std::int64_t announced = announced_.load(std::memory_order_relaxed);  // ordered by the fence above
+  while (deadline_ns < announced) {
+    // relaxed: only the value matters (the fences order it); pairs with prepare_sleep's store.
+    if (announced_.compare_exchange_weak(announced, deadline_ns, std::memory_order_relaxed)) {
+      wake = true;  // we lowered it: nobody else will wake the driver for this deadline
+      break;
+    }
+  }
+  // relaxed load first (the common case: no deep sleep), exchange so one start wakes it.
+  // Pairs with prepare_sleep's store (ordered by the fences).
+  if (!wake && deep_sleep_.load(std::memory_order_relaxed) && deep_sleep_.exchange(false, std::memory_order_relaxed)) {
+    wake = true;
+  }
+  if (wake_driver != nullptr) *wake_driver = wake;
+  return n->id_;
+}
+
+void TimerService::post_disarm(TimerNode* n) noexcept {
+  pending_.fetch_sub(1, std::memory_order_relaxed);  // a tally (see pending())
+  n->invoke(false);
+  // relaxed: the notice's reference is taken while the holder still holds one, so the
+  // count cannot reach zero meanwhile; the push publishes it.
+  n->refs_.fetch_add(1, std::memory_order_relaxed);
+  disarms_.push(static_cast<TimerDisarmLink*>(n));  // release: pairs with drain()'s pop
+}
+
+void TimerService::drop(TimerNode* n) noexcept { n->release(); }
+
+void TimerService::drain() {
+  // Disarms first: a timer armed and cancelled since the last drain is then dropped at its
+  // arm notice instead of being linked and unlinked.
+  while (MailNode* m = disarms_.pop()) {
+    TimerNode* n = from_disarm(m);
+    busy_ = true;
+    if (n->place == TimerNode::Place::slot) {
+      wheel_.remove(n);
+      drop(n);  // the service's reference
+    }
+    // Place::ready: it leaves through pop_due (claim lost) within its tick.
+    // Place::none: its arm notice is still queued (dropped there) or it already left.
+    n->release();  // the notice's reference
+  }
+  while (MailNode* m = arms_.pop()) {
+    TimerNode* n = from_arm(m);
+    busy_ = true;
+    if (n->is_pending()) {
+      wheel_.insert(n);
+    } else {
+      drop(n);  // cancelled before it was ever linked
+    }
+  }
+}
+
+TimerNode* TimerService::pop_due(std::int64_t limit_ns) {
+  std::lock_guard lock(drive_mutex_);
+  drain();
+  while (TimerNode* n = wheel_.pop_due(limit_ns)) {
+    if (n->claim_fire()) {
+      pending_.fetch_sub(1, std::memory_order_relaxed);  // a tally (see pending())
+      fired_.store(fired_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);  // single writer
+      return n;
+    }
+    drop(n);  // cancelled; its notice finds it unlinked
+  }
+  return nullptr;
+}
+
+void TimerService::fire(TimerNode* n) noexcept {
+  n->run();
+  drop(n);
+}
+
+std::optional<std::pair<std::int64_t, TimerId>> TimerService::next_due() {
+  std::lock_guard lock(drive_mutex_);
+  drain();
+  while (TimerNode* n = wheel_.peek_next()) {
+    if (n->is_pending()) return std::make_pair(n->deadline_ns(), n->id());
+    // Cancelled, its notice not drained yet: it is the heap top, take it out.
+    TimerNode* same = wheel_.pop_due(n->deadline_ns());
+    drop(same);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::int64_t> TimerService::prepare_sleep(std::int64_t now_ns) {
+  std::lock_guard lock(drive_mutex_);
+  drain();
+  std::int64_t until = wheel_.wake_bound().value_or(INT64_MAX);
+  const bool deep = !busy_;
+  if (busy_) until = std::min(until, now_ns > INT64_MAX - kBusyDrainNs ? INT64_MAX : now_ns + kBusyDrainNs);
+  busy_ = false;
+  // relaxed stores, ordered before the look below by the fence. Pair with start()'s loads.
+  announced_.store(until, std::memory_order_relaxed);
+  deep_sleep_.store(deep, std::memory_order_relaxed);
+  // Step 4's half of the StoreLoad pair; pairs with the fence in start().
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!arms_.empty()) {
+    wake_up();
+    return std::nullopt;
+  }
+  return until;
+}
+
+void TimerService::wake_up() noexcept {
+  // relaxed: starts that read the old values at worst wake the driver once more.
+  announced_.store(kAwake, std::memory_order_relaxed);
+  deep_sleep_.store(false, std::memory_order_relaxed);
+}
+
+}  // namespace phyx::detail

@@ -1,0 +1,125 @@
+// engine/timer/timer_service.hpp — the timers of one runtime: started and cancelled from
+// any thread without a lock, fired by one driver thread from a hashed timer wheel.
+//
+// Design: the wheel (timer_wheel.hpp) has one owner, the driver: the timer thread on a
+// real clock, the thread moving a ManualClock, or the deterministic driver. Other threads
+// never touch it; they talk to the driver through two intrusive MPSC inboxes (the Vyukov
+// queue of the mailboxes): `arms_` carries new timers, `disarms_` carries the shells of
+// cancelled ones. Whether a timer fires or is cancelled is decided by one CAS on the node
+// (timer_node.hpp), not by the driver, so cancel() answers at once and exactly.
+//
+// Protocol:
+//  1. start (any thread): take an id (ids rise with creation: ties fire in creation
+//     order), count the timer pending, push it on `arms_` (one exchange). Then, after a
+//     seq_cst fence, read `announced_`, the time the driver sleeps until: if the new
+//     deadline is earlier, lower `announced_` to it (CAS) and, if this call lowered it,
+//     wake the driver. A stream of later deadlines (every ask's timeout) wakes nobody.
+//  2. cancel (any thread, node.cancel()): the CAS pending -> cancelled; the winner counts
+//     the timer no longer pending, destroys its callback, takes a reference for the notice
+//     and pushes the shell on `disarms_`.
+//  3. The driver (under `drive_mutex_`, uncontended: one driver at a time) first drains
+//     `disarms_` (unlinking shells from the wheel, or marking them so that their arm
+//     notice is dropped), then `arms_` (linking pending timers into the wheel; ones already
+//     cancelled are dropped), then pops due timers: claim_fire() (the CAS) decides; a lost
+//     claim is a cancelled timer whose notice is still on its way.
+//  4. Before sleeping the driver stores `announced_` = the wheel's wake bound, issues a
+//     seq_cst fence and looks at `arms_` again: a start either sees the announcement
+//     (step 1, and wakes it if earlier) or is seen by this look. This is the StoreLoad
+//     pair of the two fences; without it a start could slip between "computed the next
+//     deadline" and "went to sleep", and its timer would fire late.
+//  5. A driver that finds work in its inboxes sleeps at most `kBusyDrainNs` (10 ms) next
+//     time, so cancelled shells do not pile up while timers stream through; one that found
+//     none sleeps until its next deadline and announces a deep sleep: the first start after
+//     it wakes the driver (once), which then drains again.
+// Invariants: `pending_` = started - fired - cancelled at every quiescent point (exact for
+// ManualClock::pending_timer_count); a node is linked in the wheel only while the service
+// holds its reference; the driver never runs a callback under `drive_mutex_` (a callback
+// may start or cancel timers, or tear the runtime down).
+// Rejected: one mutex around a heap or wheel (the design this replaced: every ask took it
+// twice, and two workers and the timer thread contended for it); per-worker wheels (a
+// process and the asks it makes migrate between workers, so most cancels would cross
+// threads anyway; a parked worker would need a timed park; and ManualClock must fire the
+// timers of all wheels in one deadline order); a wheel per thread that starts timers
+// with a lock-free cancel list (the same inbox, with more of them to drain).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+
+#include "phyx/detail/mpsc_queue.hpp"
+#include "phyx/detail/timer_node.hpp"
+#include "timer/timer_wheel.hpp"
+
+namespace phyx::detail {
+
+class TimerService {
+ public:
+  /// The sleep cap of a driver that is seeing traffic (step 5).
+  static constexpr std::int64_t kBusyDrainNs = 10'000'000;
+
+  /// `now_ns`: the clock's monotonic time now. `shared_ids`: an id source shared by the
+  /// services of one ManualClock (so ties across runtimes fire in creation order);
+  /// nullptr for a service of its own.
+  explicit TimerService(std::int64_t now_ns, std::atomic<std::uint64_t>* shared_ids = nullptr);
+  /// Cancels (without running) every timer still pending; frees what the service holds.
+  /// No thread may start a timer concurrently.
+  ~TimerService();
+  TimerService(const TimerService&) = delete;
+  TimerService& operator=(const TimerService&) = delete;
+
+  /// Any thread; never blocks, allocates nothing (the node is the caller's). Step 1: arms
+  /// `n` (fresh from make_timer_node) for `deadline_ns`. Returns its id. `*wake_driver`
+  /// is set when the driver must be woken (the caller owns the driver's wake-up).
+  TimerId start(TimerNode* n, std::int64_t deadline_ns, bool* wake_driver) noexcept;
+  /// Any thread: timers started and neither fired nor cancelled.
+  std::size_t pending() const noexcept {
+    return static_cast<std::size_t>(pending_.load(std::memory_order_acquire));  // pairs with start/claims
+  }
+  /// Any thread: timers that fired so far.
+  std::uint64_t fired() const noexcept {
+    return fired_.load(std::memory_order_relaxed);  // a tally; written by the driver only
+  }
+
+  // --- the driver (one thread at a time) -------------------------------------------
+  /// Step 3: the earliest pending timer due at or before `limit_ns`, claimed; nullptr if
+  /// none. The caller calls fire(n) outside every lock. Allocates only if the wheel's due
+  /// heap grows.
+  TimerNode* pop_due(std::int64_t limit_ns);
+  /// Runs a node returned by pop_due and drops the service's reference.
+  void fire(TimerNode* n) noexcept;
+  /// The exact earliest pending deadline (and the id that breaks ties), or nullopt.
+  std::optional<std::pair<std::int64_t, TimerId>> next_due();
+  /// Step 4: announces the sleep and returns the time to sleep until (INT64_MAX: until
+  /// woken), or nullopt if a timer arrived meanwhile (drain again, do not sleep).
+  /// `now_ns`: the driver's current time, for the busy cap of step 5.
+  std::optional<std::int64_t> prepare_sleep(std::int64_t now_ns);
+  /// The driver is awake: starts stop announcing (they will be drained).
+  void wake_up() noexcept;
+
+ private:
+  friend class TimerNode;
+  void post_disarm(TimerNode* n) noexcept;  // step 2, from TimerNode::cancel()
+  void drain();                             // step 3's two inboxes, under drive_mutex_
+  void drop(TimerNode* n) noexcept;         // the service's reference, for a dead timer
+
+  static constexpr std::int64_t kAwake = INT64_MIN;  // `announced_` while the driver is awake
+
+  // Written by starters and cancellers (any thread).
+  alignas(64) std::atomic<std::uint64_t> own_ids_{0};
+  std::atomic<std::uint64_t>* ids_;
+  std::atomic<std::int64_t> pending_{0};
+  alignas(64) std::atomic<std::int64_t> announced_{kAwake};
+  std::atomic<bool> deep_sleep_{false};
+  MpscQueue arms_;
+  MpscQueue disarms_;
+  // The driver's.
+  alignas(64) std::mutex drive_mutex_;
+  TimerWheel wheel_;
+  std::atomic<std::uint64_t> fired_{0};
+  bool busy_ = false;  // the last drain found notices (step 5)
+};
+
+}  // namespace phyx::detail
