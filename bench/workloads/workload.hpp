@@ -46,6 +46,7 @@ Workload ask_workload();
 Workload ask_many_workload();
 Workload ask_external_workload();
 Workload spawn_workload();
+Workload timers_workload();
 Workload idle_cpu_workload();
 
 double seconds_since(std::int64_t start_ns);

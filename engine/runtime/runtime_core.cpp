@@ -121,6 +121,12 @@ TimerId RuntimeCore::start_timer(std::int64_t after_ms, TimerNode* node) {
 bool RuntimeCore::fire_due_timers() {
   bool fired = false;
   const std::int64_t now = clock_->now().mono_ns;
+  if (manual_clock_ != nullptr) {
+    // Every runtime's timers due now on the shared clock, in one (deadline, id) order, as
+    // ManualClock::advance_by would fire them (time does not move: they are due).
+    while (manual_clock_->fire_next_due(now)) fired = true;
+    return fired;
+  }
   while (TimerNode* due = timers_->pop_due(now)) {
     timers_->fire(due);
     fired = true;
