@@ -24,6 +24,7 @@
 #include "mailbox/overflow.hpp"
 #include "phyx/detail/runtime_core.hpp"
 #include "phyx/errors.hpp"
+#include "process/own_timers.hpp"
 #include "sched/thread_context.hpp"
 #include "supervise/policy.hpp"
 #include "telemetry/counters.hpp"
@@ -60,6 +61,10 @@ ProcessCore::ProcessCore(std::shared_ptr<RuntimeCore> runtime, CoreSpec spec)
     : runtime_(std::move(runtime)), spec_(std::move(spec)) {}
 
 ProcessCore::~ProcessCore() {
+  // Shells of fired timers not yet swept (a pending one would still hold us alive).
+  if (timers_) {
+    for (TimerNode* n : timers_->take_all()) n->release();
+  }
   DropContextScope ctx(DropContext::stopping);
   while (Envelope* e = mailbox_.pop_user_at_destruction()) delete e;
   while (MailNode* n = mailbox_.pop_system_at_destruction()) delete static_cast<SysNode*>(n);
@@ -195,29 +200,13 @@ template <class Then>
 TimerId ProcessCore::start_own_timer(std::int64_t after_ms, Then then) {
   retain();
   ProcessHandle self(this);
-  TimerNode* node = make_timer_node([self, then = std::move(then)](TimerId fired) mutable {
-    self->forget_timer(fired);
-    then(*self.get());
-  });
-  // We hold control_, so the entry below is in timers_ before forget_timer (which takes
-  // control_) can look for it, however soon the timer fires.
+  TimerNode* node = make_timer_node([self, then = std::move(then)](TimerId) mutable { then(*self.get()); });
+  // Under control_, so ids of this process rise in timers_ (own_timers.hpp). The entry
+  // stays after the timer fires, until a sweep drops it.
   const TimerId id = runtime_->start_timer(after_ms, node);
-  if (!timers_) timers_ = std::make_unique<std::unordered_map<std::uint64_t, TimerNode*>>();
-  timers_->emplace(id.value, node);
+  if (!timers_) timers_ = std::make_unique<OwnTimers>();
+  timers_->add(id.value, node);
   return id;
-}
-
-void ProcessCore::forget_timer(TimerId id) noexcept {
-  TimerNode* node = nullptr;
-  {
-    std::lock_guard lock(control_);
-    if (!timers_) return;
-    auto it = timers_->find(id.value);
-    if (it == timers_->end()) return;  // a cancel took the entry and lost the race: it releases
-    node = it->second;
-    timers_->erase(it);
-  }
-  node->release();
 }
 
 TimerId ProcessCore::schedule_self(std::int64_t after_ms, Envelope* e) {
@@ -239,28 +228,20 @@ bool ProcessCore::cancel_timer(TimerId id) {
   TimerNode* node = nullptr;
   {
     std::lock_guard lock(control_);
-    if (!timers_) return false;
-    auto it = timers_->find(id.value);
-    if (it == timers_->end()) return false;
-    node = it->second;
-    timers_->erase(it);
+    if (timers_) node = timers_->take(id.value);
   }
-  const bool had_not_fired = node->cancel();
-  node->release();
-  return had_not_fired;
+  if (node == nullptr) return false;
+  return node->cancel_and_release();
 }
 
 void ProcessCore::cancel_own_timers() {
-  std::unique_ptr<std::unordered_map<std::uint64_t, TimerNode*>> nodes;
+  std::unique_ptr<OwnTimers> held;
   {
     std::lock_guard lock(control_);
-    nodes = std::move(timers_);
+    held = std::move(timers_);
   }
-  if (!nodes) return;
-  for (auto& [id, node] : *nodes) {
-    node->cancel();
-    node->release();
-  }
+  if (!held) return;
+  for (TimerNode* node : held->take_all()) node->cancel_and_release();
 }
 
 void ProcessCore::add_child(ProcessHandle child) {

@@ -21,7 +21,21 @@ bool TimerNode::cancel() noexcept {
   if (!state_.compare_exchange_strong(expected, cancelled, std::memory_order_acq_rel, std::memory_order_acquire)) {
     return false;
   }
+  // relaxed: the notice's reference is taken while the holder still holds one, so the
+  // count cannot reach zero meanwhile; the push publishes it.
+  refs_.fetch_add(1, std::memory_order_relaxed);
   service_->post_disarm(this);
+  return true;
+}
+
+bool TimerNode::cancel_and_release() noexcept {
+  std::uint32_t expected = pending;
+  // acq_rel: as in cancel(); pairs with the CAS in claim_fire().
+  if (!state_.compare_exchange_strong(expected, cancelled, std::memory_order_acq_rel, std::memory_order_acquire)) {
+    release();
+    return false;
+  }
+  service_->post_disarm(this);  // the holder's reference goes with the notice
   return true;
 }
 
@@ -52,12 +66,11 @@ TimerId TimerService::start(TimerNode* n, std::int64_t deadline_ns, bool* wake_d
   // relaxed: counted before the push, which publishes it to the driver that will
   // decrement it (release/acquire of the inbox); readers take a tally.
   pending_.fetch_add(1, std::memory_order_relaxed);
-  arms_.push(static_cast<TimerArmLink*>(n));
-  // Step 1's half of the StoreLoad pair: the push is ordered before the load of
-  // `announced_` below. Pairs with the fence in prepare_sleep().
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // Step 1's half of the StoreLoad pair: the seq_cst exchange of the push is ordered
+  // before the seq_cst loads below. Pairs with prepare_sleep()'s stores and look.
+  arms_.push_seq_cst(static_cast<TimerArmLink*>(n));
   bool wake = false;
-  std::int64_t announced = announced_.load(std::memory_order_relaxed);  // ordered by the fence above
+  std::int64_t announced = announced_.load(std::memory_order_seq_cst);  // pairs with prepare_sleep()'s store
   while (deadline_ns < announced) {
     // relaxed: only the value matters (the fences order it); pairs with prepare_sleep's store.
     if (announced_.compare_exchange_weak(announced, deadline_ns, std::memory_order_relaxed)) {
@@ -65,9 +78,10 @@ TimerId TimerService::start(TimerNode* n, std::int64_t deadline_ns, bool* wake_d
       break;
     }
   }
-  // relaxed load first (the common case: no deep sleep), exchange so one start wakes it.
-  // Pairs with prepare_sleep's store (ordered by the fences).
-  if (!wake && deep_sleep_.load(std::memory_order_relaxed) && deep_sleep_.exchange(false, std::memory_order_relaxed)) {
+  // A load first (the common case: no deep sleep), then an exchange so only one start
+  // wakes it. seq_cst load: pairs with prepare_sleep()'s store; relaxed exchange: only
+  // the value matters.
+  if (!wake && deep_sleep_.load(std::memory_order_seq_cst) && deep_sleep_.exchange(false, std::memory_order_relaxed)) {
     wake = true;
   }
   if (wake_driver != nullptr) *wake_driver = wake;
@@ -77,9 +91,6 @@ TimerId TimerService::start(TimerNode* n, std::int64_t deadline_ns, bool* wake_d
 void TimerService::post_disarm(TimerNode* n) noexcept {
   pending_.fetch_sub(1, std::memory_order_relaxed);  // a tally (see pending())
   n->invoke(false);
-  // relaxed: the notice's reference is taken while the holder still holds one, so the
-  // count cannot reach zero meanwhile; the push publishes it.
-  n->refs_.fetch_add(1, std::memory_order_relaxed);
   disarms_.push(static_cast<TimerDisarmLink*>(n));  // release: pairs with drain()'s pop
 }
 
@@ -148,12 +159,12 @@ std::optional<std::int64_t> TimerService::prepare_sleep(std::int64_t now_ns) {
   const bool deep = !busy_;
   if (busy_) until = std::min(until, now_ns > INT64_MAX - kBusyDrainNs ? INT64_MAX : now_ns + kBusyDrainNs);
   busy_ = false;
-  // relaxed stores, ordered before the look below by the fence. Pair with start()'s loads.
-  announced_.store(until, std::memory_order_relaxed);
-  deep_sleep_.store(deep, std::memory_order_relaxed);
-  // Step 4's half of the StoreLoad pair; pairs with the fence in start().
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (!arms_.empty()) {
+  // Step 4's half of the StoreLoad pair: seq_cst stores, then the seq_cst look at the
+  // inbox. Pair with start()'s push_seq_cst and seq_cst loads: a start either sees these
+  // stores or its timer is seen by the look.
+  announced_.store(until, std::memory_order_seq_cst);
+  deep_sleep_.store(deep, std::memory_order_seq_cst);
+  if (!arms_.empty_seq_cst()) {
     wake_up();
     return std::nullopt;
   }

@@ -10,8 +10,8 @@
 //
 // Protocol:
 //  1. start (any thread): take an id (ids rise with creation: ties fire in creation
-//     order), count the timer pending, push it on `arms_` (one exchange). Then, after a
-//     seq_cst fence, read `announced_`, the time the driver sleeps until: if the new
+//     order), count the timer pending, push it on `arms_` (one seq_cst exchange). Then
+//     read `announced_` (seq_cst), the time the driver sleeps until: if the new
 //     deadline is earlier, lower `announced_` to it (CAS) and, if this call lowered it,
 //     wake the driver. A stream of later deadlines (every ask's timeout) wakes nobody.
 //  2. cancel (any thread, node.cancel()): the CAS pending -> cancelled; the winner counts
@@ -22,11 +22,13 @@
 //     notice is dropped), then `arms_` (linking pending timers into the wheel; ones already
 //     cancelled are dropped), then pops due timers: claim_fire() (the CAS) decides; a lost
 //     claim is a cancelled timer whose notice is still on its way.
-//  4. Before sleeping the driver stores `announced_` = the wheel's wake bound, issues a
-//     seq_cst fence and looks at `arms_` again: a start either sees the announcement
-//     (step 1, and wakes it if earlier) or is seen by this look. This is the StoreLoad
-//     pair of the two fences; without it a start could slip between "computed the next
-//     deadline" and "went to sleep", and its timer would fire late.
+//  4. Before sleeping the driver stores `announced_` = the wheel's wake bound (seq_cst)
+//     and looks at `arms_` again (a seq_cst load of its tail): a start either sees the
+//     announcement (step 1, and wakes it if earlier) or is seen by this look. This is a
+//     StoreLoad (Dekker) pair, which needs seq_cst on both sides (on x86 the start's
+//     exchange is a full barrier already; a separate fence cost ~10 ns per start); without
+//     it a start could slip between "computed the next deadline" and "went to sleep", and
+//     its timer would fire late.
 //  5. A driver that finds work in its inboxes sleeps at most `kBusyDrainNs` (10 ms) next
 //     time, so cancelled shells do not pile up while timers stream through; one that found
 //     none sleeps until its next deadline and announces a deep sleep: the first start after

@@ -18,7 +18,7 @@ void TimerWheel::insert(TimerNode* n) {
 void TimerWheel::file(TimerNode* n) {
   const std::int64_t tick = tick_of(n->deadline_ns());
   if (tick <= elapsed_) {
-    ready_.push_back(n);  // may allocate; the only allocation here
+    ready_.push_back(Ready{n->deadline_ns(), n->id().value, n});  // may allocate; the only allocation here
     std::push_heap(ready_.begin(), ready_.end(), Later{});
     n->place = TimerNode::Place::ready;
     ++size_;
@@ -98,9 +98,9 @@ TimerNode* TimerWheel::pop_due(std::int64_t limit_ns) {
   const std::int64_t limit_tick = tick_of(limit_ns);
   for (;;) {
     if (!ready_.empty()) {
-      if (ready_.front()->deadline_ns() > limit_ns) return nullptr;
+      if (ready_.front().deadline_ns > limit_ns) return nullptr;
       std::pop_heap(ready_.begin(), ready_.end(), Later{});
-      TimerNode* n = ready_.back();
+      TimerNode* n = ready_.back().node;
       ready_.pop_back();
       n->place = TimerNode::Place::none;
       --size_;
@@ -120,7 +120,7 @@ TimerNode* TimerWheel::pop_due(std::int64_t limit_ns) {
 
 TimerNode* TimerWheel::peek_next() {
   for (;;) {
-    if (!ready_.empty()) return ready_.front();
+    if (!ready_.empty()) return ready_.front().node;
     int level = 0;
     int slot = 0;
     std::int64_t start = 0;
@@ -136,7 +136,7 @@ std::optional<std::int64_t> TimerWheel::next_deadline() {
 }
 
 std::optional<std::int64_t> TimerWheel::wake_bound() const noexcept {
-  if (!ready_.empty()) return ready_.front()->deadline_ns();
+  if (!ready_.empty()) return ready_.front().deadline_ns;
   int level = 0;
   int slot = 0;
   std::int64_t start = 0;

@@ -96,9 +96,15 @@ class TimerWheel {
     std::uint64_t occupied = 0;
     std::array<TimerNode*, kSlots> slots{};
   };
+  /// A due node with its key copied in, so heap moves never touch the nodes.
+  struct Ready {
+    std::int64_t deadline_ns;
+    std::uint64_t id;
+    TimerNode* node;
+  };
   struct Later {  // heap order: the earliest (deadline, id) on top
-    bool operator()(const TimerNode* a, const TimerNode* b) const noexcept {
-      return a->deadline_ns() != b->deadline_ns() ? a->deadline_ns() > b->deadline_ns() : a->id().value > b->id().value;
+    bool operator()(const Ready& a, const Ready& b) const noexcept {
+      return a.deadline_ns != b.deadline_ns ? a.deadline_ns > b.deadline_ns : a.id > b.id;
     }
   };
   static std::int64_t tick_of(std::int64_t ns) noexcept;
@@ -108,16 +114,16 @@ class TimerWheel {
   void expire(int level, int slot, std::int64_t start);
 
   std::array<Level, kLevels> levels_{};
-  std::vector<TimerNode*> ready_;  // a heap (Later)
+  std::vector<Ready> ready_;  // a heap (Later)
   std::int64_t elapsed_;
   std::size_t size_ = 0;
 };
 
 template <class F>
 void TimerWheel::drain(F f) {
-  for (TimerNode* n : ready_) {
-    n->place = TimerNode::Place::none;
-    f(n);
+  for (const Ready& r : ready_) {
+    r.node->place = TimerNode::Place::none;
+    f(r.node);
   }
   ready_.clear();
   for (auto& level : levels_) {

@@ -134,8 +134,7 @@ class TimedFutureState : public FutureState<T> {
  private:
   static TimerNode* settled_mark() noexcept { return reinterpret_cast<TimerNode*>(alignof(TimerNode)); }
   static void drop_timer(TimerNode* t) noexcept {
-    t->cancel();  // false when it fired (the timeout settled us): nothing to undo
-    t->release();
+    t->cancel_and_release();  // false when it fired (the timeout settled us): nothing to undo
   }
   std::atomic<TimerNode*> timer_{nullptr};
 };

@@ -45,6 +45,16 @@ class MpscQueue {
     prev->next.store(n, std::memory_order_release);  // pairs with the acquire loads in pop()
   }
 
+  /// As push(), with the exchange seq_cst: it is then also ordered before the caller's
+  /// later seq_cst loads, one half of a StoreLoad (Dekker) pair whose other half is
+  /// empty_seq_cst() after a seq_cst store (engine/timer/timer_service.hpp step 4). On
+  /// x86 the exchange is the same instruction.
+  void push_seq_cst(MailNode* n) noexcept {
+    n->next.store(nullptr, std::memory_order_relaxed);  // published by the exchange
+    MailNode* prev = tail_.exchange(n, std::memory_order_seq_cst);  // pairs with empty_seq_cst()
+    prev->next.store(n, std::memory_order_release);  // pairs with the acquire loads in pop()
+  }
+
   /// Consumer only. The oldest node, or nullptr when the queue is empty or its oldest
   /// push is in flight (step 2). Never blocks, never allocates.
   MailNode* pop() noexcept {
@@ -70,6 +80,12 @@ class MpscQueue {
       return head;
     }
     return nullptr;  // a producer slipped in before the stub: it is in flight
+  }
+
+  /// Consumer only: as empty(), with the tail read seq_cst (see push_seq_cst).
+  bool empty_seq_cst() const noexcept {
+    return head_ == &stub_ && stub_.next.load(std::memory_order_acquire) == nullptr &&  // pairs with push()
+           tail_.load(std::memory_order_seq_cst) == &stub_;  // pairs with push_seq_cst()'s exchange
   }
 
   /// Consumer only: true when nothing is queued and no push is in flight.

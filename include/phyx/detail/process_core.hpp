@@ -31,7 +31,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "phyx/detail/mailbox.hpp"
@@ -45,6 +44,7 @@
 namespace phyx::detail {
 
 class RuntimeCore;
+class OwnTimers;
 class ProcessCore;
 
 /// Where a user message comes from; decides the dead-letter reason of a refusal (SPEC 14.18).
@@ -183,8 +183,6 @@ class ProcessCore {
   /// entry in timers_ is gone by then). Defined in process_core.cpp.
   template <class Then>
   TimerId start_own_timer(std::int64_t after_ms, Then then);
-  /// The timer `id` fired: drops its entry and the holder's reference.
-  void forget_timer(TimerId id) noexcept;
   void refuse(Envelope* e, Origin origin);
   void count_down_alive() noexcept;
 
@@ -217,7 +215,7 @@ class ProcessCore {
   std::unique_ptr<StopState> stop_;  // made by the first stop(); never replaced (the owner reads it unlocked)
   // This incarnation's timers (schedules, the restart wait), by id; the map holds each
   // node's holder reference. Made by the first timer.
-  std::unique_ptr<std::unordered_map<std::uint64_t, TimerNode*>> timers_;
+  std::unique_ptr<OwnTimers> timers_;  // engine/process/own_timers.hpp
 
   // Touched only by the thread inside run_slice().
   Phase phase_ = Phase::init_pending;
