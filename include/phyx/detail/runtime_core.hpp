@@ -1,7 +1,7 @@
 // phyx/detail/runtime_core.hpp — the engine object a Runtime owns (not for users).
 //
 // RuntimeCore owns every subsystem of one runtime: the scheduler (threads or the
-// deterministic driver), the timer queue, the process table, counters and the telemetry
+// deterministic driver), the timer service, the process table, counters and the telemetry
 // sink. Processes keep it alive through a shared_ptr, so refs that outlive their Runtime
 // stay safe (SPEC 14.14): after shutdown every process is stopped and refuses work.
 // Everything here is implemented in engine/runtime/; templates in the public headers call
