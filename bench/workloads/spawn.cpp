@@ -1,5 +1,8 @@
 // spawn: spawn N idle processes from one thread (SPEC 13), with RSS growth per process
-// (the idle-memory figure, measured in the same run).
+// (the idle-memory figure, measured in the same run). The processes are spawned from one
+// phyx::SharedSpec (the way to spawn many of a kind: they share its behaviour); `--plain 1`
+// spawns each from a copy of the ProcessSpec instead (params say which). One variant per
+// run: RSS cannot be measured twice in one OS process (freed memory stays mapped).
 #include <vector>
 
 #include <phyx/phyx.hpp>
@@ -18,11 +21,17 @@ Workload spawn_workload() {
                 .init = [](const phyx::Empty&) { return 0; },
                 .handle = [](int&, int&, auto&) {},
             };
+            const bool plain = p.get("plain", 0) != 0;
             std::vector<phyx::ProcessRef<int>> refs;
             refs.reserve(static_cast<std::size_t>(n));
             const std::int64_t rss_before = current_rss_kib();
             const std::int64_t start = now_ns();
-            for (std::int64_t i = 0; i < n; ++i) refs.push_back(rt.spawn(spec));
+            if (plain) {
+              for (std::int64_t i = 0; i < n; ++i) refs.push_back(rt.spawn(spec));
+            } else {
+              const auto shared = phyx::share(spec);
+              for (std::int64_t i = 0; i < n; ++i) refs.push_back(rt.spawn(shared));
+            }
             const double secs = seconds_since(start);
             // Let every init run so the processes are idle and running, then read RSS.
             auto last = refs.back();
@@ -33,10 +42,11 @@ Workload spawn_workload() {
             const std::int64_t rss_after = current_rss_kib();
             const double bytes = static_cast<double>(rss_after - rss_before) * 1024.0 / static_cast<double>(n);
             out.push_back({"spawn", static_cast<double>(n) / secs, "processes/s",
-                           {{"processes", std::to_string(n)}, {"secs", std::to_string(secs)}}});
+                           {{"processes", std::to_string(n)}, {"secs", std::to_string(secs)}, {"spec", plain ? "plain" : "shared"}}});
             out.push_back({"idle-memory", bytes, "bytes/process",
                            {{"processes", std::to_string(n)},
                             {"rss_delta_mib", std::to_string((rss_after - rss_before) / 1024)},
+                            {"spec", plain ? "plain" : "shared"},
                             {"includes", "ProcessRef vector (16 B/process)"}}});
             return out;
           }};

@@ -57,8 +57,11 @@ struct PendingEnvelope {
 
 }  // namespace
 
-ProcessCore::ProcessCore(std::shared_ptr<RuntimeCore> runtime, CoreSpec spec)
-    : runtime_(std::move(runtime)), spec_(std::move(spec)) {}
+ProcessCore::ProcessCore(std::shared_ptr<RuntimeCore> runtime, std::shared_ptr<const CoreSpec> spec)
+    : runtime_(std::move(runtime)),
+      spec_(std::move(spec)),
+      max_inbox_(static_cast<std::uint32_t>(spec_->max_inbox)),  // <= 2^31-1 (validate_spec)
+      policy_(static_cast<std::uint8_t>(spec_->policy)) {}
 
 ProcessCore::~ProcessCore() {
   // Shells of fired timers not yet swept (a pending one would still hold us alive).
@@ -80,7 +83,7 @@ bool ProcessCore::send_user(Envelope* e, Origin origin) {
   RuntimeCore& rt = *runtime_;
   const bool telemetry = rt.telemetry_on();
   rt.count(Counter::sent);
-  const Mailbox::Admission admission = mailbox_.offer(spec_.max_inbox, spec_.policy);
+  const Mailbox::Admission admission = mailbox_.offer(max_inbox_, policy());
   if (admission.offer == Mailbox::Offer::refused_closed) {
     refuse(e, origin);
     return false;
@@ -88,7 +91,7 @@ bool ProcessCore::send_user(Envelope* e, Origin origin) {
   if (admission.offer == Mailbox::Offer::refused_full) {
     if (telemetry) {
       rt.record_event("process:mailbox:full", this,
-                      Fields{{"policy", std::string(to_string(spec_.policy))}, {"size", int_field(admission.queued)}});
+                      Fields{{"policy", std::string(to_string(policy()))}, {"size", int_field(admission.queued)}});
       rt.record_event("process:dead_letter", this,
                       Fields{{"reason", std::string("mailbox_full")}, {"msg_type", std::string(e->msg_type())}});
     }
@@ -105,7 +108,7 @@ bool ProcessCore::send_user(Envelope* e, Origin origin) {
   DropChain evicted_later;
   if (admission.evicting && telemetry) {
     rt.record_event("process:mailbox:full", this,
-                    Fields{{"policy", std::string(to_string(spec_.policy))}, {"size", int_field(admission.queued)}});
+                    Fields{{"policy", std::string(to_string(policy()))}, {"size", int_field(admission.queued)}});
   }
   if (admission.holds_head) {
     mailbox_.evict_owed(evicted_first);
@@ -268,7 +271,7 @@ bool ProcessCore::run_slice(unsigned budget) {
     }
     Envelope* user = nullptr;
     DropChain evicted;
-    const Mailbox::Take taken = mailbox_.take(user, evicted, spec_.policy);
+    const Mailbox::Take taken = mailbox_.take(user, evicted, policy());
     if (!evicted.empty()) {
       report_dropped(evicted, {}, {});
       if (runtime_->telemetry_on()) runtime_->deliver_events();
@@ -448,7 +451,7 @@ void ProcessCore::crash(std::string error) {
     // keep queueing. Under Strategy::none the process has failed already: `failed`, and
     // sends are refused (its lane is discarded once the children are down).
     if (!stop_requested_) {
-      if (spec_.supervision().type == Strategy::none) {
+      if (spec_->supervision().type == Strategy::none) {
         mailbox_.close();
         set_status(Status::failed);
       } else {
@@ -475,7 +478,7 @@ void ProcessCore::decide_after_crash() {
     finish_stop();
     return;
   }
-  const Supervision& sup = spec_.supervision();
+  const Supervision& sup = spec_->supervision();
   RestartState& history = restart_state();
   if (sup.type == Strategy::none) {
     enter_failed();

@@ -41,6 +41,13 @@ class Runtime {
   ProcessRef<Msg> spawn(ProcessSpec<Msg, State, Ctx> spec, Ctx ctx = {}) {
     return ProcessRef<Msg>(detail::spawn_process(*core_, nullptr, std::move(spec), std::move(ctx)));
   }
+  /// As spawn(spec, ctx), from a spec prepared by phyx::share: validated once, and its
+  /// name, settings and functions shared by every process spawned from it (no copies;
+  /// an idle process is ~40% smaller). Any thread; allocates the process only.
+  template <class Msg, class State, class Ctx>
+  ProcessRef<Msg> spawn(const SharedSpec<Msg, State, Ctx>& spec, Ctx ctx = {}) {
+    return ProcessRef<Msg>(detail::spawn_shared(*core_, nullptr, spec.behaviour_, std::move(ctx)));
+  }
 
   /// Any non-worker thread; blocks up to `deadline`. Idempotent (later calls return the
   /// first report).

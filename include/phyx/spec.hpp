@@ -4,6 +4,7 @@
 #include <concepts>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -21,6 +22,11 @@ struct Empty {};
 
 template <class Msg, class State, class Ctx>
 class Tools;
+
+namespace detail {
+template <class Msg, class State, class Ctx>
+struct Behaviour;
+}  // namespace detail
 
 /// A message handler, built implicitly from any callable of one of three shapes
 /// (the third argument is Tools<Msg, State, Ctx>&; `auto&` works):
@@ -91,5 +97,30 @@ struct ProcessSpec {
   MailboxPolicy mailbox_policy = MailboxPolicy::reject;
   std::optional<Supervision> supervision;                              // nullopt = Supervision{}
 };
+
+/// A ProcessSpec prepared once for many spawns (phyx::share): validated once, and its
+/// name, settings and functions are shared by every process spawned from it instead of
+/// copied into each (an idle process is then ~40% smaller, and a spawn copies no
+/// std::function). Immutable; copies share the same behaviour. Any thread.
+/// Spawn with Runtime::spawn(shared, ctx) or tools.spawn(shared, ctx), as with a spec.
+template <class Msg, class State, class Ctx = Empty>
+class SharedSpec {
+ public:
+  const std::string& name() const noexcept;
+
+ private:
+  template <class M, class S, class C>
+  friend SharedSpec<M, S, C> share(ProcessSpec<M, S, C> spec);
+  friend class Runtime;
+  template <class M, class S, class C>
+  friend class Tools;
+  explicit SharedSpec(std::shared_ptr<const detail::Behaviour<Msg, State, Ctx>> b) noexcept : behaviour_(std::move(b)) {}
+  std::shared_ptr<const detail::Behaviour<Msg, State, Ctx>> behaviour_;
+};
+
+/// Any thread; allocates once. Validates `spec` (SpecError naming the field, as spawn does)
+/// and prepares it for many spawns.
+template <class Msg, class State, class Ctx>
+SharedSpec<Msg, State, Ctx> share(ProcessSpec<Msg, State, Ctx> spec);
 
 }  // namespace phyx

@@ -89,6 +89,10 @@ class Tools {
   /// is applied by this process. Allocates.
   template <class M, class S, class C>
   ProcessRef<M> spawn(ProcessSpec<M, S, C> spec, C ctx = {}) const;
+  /// As spawn(spec, ctx), from a spec prepared by phyx::share (validated already; the
+  /// child shares its behaviour instead of copying it).
+  template <class M, class S, class C>
+  ProcessRef<M> spawn(const SharedSpec<M, S, C>& spec, C ctx = {}) const;
 
   /// A message to self after `after` (0 = after what is already queued). Cancelled when
   /// the process stops or crashes. A negative delay throws SpecError.

@@ -87,7 +87,9 @@ struct CoreSpec {
 
 class ProcessCore {
  public:
-  ProcessCore(std::shared_ptr<RuntimeCore> runtime, CoreSpec spec);
+  /// `spec` is shared by every process spawned from one phyx::SharedSpec (or owned alone
+  /// by a process spawned from a plain ProcessSpec); it outlives the process.
+  ProcessCore(std::shared_ptr<RuntimeCore> runtime, std::shared_ptr<const CoreSpec> spec);
   virtual ~ProcessCore();
   ProcessCore(const ProcessCore&) = delete;
   ProcessCore& operator=(const ProcessCore&) = delete;
@@ -101,7 +103,7 @@ class ProcessCore {
   }
 
   ProcessId id() const noexcept { return id_; }
-  const std::string& name() const noexcept { return spec_.name; }
+  const std::string& name() const noexcept { return spec_->name; }
   RuntimeCore& runtime() const noexcept { return *runtime_; }
   const std::shared_ptr<RuntimeCore>& runtime_ptr() const noexcept { return runtime_; }
   /// Any thread; never blocks.
@@ -141,6 +143,10 @@ class ProcessCore {
   /// Drops init / handle / on_stop once the process is stopped for good, so closures that
   /// hold refs (to this process or others) cannot keep a cycle alive.
   virtual void release_behaviour() noexcept = 0;
+  /// True when no other process (and no phyx::SharedSpec) shares this one's behaviour:
+  /// it lives in this object (use_count 0) or this is its last holder.
+  bool behaviour_unshared() const noexcept { return spec_.use_count() <= 1; }
+  MailboxPolicy policy() const noexcept { return static_cast<MailboxPolicy>(policy_); }
 
  private:
   friend class RuntimeCore;
@@ -188,37 +194,43 @@ class ProcessCore {
 
   friend class ProcessTable;
 
+  // Ordered so that an idle process packs into a 224-byte allocation class (the small
+  // fields together; see engine/runtime/README.md on idle memory).
   std::shared_ptr<RuntimeCore> runtime_;
-  const CoreSpec spec_;
+  const std::shared_ptr<const CoreSpec> spec_;  // name and supervision (cold)
   ProcessId id_{};
   ProcessHandle parent_;
   // The runtime's process table (engine/runtime/process_table.hpp), under its shard lock.
   ProcessCore* table_prev_ = nullptr;
   ProcessCore* table_next_ = nullptr;
-  bool in_table_ = false;
-  bool root_ = false;  // spawned on the Runtime (a sibling under the root), set before insertion
   std::atomic<std::uint32_t> refs_{1};
   std::atomic<Status> status_{Status::starting};
+  const std::uint32_t max_inbox_;  // copies of the hot settings, read by every send
+  const std::uint8_t policy_;      // a MailboxPolicy (policy())
+  bool in_table_ = false;          // under the table's shard lock
+  bool root_ = false;  // spawned on the Runtime (a sibling under the root), set before insertion
   std::atomic<bool> counted_down_{false};  // processes_alive was decremented (exactly once)
+  mutable SpinLock control_;
+  // Guarded by control_ (never taken by a send or by message handling).
+  bool stop_requested_ : 1 = false;
+  bool abandoned_ : 1 = false;  // forced to stopped at the shutdown deadline
+  // Touched only by the thread inside run_slice().
+  Phase phase_ = Phase::init_pending;
 
   Mailbox mailbox_{true};  // scheduled from birth: the process runs its init first
 
-  // Guarded by control_ (never taken by a send or by message handling).
+  // Guarded by control_.
   struct StopState {
     StopReason reason;
     StopMode mode = StopMode::discard;
     std::shared_ptr<FutureState<void>> done;
   };
-  mutable SpinLock control_;
-  bool stop_requested_ = false;
-  bool abandoned_ = false;  // forced to stopped at the shutdown deadline
   std::unique_ptr<StopState> stop_;  // made by the first stop(); never replaced (the owner reads it unlocked)
-  // This incarnation's timers (schedules, the restart wait), by id; the map holds each
-  // node's holder reference. Made by the first timer.
+  // This incarnation's timers (schedules, the restart wait), by id, each with its holder
+  // reference. Made by the first timer.
   std::unique_ptr<OwnTimers> timers_;  // engine/process/own_timers.hpp
 
   // Touched only by the thread inside run_slice().
-  Phase phase_ = Phase::init_pending;
   struct RestartState {
     std::vector<std::int64_t> times_ms;  // monotonic, for max_restarts
     std::uint64_t in_life = 0;

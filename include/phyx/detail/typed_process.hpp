@@ -16,48 +16,103 @@ namespace phyx::detail {
 /// Throws SpecError naming the first invalid field of a spec (SPEC 3, 6).
 void validate_spec(const CoreSpec& spec, bool has_init, bool has_handle);
 
+/// What processes spawned from one spec share: settings (the CoreSpec base, which
+/// ProcessCore keeps) and functions. Built once per spawn from a ProcessSpec, or once for
+/// many spawns by phyx::share. Immutable while shared.
 template <class Msg, class State, class Ctx>
-class TypedProcess final : public ProcessCore {
+struct Behaviour : CoreSpec {
+  Behaviour(ProcessSpec<Msg, State, Ctx>&& spec)
+      : CoreSpec{std::move(spec.name), spec.max_inbox, spec.mailbox_policy,
+                 spec.supervision ? std::make_unique<const Supervision>(*spec.supervision) : nullptr},
+        init(std::move(spec.init)),
+        handle(std::move(spec.handle)),
+        on_stop(std::move(spec.on_stop)) {
+    validate_spec(*this, static_cast<bool>(init), static_cast<bool>(handle));
+  }
+  std::function<State(const Ctx&)> init;
+  Handler<Msg, State, Ctx> handle;
+  std::function<void(State&, const StopReason&, const Ctx&)> on_stop;
+};
+
+/// A process of one (Msg, State, Ctx). `spec` owns the behaviour when it is shared (a
+/// SharedSpec's), or owns nothing when the behaviour lives inside the process object
+/// (PlainProcess below).
+template <class Msg, class State, class Ctx>
+class TypedProcess : public ProcessCore {
  public:
-  TypedProcess(std::shared_ptr<RuntimeCore> rt, CoreSpec core, ProcessSpec<Msg, State, Ctx> spec, Ctx ctx)
-      : ProcessCore(std::move(rt), std::move(core)),
-        init_(std::move(spec.init)),
-        handle_(std::move(spec.handle)),
-        on_stop_(std::move(spec.on_stop)),
-        ctx_(std::move(ctx)),
-        tools_(this, &*ctx_) {}
+  TypedProcess(std::shared_ptr<RuntimeCore> rt, std::shared_ptr<const CoreSpec> spec,
+               const Behaviour<Msg, State, Ctx>* behaviour, Ctx ctx)
+      : ProcessCore(std::move(rt), std::move(spec)), behaviour_(behaviour), ctx_(std::move(ctx)) {}
 
  protected:
-  void run_init() override { state_.emplace(init_(*ctx_)); }
-  void invoke_handler(Envelope& e) override { handle_(*state_, static_cast<TypedEnvelope<Msg>&>(e).msg, tools_); }
+  void run_init() override { state_.emplace(behaviour_->init(*ctx_)); }
+  void invoke_handler(Envelope& e) override {
+    Tools<Msg, State, Ctx> tools(this, &*ctx_);
+    behaviour_->handle(*state_, static_cast<TypedEnvelope<Msg>&>(e).msg, tools);
+  }
   void run_on_stop(const StopReason& r) override {
-    if (on_stop_) on_stop_(*state_, r, *ctx_);
+    if (behaviour_->on_stop) behaviour_->on_stop(*state_, r, *ctx_);
   }
   void destroy_state() noexcept override { state_.reset(); }
   bool has_state() const noexcept override { return state_.has_value(); }
   void release_behaviour() noexcept override {
-    init_ = nullptr;
-    handle_ = nullptr;
-    on_stop_ = nullptr;
+    // What the functions captured (refs to peers, which may hold refs to us) must not
+    // outlive our stop in a cycle. A behaviour only we hold is ours to empty; a shared one
+    // lives as long as its other processes or the user's SharedSpec (their business).
+    if (behaviour_unshared()) {  // ours alone: inside this object, or the last holder of a shared one
+      auto* mine = const_cast<Behaviour<Msg, State, Ctx>*>(behaviour_);  // built non-const, held by us alone
+      mine->init = nullptr;
+      mine->handle = nullptr;
+      mine->on_stop = nullptr;
+    }
     ctx_.reset();  // a ctx holding refs (a peer list including us) must not keep a cycle
   }
 
  private:
-  std::function<State(const Ctx&)> init_;
-  Handler<Msg, State, Ctx> handle_;
-  std::function<void(State&, const StopReason&, const Ctx&)> on_stop_;
+  const Behaviour<Msg, State, Ctx>* behaviour_;  // kept alive by ProcessCore::spec_, or by PlainProcess
   std::optional<Ctx> ctx_;
-  Tools<Msg, State, Ctx> tools_;
   std::optional<State> state_;
 };
+
+/// Holds the behaviour of a PlainProcess; a base listed first, so it is built before the
+/// process (whose ProcessCore reads the settings) and destroyed after it.
+template <class Msg, class State, class Ctx>
+struct BehaviourHolder {
+  explicit BehaviourHolder(ProcessSpec<Msg, State, Ctx>&& spec) : held(std::move(spec)) {}
+  Behaviour<Msg, State, Ctx> held;
+};
+
+/// A process spawned from a plain ProcessSpec: its behaviour (moved out of the spec's copy)
+/// lives in the same allocation, so spawn(spec) costs one allocation, as before specs could
+/// be shared.
+template <class Msg, class State, class Ctx>
+class PlainProcess final : private BehaviourHolder<Msg, State, Ctx>, public TypedProcess<Msg, State, Ctx> {
+ public:
+  PlainProcess(std::shared_ptr<RuntimeCore> rt, ProcessSpec<Msg, State, Ctx>&& spec, Ctx ctx)
+      : BehaviourHolder<Msg, State, Ctx>(std::move(spec)),
+        TypedProcess<Msg, State, Ctx>(std::move(rt), unowned(&this->held), &this->held, std::move(ctx)) {}
+
+ private:
+  /// A pointer that owns nothing (use_count() == 0): the behaviour dies with this object.
+  static std::shared_ptr<const CoreSpec> unowned(const CoreSpec* spec) noexcept {
+    return std::shared_ptr<const CoreSpec>(std::shared_ptr<const CoreSpec>(), spec);
+  }
+};
+
+/// Registers a process of a shared `behaviour` under `parent` (nullptr = the root).
+template <class Msg, class State, class Ctx>
+ProcessHandle spawn_shared(RuntimeCore& rt, ProcessCore* parent,
+                           const std::shared_ptr<const Behaviour<Msg, State, Ctx>>& behaviour, Ctx ctx) {
+  const Behaviour<Msg, State, Ctx>* b = behaviour.get();
+  ProcessHandle handle(new TypedProcess<Msg, State, Ctx>(rt.shared_from_this(), behaviour, b, std::move(ctx)));
+  rt.adopt(handle.get(), parent);
+  return handle;
+}
 
 /// Validates, builds and registers a process under `parent` (nullptr = the root).
 template <class Msg, class State, class Ctx>
 ProcessHandle spawn_process(RuntimeCore& rt, ProcessCore* parent, ProcessSpec<Msg, State, Ctx> spec, Ctx ctx) {
-  CoreSpec core{spec.name, spec.max_inbox, spec.mailbox_policy,
-                spec.supervision ? std::make_unique<const Supervision>(*spec.supervision) : nullptr};
-  validate_spec(core, static_cast<bool>(spec.init), static_cast<bool>(spec.handle));
-  ProcessHandle handle(new TypedProcess<Msg, State, Ctx>(rt.shared_from_this(), std::move(core), std::move(spec), std::move(ctx)));
+  ProcessHandle handle(new PlainProcess<Msg, State, Ctx>(rt.shared_from_this(), std::move(spec), std::move(ctx)));
   rt.adopt(handle.get(), parent);
   return handle;
 }
@@ -71,6 +126,22 @@ template <class M, class S, class C>
 ProcessRef<M> Tools<Msg, State, Ctx>::spawn(ProcessSpec<M, S, C> spec, C ctx) const {
   auto child = detail::spawn_process(self_->runtime(), self_, std::move(spec), std::move(ctx));
   return ProcessRef<M>(std::move(child));
+}
+
+template <class Msg, class State, class Ctx>
+template <class M, class S, class C>
+ProcessRef<M> Tools<Msg, State, Ctx>::spawn(const SharedSpec<M, S, C>& spec, C ctx) const {
+  return ProcessRef<M>(detail::spawn_shared(self_->runtime(), self_, spec.behaviour_, std::move(ctx)));
+}
+
+template <class Msg, class State, class Ctx>
+SharedSpec<Msg, State, Ctx> share(ProcessSpec<Msg, State, Ctx> spec) {
+  return SharedSpec<Msg, State, Ctx>(std::make_shared<const detail::Behaviour<Msg, State, Ctx>>(std::move(spec)));
+}
+
+template <class Msg, class State, class Ctx>
+const std::string& SharedSpec<Msg, State, Ctx>::name() const noexcept {
+  return behaviour_->name;
 }
 
 }  // namespace phyx
