@@ -1,6 +1,7 @@
 // skynet: a tree of 10-way spawns down to 1,000,000 leaves (1,111,111 processes); each
 // leaf reports its number, each inner node the sum of its children (SPEC 13). Children are
-// made with tools.spawn and stop themselves after reporting.
+// made with tools.spawn from one phyx::SharedSpec (the way to spawn many of a kind) and
+// stop themselves after reporting.
 #include <future>
 #include <optional>
 #include <variant>
@@ -17,7 +18,9 @@ struct Sum {
 };
 struct SkyCtx;
 using SkyRef = phyx::ProcessRef<Sum>;
+struct SkyState;
 struct SkyCtx {
+  const phyx::SharedSpec<Sum, SkyState, SkyCtx>* kind;  // what children are spawned from
   std::optional<SkyRef> parent;         // nullopt at the root
   std::promise<std::int64_t>* result;  // the root's answer
   std::int64_t num;
@@ -54,7 +57,7 @@ phyx::ProcessSpec<Sum, SkyState, SkyCtx> sky_spec() {
               const std::int64_t child = ctx.size / 10;
               s.pending = 10;
               for (std::int64_t i = 0; i < 10; ++i) {
-                auto c = tools.spawn(sky_spec(), SkyCtx{tools.self(), nullptr, ctx.num + i * child, child});
+                auto c = tools.spawn(*ctx.kind, SkyCtx{ctx.kind, tools.self(), nullptr, ctx.num + i * child, child});
                 c.send(Sum{-1});
               }
               return;
@@ -77,8 +80,9 @@ Workload skynet_workload() {
             std::int64_t sum;
             {
               phyx::Runtime rt({.workers = p.workers});
+              const auto kind = phyx::share(sky_spec());
               start = now_ns();
-              auto root = rt.spawn(sky_spec(), SkyCtx{std::nullopt, &result, 0, leaves});
+              auto root = rt.spawn(kind, SkyCtx{&kind, std::nullopt, &result, 0, leaves});
               root.send(Sum{-1});
               sum = result.get_future().get();
             }
