@@ -125,10 +125,15 @@ class Mailbox {
   bool claim_head(std::uint64_t extra_bits, std::uint64_t* claimed) noexcept;
   void remove_all_held(DropChain& evicted, DropChain& discarded) noexcept;
 
+  // The state word and the user lane (stub, head, tail) come first and together: 32
+  // bytes, which lie in one cache line whenever the mailbox starts 32-byte aligned (it
+  // does in a process: mimalloc's size classes of 224 and 384 bytes keep blocks 32- and
+  // 64-byte aligned). A send then moves one line of the receiver's between cores, not two
+  // (the word's CAS and the tail's exchange): ring-multi 20 -> see engine/mailbox/README.md.
   std::atomic<std::uint64_t> word_;
+  MpscQueue user_;
   std::uint64_t next_seq_ = 0;  // head holder only
   std::atomic<bool> unlinked_parity_{false};  // the owner's last finished take (mailbox.cpp step 6)
-  MpscQueue user_;
   MpscQueue system_;
 };
 
