@@ -1,17 +1,28 @@
 // phyx/detail/future_state.hpp — the shared state behind Future<T>, Reply<R> and Resolve<T>.
 //
-// Protocol (settling is single-winner, waiting is any number of threads):
+// Protocol (settling is single-winner; waiting and continuations are any number):
 //  1. A settler calls claim(): an acq_rel exchange on `claimed_`; only the first caller
 //     gets true. Later settlers (a reply after a timeout) get false and count a late reply.
 //  2. The winner stores the result (plain write, it is the only writer), then publish():
-//     under `mutex_` it sets `settled_` (release; pairs with the acquire load in ready()),
-//     takes the continuation, and notifies waiters; then it runs the continuation outside
-//     the lock.
-//  3. Readers check ready() (acquire) before touching the result, so the plain write of
+//     sets `settled_` (seq_cst; ready()'s acquire loads pair with it), wakes blocked
+//     waiters if any are counted in `waiters_`, then takes the continuation list with an
+//     exchange that leaves the "settled" mark in it, and runs the continuations in
+//     registration order, outside every lock.
+//  3. A continuation is pushed on `continuations_` with a CAS (a Treiber stack: one
+//     allocation, the callable inline, no lock); a push that finds the mark runs at once
+//     on the caller instead. Either way it runs exactly once, after the result is written.
+//  4. A thread that must block counts itself in `waiters_` (seq_cst) under `mutex_`, then
+//     looks at `settled_` (seq_cst) before sleeping on `cv_`; publish stores `settled_`
+//     (seq_cst) before it loads `waiters_` (seq_cst). That StoreLoad pair means either the
+//     publisher sees the waiter (and takes `mutex_` to notify it) or the waiter sees the
+//     result; a settle with nobody blocked touches neither the mutex nor the condvar.
+//  5. Readers check ready() (acquire) before touching the result, so the plain write of
 //     step 2 happens-before their read.
 // Invariant: the result is written once, before `settled_` becomes true, and never again.
-// Rejected: a lock-free waiter list (futex on `settled_`) — worth it only once asks are on
-// the hot path of the scheduler issue; a mutex + condvar is correct and small enough here.
+// Rejected: a mutex around a vector of std::function (the first version: every pipe and
+// every reply took the mutex twice and allocated twice; 5-10% of an ask); a futex on
+// `settled_` instead of the condvar (C++20 atomic wait): blocking is the rare path (an
+// outside thread's get() after its spin), the condvar keeps wait_for simple.
 #pragma once
 
 #include <atomic>
@@ -35,13 +46,13 @@ class RuntimeCore;
 class FutureStateBase {
  public:
   FutureStateBase() = default;
-  virtual ~FutureStateBase() = default;
+  virtual ~FutureStateBase();
   FutureStateBase(const FutureStateBase&) = delete;
   FutureStateBase& operator=(const FutureStateBase&) = delete;
 
   /// Any thread; never blocks.
   bool ready() const noexcept {
-    return settled_.load(std::memory_order_acquire);  // pairs with the release store in publish()
+    return settled_.load(std::memory_order_acquire);  // pairs with the (seq_cst) store in publish()
   }
   /// Step 1: true for exactly one caller.
   bool claim() noexcept {
@@ -58,8 +69,12 @@ class FutureStateBase {
   /// engine thread it only polls.
   bool wait_for(std::chrono::nanoseconds d);
   /// Runs `k` once when settled: now, on the caller, if already settled; else on the
-  /// settling thread. Any number of continuations run in registration order.
-  void on_ready(std::function<void()> k);
+  /// settling thread. Any number of continuations run in registration order. Allocates
+  /// one node (k inline); never blocks. `k` must not throw (what it throws is dropped).
+  template <class F>
+  void on_ready(F k) {
+    push_continuation(new ContinuationOf<std::decay_t<F>>(std::move(k)));
+  }
   /// Any thread: settles with `e` if not settled yet. True if this call settled it.
   virtual bool fail(std::exception_ptr e) = 0;
   /// Attaches the deterministic runtime that wait() drives.
@@ -70,11 +85,32 @@ class FutureStateBase {
   virtual void on_settled() noexcept {}
 
  private:
+  /// A continuation: a node of the list of step 3, its callable inline.
+  struct Continuation {
+    virtual ~Continuation() = default;
+    virtual void run() noexcept = 0;
+    Continuation* next = nullptr;
+  };
+  template <class F>
+  struct ContinuationOf final : Continuation {
+    explicit ContinuationOf(F f) : fn(std::move(f)) {}
+    void run() noexcept override {
+      try {
+        fn();
+      } catch (...) {
+      }
+    }
+    F fn;
+  };
+  static Continuation* settled_mark() noexcept { return reinterpret_cast<Continuation*>(alignof(Continuation)); }
+  void push_continuation(Continuation* c);  // step 3
+
   std::atomic<bool> claimed_{false};
   std::atomic<bool> settled_{false};
+  std::atomic<std::uint32_t> waiters_{0};               // step 4
+  std::atomic<Continuation*> continuations_{nullptr};  // step 3; settled_mark() once published
   std::mutex mutex_;
   std::condition_variable cv_;
-  std::vector<std::function<void()>> continuations_;  // in registration order
   std::weak_ptr<RuntimeCore> driver_;
 };
 
