@@ -26,4 +26,11 @@ class SystemClock final : public Clock {
 
 std::shared_ptr<Clock> create_system_clock() { return std::make_shared<SystemClock>(); }
 
+namespace detail {
+
+bool is_system_clock(const Clock& clock) noexcept { return dynamic_cast<const SystemClock*>(&clock) != nullptr; }
+
+std::int64_t system_mono_ns() noexcept { return read_ns(CLOCK_MONOTONIC); }
+
+}  // namespace detail
 }  // namespace phyx

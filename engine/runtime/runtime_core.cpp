@@ -58,6 +58,7 @@ RuntimeCore::RuntimeCore(const RuntimeOptions& options)
       table_(std::make_unique<ProcessTable>()) {
   has_sink_ = static_cast<bool>(emit_);
   manual_clock_ = dynamic_cast<ManualClock*>(clock_.get());
+  system_clock_ = is_system_clock(*clock_);
   timers_ = std::make_shared<TimerService>(clock_->now().mono_ns,
                                            manual_clock_ != nullptr ? manual_clock_->timer_ids() : nullptr);
   if (manual_clock_ != nullptr) manual_clock_->attach(timers_);
@@ -108,7 +109,7 @@ void systematic_yield_point(SchedulingChoices& choices) noexcept { choices.yield
 // ---- time ---------------------------------------------------------------------------
 
 TimerId RuntimeCore::start_timer(std::int64_t after_ms, TimerNode* node) {
-  const std::int64_t now = clock_->now().mono_ns;
+  const std::int64_t now = mono_ns();
   // Saturates: a delay of centuries is "never", not an overflow into the past.
   const std::int64_t deadline =
       after_ms > (INT64_MAX - std::max<std::int64_t>(now, 0)) / 1'000'000 ? INT64_MAX : now + after_ms * 1'000'000;

@@ -39,6 +39,10 @@ void systematic_yield_point(SchedulingChoices& choices) noexcept;
 class ProcessTable;
 class TimerService;
 class TimerThread;
+/// engine/platform/system_clock.cpp: whether `clock` is create_system_clock()'s, and its
+/// monotonic time alone.
+bool is_system_clock(const Clock& clock) noexcept;
+std::int64_t system_mono_ns() noexcept;
 class Counters;
 enum class Counter : unsigned;
 
@@ -68,6 +72,9 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
   // --- time ------------------------------------------------------------------------
   const Clock& clock() const noexcept { return *clock_; }
   Instant now() const { return clock_->now(); }
+  /// Any thread: monotonic time only. On the system clock one clock_gettime instead of
+  /// now()'s two (wall time is not read): every ask's timeout starts here.
+  std::int64_t mono_ns() const { return system_clock_ ? system_mono_ns() : clock_->now().mono_ns; }
   /// Any thread; never blocks, allocates nothing (the node is made by make_timer_node).
   /// Arms `node` to fire `after_ms` from now on the runtime's timer wheel; its callback
   /// runs once, outside every lock, on the thread that drives timers (the timer thread,
@@ -120,6 +127,7 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
 
   std::shared_ptr<Clock> clock_;
   ManualClock* manual_clock_ = nullptr;  // when clock_ is a ManualClock
+  bool system_clock_ = false;            // when clock_ is create_system_clock()'s
   EmitFn emit_;
   bool deterministic_ = false;
   std::chrono::milliseconds shutdown_timeout_;
