@@ -16,33 +16,33 @@ TimerNode* from_disarm(MailNode* m) noexcept { return static_cast<TimerNode*>(st
 
 bool TimerNode::cancel() noexcept {
   std::uint32_t expected = pending;
-  // acq_rel: acquire sees the starter's writes; release orders this decision before the
-  // notice. Pairs with the CAS in claim_fire() (exactly one of the two wins).
-  if (!state_.compare_exchange_strong(expected, cancelled, std::memory_order_acq_rel, std::memory_order_acquire)) {
+  // seq_cst: the first half of step 2's StoreLoad pair (then the load of linked_ in
+  // post_disarm); also pairs with the CAS in claim_fire() (exactly one of them wins).
+  if (!state_.compare_exchange_strong(expected, cancelled, std::memory_order_seq_cst, std::memory_order_acquire)) {
     return false;
   }
   // relaxed: the notice's reference is taken while the holder still holds one, so the
   // count cannot reach zero meanwhile; the push publishes it.
   refs_.fetch_add(1, std::memory_order_relaxed);
-  service_->post_disarm(this);
+  if (!service_->post_disarm(this)) release();  // no notice needed: the extra reference goes
   return true;
 }
 
 bool TimerNode::cancel_and_release() noexcept {
   std::uint32_t expected = pending;
-  // acq_rel: as in cancel(); pairs with the CAS in claim_fire().
-  if (!state_.compare_exchange_strong(expected, cancelled, std::memory_order_acq_rel, std::memory_order_acquire)) {
+  // seq_cst: as in cancel().
+  if (!state_.compare_exchange_strong(expected, cancelled, std::memory_order_seq_cst, std::memory_order_acquire)) {
     release();
     return false;
   }
-  service_->post_disarm(this);  // the holder's reference goes with the notice
+  if (!service_->post_disarm(this)) release();  // the holder's reference goes with the notice, if any
   return true;
 }
 
 // ---- TimerService -------------------------------------------------------------------
 
 TimerService::TimerService(std::int64_t now_ns, std::atomic<std::uint64_t>* shared_ids)
-    : ids_(shared_ids != nullptr ? shared_ids : &own_ids_), wheel_(now_ns) {}
+    : shared_ids_(shared_ids), wheel_(now_ns) {}
 
 TimerService::~TimerService() {
   std::lock_guard lock(drive_mutex_);
@@ -52,7 +52,7 @@ TimerService::~TimerService() {
     // acq_rel: pairs with the CAS of cancel() and claim_fire(), as in cancel().
     if (n->state_.compare_exchange_strong(expected, TimerNode::cancelled, std::memory_order_acq_rel,
                                           std::memory_order_acquire)) {
-      pending_.fetch_sub(1, std::memory_order_relaxed);  // a tally (see pending())
+      finished_.fetch_add(1, std::memory_order_release);  // pairs with pending()'s acquire load
       n->invoke(false);  // never runs: the runtime is gone
     }
     n->release();  // the service's reference; a holder may keep the shell a little longer
@@ -61,11 +61,11 @@ TimerService::~TimerService() {
 
 TimerId TimerService::start(TimerNode* n, std::int64_t deadline_ns, bool* wake_driver) noexcept {
   n->service_ = this;
-  // relaxed: ids need only be unique and rise with creation; the arm push publishes them.
-  n->set_due(deadline_ns, TimerId{ids_->fetch_add(1, std::memory_order_relaxed) + 1});
-  // relaxed: counted before the push, which publishes it to the driver that will
-  // decrement it (release/acquire of the inbox); readers take a tally.
-  pending_.fetch_add(1, std::memory_order_relaxed);
+  // relaxed: a count, published to the driver by the push below and to pending() as a
+  // tally; ids rise with it.
+  const std::uint64_t started = started_.fetch_add(1, std::memory_order_relaxed) + 1;
+  // relaxed: ids need only be unique and rise with creation; the push publishes them.
+  n->set_due(deadline_ns, TimerId{shared_ids_ != nullptr ? shared_ids_->fetch_add(1, std::memory_order_relaxed) + 1 : started});
   // Step 1's half of the StoreLoad pair: the seq_cst exchange of the push is ordered
   // before the seq_cst loads below. Pairs with prepare_sleep()'s stores and look.
   arms_.push_seq_cst(static_cast<TimerArmLink*>(n));
@@ -88,10 +88,14 @@ TimerId TimerService::start(TimerNode* n, std::int64_t deadline_ns, bool* wake_d
   return n->id_;
 }
 
-void TimerService::post_disarm(TimerNode* n) noexcept {
-  pending_.fetch_sub(1, std::memory_order_relaxed);  // a tally (see pending())
+bool TimerService::post_disarm(TimerNode* n) noexcept {
+  finished_.fetch_add(1, std::memory_order_release);  // pairs with pending()'s acquire load
   n->invoke(false);
+  // Step 2's second half for the canceller: seq_cst load, pairs with the driver's seq_cst
+  // store of linked_ in drain() (after its own seq_cst re-read of the state).
+  if (!n->linked_.load(std::memory_order_seq_cst)) return false;  // the driver will see the CAS
   disarms_.push(static_cast<TimerDisarmLink*>(n));  // release: pairs with drain()'s pop
+  return true;
 }
 
 void TimerService::drop(TimerNode* n) noexcept { n->release(); }
@@ -113,11 +117,18 @@ void TimerService::drain() {
   while (MailNode* m = arms_.pop()) {
     TimerNode* n = from_arm(m);
     busy_ = true;
-    if (n->is_pending()) {
-      wheel_.insert(n);
-    } else {
+    if (!n->is_pending()) {
       drop(n);  // cancelled before it was ever linked
+      continue;
     }
+    wheel_.insert(n);
+    // Step 2's driver half: seq_cst store, then a seq_cst re-read of the state. Pairs with
+    // the canceller's seq_cst CAS and load of linked_.
+    n->linked_.store(true, std::memory_order_seq_cst);
+    if (n->state_.load(std::memory_order_seq_cst) == TimerNode::cancelled && n->place == TimerNode::Place::slot) {
+      wheel_.remove(n);  // cancelled meanwhile; its canceller may or may not have posted a notice
+      drop(n);
+    }  // (in the due heap it leaves through pop_due, claim lost)
   }
 }
 
@@ -126,7 +137,7 @@ TimerNode* TimerService::pop_due(std::int64_t limit_ns) {
   drain();
   while (TimerNode* n = wheel_.pop_due(limit_ns)) {
     if (n->claim_fire()) {
-      pending_.fetch_sub(1, std::memory_order_relaxed);  // a tally (see pending())
+      finished_.fetch_add(1, std::memory_order_release);  // pairs with pending()'s acquire load
       fired_.store(fired_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);  // single writer
       return n;
     }

@@ -14,9 +14,15 @@
 //     read `announced_` (seq_cst), the time the driver sleeps until: if the new
 //     deadline is earlier, lower `announced_` to it (CAS) and, if this call lowered it,
 //     wake the driver. A stream of later deadlines (every ask's timeout) wakes nobody.
-//  2. cancel (any thread, node.cancel()): the CAS pending -> cancelled; the winner counts
-//     the timer no longer pending, destroys its callback, takes a reference for the notice
-//     and pushes the shell on `disarms_`.
+//  2. cancel (any thread, node.cancel()): the CAS pending -> cancelled (seq_cst); the
+//     winner counts the timer no longer pending, destroys its callback, and then reads the
+//     node's `linked_` (seq_cst). Only if the driver has linked the node does it push the
+//     shell on `disarms_` (with a reference for the notice). The driver, after linking a
+//     node, stores `linked_` (seq_cst) and reads the state again (seq_cst): if cancelled,
+//     it unlinks the node itself. That StoreLoad pair means at least one of the two sees
+//     the other, so a cancelled shell never stays linked; both seeing is harmless (the
+//     notice then finds the node unlinked). An ask answered before the driver drained its
+//     start (nearly all of them) so costs no disarm notice at all.
 //  3. The driver (under `drive_mutex_`, uncontended: one driver at a time) first drains
 //     `disarms_` (unlinking shells from the wheel, or marking them so that their arm
 //     notice is dropped), then `arms_` (linking pending timers into the wheel; ones already
@@ -33,8 +39,8 @@
 //     time, so cancelled shells do not pile up while timers stream through; one that found
 //     none sleeps until its next deadline and announces a deep sleep: the first start after
 //     it wakes the driver (once), which then drains again.
-// Invariants: `pending_` = started - fired - cancelled at every quiescent point (exact for
-// ManualClock::pending_timer_count); a node is linked in the wheel only while the service
+// Invariants: pending() = started - (fired + cancelled) at every quiescent point (exact for
+// ManualClock::pending_timer_count; one counter each, so a start costs one RMW for it); a node is linked in the wheel only while the service
 // holds its reference; the driver never runs a callback under `drive_mutex_` (a callback
 // may start or cancel timers, or tear the runtime down).
 // Rejected: one mutex around a heap or wheel (the design this replaced: every ask took it
@@ -78,7 +84,11 @@ class TimerService {
   TimerId start(TimerNode* n, std::int64_t deadline_ns, bool* wake_driver) noexcept;
   /// Any thread: timers started and neither fired nor cancelled.
   std::size_t pending() const noexcept {
-    return static_cast<std::size_t>(pending_.load(std::memory_order_acquire));  // pairs with start/claims
+    // Finished first: every finished timer was started before, so the difference is never
+    // negative. acquire: pairs with the release increments of finished_ (whose timers'
+    // starts happened before them).
+    const std::uint64_t finished = finished_.load(std::memory_order_acquire);
+    return static_cast<std::size_t>(started_.load(std::memory_order_acquire) - finished);  // pairs with start()
   }
   /// Any thread: timers that fired so far.
   std::uint64_t fired() const noexcept {
@@ -103,16 +113,19 @@ class TimerService {
 
  private:
   friend class TimerNode;
-  void post_disarm(TimerNode* n) noexcept;  // step 2, from TimerNode::cancel()
+  /// Step 2, from the winner of a cancel: counts, destroys the callback, and posts a
+  /// disarm notice (taking the reference the caller hands it) if the node is linked.
+  /// False if no notice was posted (the caller keeps its reference).
+  bool post_disarm(TimerNode* n) noexcept;
   void drain();                             // step 3's two inboxes, under drive_mutex_
   void drop(TimerNode* n) noexcept;         // the service's reference, for a dead timer
 
   static constexpr std::int64_t kAwake = INT64_MIN;  // `announced_` while the driver is awake
 
   // Written by starters and cancellers (any thread).
-  alignas(64) std::atomic<std::uint64_t> own_ids_{0};
-  std::atomic<std::uint64_t>* ids_;
-  std::atomic<std::int64_t> pending_{0};
+  alignas(64) std::atomic<std::uint64_t> started_{0};  // also the ids, unless shared
+  std::atomic<std::uint64_t>* shared_ids_;             // a ManualClock's, or nullptr
+  alignas(64) std::atomic<std::uint64_t> finished_{0};  // fired + cancelled
   alignas(64) std::atomic<std::int64_t> announced_{kAwake};
   std::atomic<bool> deep_sleep_{false};
   MpscQueue arms_;

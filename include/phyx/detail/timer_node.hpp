@@ -13,10 +13,11 @@
 //     callback and destroys it; a loser leaves it alone.
 //  3. Cancel (any thread, the holder): CAS pending -> cancelled. The winner destroys the
 //     callback at once (so what it captured, a message with a Reply, a process handle, goes
-//     now, not when the driver next looks) and posts a disarm notice so the driver unlinks
-//     the shell; the notice holds a reference (a fresh one, or the holder's own when the
-//     holder is done with the node: cancel_and_release). cancel() returns whether it won:
-//     "true if it had not fired".
+//     now, not when the driver next looks) and, if the driver has linked the shell into
+//     its wheel, posts a disarm notice so that it unlinks it (timer_service.hpp step 2);
+//     the notice holds a reference (a fresh one, or the holder's own when the holder is
+//     done with the node: cancel_and_release). cancel() returns whether it won: "true if
+//     it had not fired".
 //  4. Each party drops its reference with release(); the last one frees the shell.
 // Invariants: exactly one of fire or cancel wins; the callback is destroyed exactly once,
 // by the winner; the shell is freed exactly once, by the last release.
@@ -96,7 +97,6 @@ class TimerNode : public TimerArmLink, public TimerDisarmLink {
   Place place = Place::none;
   std::uint8_t level = 0;
   std::uint8_t slot = 0;
-  bool disarmed = false;  // the disarm notice was handled before the arm notice
 
  protected:
   virtual ~TimerNode() = default;
@@ -110,6 +110,7 @@ class TimerNode : public TimerArmLink, public TimerDisarmLink {
   TimerService* service_ = nullptr;
   std::atomic<std::uint32_t> state_{pending};
   std::atomic<std::uint32_t> refs_{2};  // holder + service (step 1)
+  std::atomic<bool> linked_{false};     // the driver has linked it (timer_service.hpp step 2)
 };
 
 /// A timer whose callback `F` (called as f(TimerId)) is stored inline.
