@@ -9,6 +9,7 @@
 namespace phyx::detail {
 
 class ProcessCore;
+class EnvelopeCache;
 
 /// How an unanswered Reply destroyed on this thread fails.
 enum class DropContext { crash_or_unanswered, stopping };
@@ -17,6 +18,7 @@ struct ThreadContext {
   ProcessCore* process = nullptr;  // whose init / handle / on_stop runs here
   int engine_depth = 0;            // > 0: a worker, or a handler in deterministic mode
   DropContext drop = DropContext::crash_or_unanswered;
+  EnvelopeCache* envelopes = nullptr;  // a worker's recycled envelope blocks (mailbox/envelope_cache.hpp)
 };
 
 ThreadContext& thread_context() noexcept;
@@ -28,6 +30,20 @@ class EngineThreadScope {
   ~EngineThreadScope() { --thread_context().engine_depth; }
   EngineThreadScope(const EngineThreadScope&) = delete;
   EngineThreadScope& operator=(const EngineThreadScope&) = delete;
+};
+
+/// A worker thread's envelope cache for the scope (the worker's whole life).
+class EnvelopeCacheScope {
+ public:
+  explicit EnvelopeCacheScope(EnvelopeCache* cache) noexcept : saved_(thread_context().envelopes) {
+    thread_context().envelopes = cache;
+  }
+  ~EnvelopeCacheScope() { thread_context().envelopes = saved_; }
+  EnvelopeCacheScope(const EnvelopeCacheScope&) = delete;
+  EnvelopeCacheScope& operator=(const EnvelopeCacheScope&) = delete;
+
+ private:
+  EnvelopeCache* saved_;
 };
 
 class CurrentProcessScope {

@@ -55,6 +55,7 @@
 #include <thread>
 #include <vector>
 
+#include "mailbox/envelope_cache.hpp"
 #include "phyx/detail/process_core.hpp"
 #include "phyx/detail/runtime_core.hpp"
 #include "sched/choices.hpp"
@@ -310,6 +311,8 @@ class WorkStealing final : public Scheduler {
   }
 
   void work(Worker& w) {
+    EnvelopeCache envelopes;  // freed when this thread leaves (mailbox/envelope_cache.hpp)
+    EnvelopeCacheScope envelope_scope(&envelopes);
     EngineThreadScope engine_thread;
     current_slot() = WorkerSlot{this, &w};
     bool searching = false;  // we are counted in searching_ (step 8)

@@ -25,6 +25,11 @@ struct Envelope : MailNode {
   FutureStateBase* ask = nullptr;
   virtual ~Envelope() = default;
   virtual std::string_view msg_type() const noexcept = 0;
+  /// Any thread. On a worker, from its recycled blocks (engine/mailbox/envelope_cache.hpp);
+  /// elsewhere from the allocator. Sized delete: the virtual destructor passes the size of
+  /// the most derived envelope.
+  static void* operator new(std::size_t size);
+  static void operator delete(void* p, std::size_t size) noexcept;
 };
 
 /// Envelopes that left the lane unhandled (evicted or discarded), oldest first, linked
