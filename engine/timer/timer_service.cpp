@@ -72,7 +72,8 @@ TimerId TimerService::start(TimerNode* n, std::int64_t deadline_ns, bool* wake_d
   bool wake = false;
   std::int64_t announced = announced_.load(std::memory_order_seq_cst);  // pairs with prepare_sleep()'s store
   while (deadline_ns < announced) {
-    // relaxed: only the value matters (the fences order it); pairs with prepare_sleep's store.
+    // relaxed: only the value matters (the seq_cst push and load above order it against
+    // prepare_sleep's store).
     if (announced_.compare_exchange_weak(announced, deadline_ns, std::memory_order_relaxed)) {
       wake = true;  // we lowered it: nobody else will wake the driver for this deadline
       break;

@@ -24,10 +24,11 @@
 //     notice then finds the node unlinked). An ask answered before the driver drained its
 //     start (nearly all of them) so costs no disarm notice at all.
 //  3. The driver (under `drive_mutex_`, uncontended: one driver at a time) first drains
-//     `disarms_` (unlinking shells from the wheel, or marking them so that their arm
-//     notice is dropped), then `arms_` (linking pending timers into the wheel; ones already
-//     cancelled are dropped), then pops due timers: claim_fire() (the CAS) decides; a lost
-//     claim is a cancelled timer whose notice is still on its way.
+//     `disarms_` (unlinking shells from the wheel; a shell whose arm notice is still
+//     queued is dropped when that notice comes), then `arms_` (linking pending timers into
+//     the wheel, step 2's re-read after each; ones already cancelled are dropped), then
+//     pops due timers: claim_fire() (the CAS) decides; a lost claim is a cancelled timer
+//     whose notice is still on its way, or that needed none.
 //  4. Before sleeping the driver stores `announced_` = the wheel's wake bound (seq_cst)
 //     and looks at `arms_` again (a seq_cst load of its tail): a start either sees the
 //     announcement (step 1, and wakes it if earlier) or is seen by this look. This is a
