@@ -15,27 +15,18 @@ TimerNode* from_disarm(MailNode* m) noexcept { return static_cast<TimerNode*>(st
 // ---- TimerNode (timer_node.hpp, step 3 there) -----------------------------------------
 
 bool TimerNode::cancel() noexcept {
-  std::uint32_t expected = pending;
-  // seq_cst: the first half of step 2's StoreLoad pair (then the load of linked_ in
-  // post_disarm); also pairs with the CAS in claim_fire() (exactly one of them wins).
-  if (!state_.compare_exchange_strong(expected, cancelled, std::memory_order_seq_cst, std::memory_order_acquire)) {
-    return false;
-  }
-  // relaxed: the notice's reference is taken while the holder still holds one, so the
-  // count cannot reach zero meanwhile; the push publishes it.
+  // relaxed: a reference for cancel_and_release() to spend, taken while the holder still
+  // holds its own, so the count cannot reach zero meanwhile.
   refs_.fetch_add(1, std::memory_order_relaxed);
-  if (!service_->post_disarm(this)) release();  // no notice needed: the extra reference goes
-  return true;
+  return cancel_and_release();
 }
 
 bool TimerNode::cancel_and_release() noexcept {
-  std::uint32_t expected = pending;
-  // seq_cst: as in cancel().
-  if (!state_.compare_exchange_strong(expected, cancelled, std::memory_order_seq_cst, std::memory_order_acquire)) {
+  if (!claim_cancel()) {
     release();
     return false;
   }
-  if (!service_->post_disarm(this)) release();  // the holder's reference goes with the notice, if any
+  if (!service_->post_disarm(this)) release();  // the reference goes with the notice, if any
   return true;
 }
 
@@ -48,10 +39,7 @@ TimerService::~TimerService() {
   std::lock_guard lock(drive_mutex_);
   drain();
   wheel_.drain([this](TimerNode* n) {
-    std::uint32_t expected = TimerNode::pending;
-    // acq_rel: pairs with the CAS of cancel() and claim_fire(), as in cancel().
-    if (n->state_.compare_exchange_strong(expected, TimerNode::cancelled, std::memory_order_acq_rel,
-                                          std::memory_order_acquire)) {
+    if (n->claim_cancel()) {
       finished_.fetch_add(1, std::memory_order_release);  // pairs with pending()'s acquire load
       n->invoke(false);  // never runs: the runtime is gone
     }
@@ -99,8 +87,6 @@ bool TimerService::post_disarm(TimerNode* n) noexcept {
   return true;
 }
 
-void TimerService::drop(TimerNode* n) noexcept { n->release(); }
-
 void TimerService::drain() {
   // Disarms first: a timer armed and cancelled since the last drain is then dropped at its
   // arm notice instead of being linked and unlinked.
@@ -109,7 +95,7 @@ void TimerService::drain() {
     busy_ = true;
     if (n->place == TimerNode::Place::slot) {
       wheel_.remove(n);
-      drop(n);  // the service's reference
+      n->release();  // the service's reference
     }
     // Place::ready: it leaves through pop_due (claim lost) within its tick.
     // Place::none: its arm notice is still queued (dropped there) or it already left.
@@ -119,7 +105,7 @@ void TimerService::drain() {
     TimerNode* n = from_arm(m);
     busy_ = true;
     if (!n->is_pending()) {
-      drop(n);  // cancelled before it was ever linked
+      n->release();  // the service's reference: cancelled before it was ever linked
       continue;
     }
     wheel_.insert(n);
@@ -128,7 +114,7 @@ void TimerService::drain() {
     n->linked_.store(true, std::memory_order_seq_cst);
     if (n->state_.load(std::memory_order_seq_cst) == TimerNode::cancelled && n->place == TimerNode::Place::slot) {
       wheel_.remove(n);  // cancelled meanwhile; its canceller may or may not have posted a notice
-      drop(n);
+      n->release();      // the service's reference
     }  // (in the due heap it leaves through pop_due, claim lost)
   }
 }
@@ -142,14 +128,14 @@ TimerNode* TimerService::pop_due(std::int64_t limit_ns) {
       fired_.store(fired_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);  // single writer
       return n;
     }
-    drop(n);  // cancelled; its notice finds it unlinked
+    n->release();  // the service's reference: cancelled (its notice, if any, finds it unlinked)
   }
   return nullptr;
 }
 
 void TimerService::fire(TimerNode* n) noexcept {
   n->run();
-  drop(n);
+  n->release();  // the service's reference
 }
 
 std::optional<std::pair<std::int64_t, TimerId>> TimerService::next_due() {
@@ -158,8 +144,7 @@ std::optional<std::pair<std::int64_t, TimerId>> TimerService::next_due() {
   while (TimerNode* n = wheel_.peek_next()) {
     if (n->is_pending()) return std::make_pair(n->deadline_ns(), n->id());
     // Cancelled, its notice not drained yet: it is the heap top, take it out.
-    TimerNode* same = wheel_.pop_due(n->deadline_ns());
-    drop(same);
+    wheel_.pop_due(n->deadline_ns())->release();  // the service's reference
   }
   return std::nullopt;
 }

@@ -119,7 +119,6 @@ class TimerService {
   /// False if no notice was posted (the caller keeps its reference).
   bool post_disarm(TimerNode* n) noexcept;
   void drain();                             // step 3's two inboxes, under drive_mutex_
-  void drop(TimerNode* n) noexcept;         // the service's reference, for a dead timer
 
   static constexpr std::int64_t kAwake = INT64_MIN;  // `announced_` while the driver is awake
 

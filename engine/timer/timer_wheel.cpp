@@ -12,10 +12,6 @@ std::int64_t TimerWheel::tick_of(std::int64_t ns) noexcept {
 }
 
 void TimerWheel::insert(TimerNode* n) {
-  file(n);
-}
-
-void TimerWheel::file(TimerNode* n) {
   const std::int64_t tick = tick_of(n->deadline_ns());
   if (tick <= elapsed_) {
     ready_.push_back(Ready{n->deadline_ns(), n->id().value, n});  // may allocate; the only allocation here
@@ -89,7 +85,7 @@ void TimerWheel::expire(int level, int slot, std::int64_t start) {
     n->wheel_prev = n->wheel_next = nullptr;
     n->place = TimerNode::Place::none;
     --size_;
-    file(n);  // due in this tick: into ready_; later: a lower level (cascade)
+    insert(n);  // due in this tick: into ready_; later: a lower level (cascade)
     n = next;
   }
 }

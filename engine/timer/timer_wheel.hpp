@@ -108,7 +108,6 @@ class TimerWheel {
     }
   };
   static std::int64_t tick_of(std::int64_t ns) noexcept;
-  void file(TimerNode* n);  // into ready_ or a slot, by elapsed_
   /// The earliest occupied slot: its level, slot and start tick. False when none.
   bool earliest_slot(int& level, int& slot, std::int64_t& start) const noexcept;
   void expire(int level, int slot, std::int64_t start);

@@ -81,6 +81,14 @@ class TimerNode : public TimerArmLink, public TimerDisarmLink {
     // the claim before the callback's effects. Pairs with the CAS in cancel().
     return state_.compare_exchange_strong(expected, fired, std::memory_order_acq_rel, std::memory_order_acquire);
   }
+  /// Any thread: step 3's decision alone. True if this call won the timer for a cancel
+  /// (the caller then counts it and destroys the callback: TimerService does both).
+  bool claim_cancel() noexcept {
+    std::uint32_t expected = pending;
+    // seq_cst: the first half of the StoreLoad pair of timer_service.hpp step 2 (then the
+    // load of linked_); also pairs with the CAS in claim_fire() (exactly one of them wins).
+    return state_.compare_exchange_strong(expected, cancelled, std::memory_order_seq_cst, std::memory_order_acquire);
+  }
   /// The winner of claim_fire(): runs the callback, then destroys it.
   void run() noexcept { invoke(true); }
 
