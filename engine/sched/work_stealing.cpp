@@ -311,7 +311,7 @@ class WorkStealing final : public Scheduler {
   }
 
   void work(Worker& w) {
-    EnvelopeCache envelopes;  // freed when this thread leaves (mailbox/envelope_cache.hpp)
+    EnvelopeCache envelopes(&envelope_depot_);  // freed when this thread leaves (mailbox/envelope_cache.hpp)
     EnvelopeCacheScope envelope_scope(&envelopes);
     EngineThreadScope engine_thread;
     current_slot() = WorkerSlot{this, &w};
@@ -355,6 +355,7 @@ class WorkStealing final : public Scheduler {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<Stealer<ProcessCore>> stealers_;
   moodycamel::ConcurrentQueue<ProcessCore*> global_;
+  EnvelopeDepot envelope_depot_;  // the workers' caches trade magazines here (mailbox/envelope_depot.hpp)
 
   alignas(64) std::atomic<std::uint64_t> work_epoch_{0};
   alignas(64) std::atomic<unsigned> sleepers_{0};
