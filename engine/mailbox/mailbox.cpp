@@ -179,6 +179,14 @@ void Mailbox::close() noexcept {
   word_.fetch_or(lane::kClosed, std::memory_order_relaxed);  // publishes no data; offers read it in their CAS
 }
 
+void Mailbox::reopen() noexcept {
+  std::uint64_t w = word_.load(std::memory_order_relaxed);  // a first guess; the CAS checks it
+  while (!lane::has(w, lane::kAbandoned)) {
+    // relaxed: publishes no data (the lane is empty); offers read the bit in their CAS.
+    if (word_.compare_exchange_weak(w, w & ~lane::kClosed, std::memory_order_relaxed, std::memory_order_relaxed)) return;
+  }
+}
+
 bool Mailbox::claim_head(std::uint64_t extra_bits, std::uint64_t* claimed) noexcept {
   std::uint64_t w = word_.load(std::memory_order_relaxed);  // a first guess; the CAS checks it
   for (;;) {

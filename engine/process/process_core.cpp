@@ -30,9 +30,7 @@
 #include "telemetry/counters.hpp"
 
 namespace phyx::detail {
-namespace {
-
-std::string describe(std::exception_ptr e) {
+std::string ProcessCore::describe(std::exception_ptr e) {
   try {
     std::rethrow_exception(std::move(e));
   } catch (const std::exception& ex) {
@@ -41,6 +39,8 @@ std::string describe(std::exception_ptr e) {
     return "unknown exception";
   }
 }
+
+namespace {
 
 FieldValue int_field(std::uint64_t v) { return static_cast<std::int64_t>(v); }
 
@@ -248,8 +248,9 @@ void ProcessCore::cancel_own_timers() {
 }
 
 void ProcessCore::add_child(ProcessHandle child) {
-  if (!children_) children_ = std::make_unique<std::vector<ProcessHandle>>();
-  children_->push_back(std::move(child));
+  std::lock_guard lock(control_);  // siblings read the list for a group restart
+  if (!children_) children_ = std::make_unique<Children>();
+  children_->list.push_back(std::move(child));
 }
 
 ProcessCore::RestartState& ProcessCore::restart_state() {
@@ -341,6 +342,7 @@ void ProcessCore::do_init() {
   } catch (...) {
     ++restart_state().init_failures;
     restart_->crashed_in_init = true;
+    pass_start_baton();  // a group restart goes on with the next member
     crash(describe(std::current_exception()));
     return;
   }
@@ -355,6 +357,7 @@ void ProcessCore::do_init() {
     if (!stop_requested_) set_status(Status::running);
   }
   if (rt.telemetry_on()) rt.emit("process:ready", this, Fields{{"started_at", rt.now().wall_ms}});
+  if (restart_) pass_start_baton();  // a group restart goes on with the next member
 }
 
 void ProcessCore::handle_system(SysMsg& m) {
@@ -395,33 +398,63 @@ void ProcessCore::handle_system(SysMsg& m) {
       return;
     case SysKind::child_stopped: {
       bool removed = false;
-      for (auto it = children_->begin(); it != children_->end(); ++it) {  // exists: m.other is our child
-        if (*it == m.other) {
-          children_->erase(it);
-          removed = true;
-          break;
+      {
+        std::lock_guard lock(control_);  // siblings read the list for a group restart
+        auto& list = children_->list;    // exists: m.other is our child
+        for (auto it = list.begin(); it != list.end(); ++it) {
+          if (*it == m.other) {
+            list.erase(it);
+            removed = true;
+            break;
+          }
         }
       }
-      if (removed && (phase_ == Phase::stopping_children || phase_ == Phase::crash_children)) stop_next_child();
+      if (removed && (phase_ == Phase::stopping_children || phase_ == Phase::crash_children ||
+                      phase_ == Phase::group_children)) {
+        stop_next_child();
+      }
       return;
     }
     case SysKind::restart_due:
-      if (phase_ == Phase::restart_wait) phase_ = Phase::init_pending;
+      if (phase_ != Phase::restart_wait) return;
+      if (restart_ && restart_->group) {  // a group's backoff is over: the start baton (group_restart.cpp)
+        phase_ = Phase::group_wait;
+        pass_start(std::exchange(restart_->group, nullptr), 0);
+        return;
+      }
+      phase_ = Phase::init_pending;
       return;
     case SysKind::child_gave_up:
       if (phase_ == Phase::running) {
         crash("child '" + m.other->name() + "' gave up after " + std::to_string(m.attempts) + " restarts");
       }
       return;
+    case SysKind::group_turn:
+      on_group_turn(m.other);
+      return;
+    case SysKind::group_stop:
+      on_group_stop(m.group, m.index);
+      return;
+    case SysKind::group_down:
+      on_group_down(m.group);
+      return;
+    case SysKind::group_start:
+      on_group_start(m.group, m.index);
+      return;
   }
 }
 
 void ProcessCore::stop_next_child() {
-  while (children_ && !children_->empty()) {
-    ProcessHandle& youngest = children_->back();
-    if (youngest->status() == Status::stopped) {
-      children_->pop_back();
-      continue;
+  for (;;) {
+    ProcessHandle youngest;
+    {
+      std::lock_guard lock(control_);  // siblings read the list for a group restart
+      if (!children_ || children_->list.empty()) break;
+      if (children_->list.back()->status() == Status::stopped) {
+        children_->list.pop_back();
+        continue;
+      }
+      youngest = children_->list.back();
     }
     youngest->request_stop(StopReason::shutdown(), StopMode::discard);
     return;  // its child_stopped brings us back here
@@ -430,6 +463,18 @@ void ProcessCore::stop_next_child() {
     finish_stop();
   } else if (phase_ == Phase::crash_children) {
     decide_after_crash();
+  } else if (phase_ == Phase::group_children) {
+    bool stopping;
+    {
+      std::lock_guard lock(control_);
+      stopping = stop_requested_;
+    }
+    if (stopping) {  // a stop came while the children went down: stop instead of waiting
+      phase_ = Phase::stopping_children;
+      finish_stop();  // passes the baton on
+    } else {
+      finish_group_stop();  // engine/supervise/group_restart.cpp
+    }
   }
 }
 
@@ -478,6 +523,10 @@ void ProcessCore::decide_after_crash() {
     finish_stop();
     return;
   }
+  if (restart_ && restart_->baton_stage == BatonStage::stop) {
+    enter_group_wait();  // a sibling's group restart absorbed this crash: it restarts us
+    return;
+  }
   const Supervision& sup = spec_->supervision();
   RestartState& history = restart_state();
   if (sup.type == Strategy::none) {
@@ -522,6 +571,10 @@ void ProcessCore::decide_after_crash() {
     std::lock_guard lock(control_);
     if (!stop_requested_) set_status(Status::starting);
   }
+  if (sup.type == Strategy::one_for_all || sup.type == Strategy::rest_for_one) {
+    begin_group_restart(delay.count());  // engine/supervise/group_restart.cpp
+    return;
+  }
   if (delay.count() == 0) {
     phase_ = Phase::init_pending;
     return;
@@ -531,7 +584,11 @@ void ProcessCore::decide_after_crash() {
   // A stop that arrived since the check above (from a sink, or another thread) is queued in
   // the system lane and finishes us from restart_wait: no timer must outlive it.
   if (stop_requested_) return;
-  start_own_timer(delay.count(), [](ProcessCore& self) { self.post_system(SysMsg{SysKind::restart_due, {}}); });
+  start_restart_timer(delay.count());
+}
+
+void ProcessCore::start_restart_timer(std::int64_t delay_ms) {
+  start_own_timer(delay_ms, [](ProcessCore& self) { self.post_system(SysMsg{SysKind::restart_due, {}}); });
 }
 
 void ProcessCore::enter_failed() {
@@ -596,6 +653,7 @@ void ProcessCore::finish_stop() {
     if (stop_) done = stop_->done;
   }
   count_down_alive();
+  pass_held_baton();  // a group restart in flight goes on without us (group_restart.cpp step 6)
   if (rt.telemetry_on()) rt.emit("process:stop", this, Fields{{"reason", to_string(stop_ ? stop_->reason : StopReason::normal())}});
   rt.retire(this);  // before the future completes: a waiter (shutdown) must not see us in the table
   if (ProcessHandle parent = std::move(parent_)) {  // dropping our ref breaks the parent<->child cycle

@@ -94,6 +94,15 @@ void RuntimeCore::adopt(ProcessCore* p, ProcessCore* parent) {
   scheduler_->enqueue(p);
 }
 
+std::vector<ProcessHandle> RuntimeCore::root_family() const {
+  std::vector<ProcessHandle> family = table_->snapshot();
+  std::erase_if(family, [](const ProcessHandle& p) { return !p->root_; });
+  std::sort(family.begin(), family.end(), [](const ProcessHandle& a, const ProcessHandle& b) {
+    return a->id().value < b->id().value;  // ids are given in spawn order
+  });
+  return family;
+}
+
 void RuntimeCore::retire(ProcessCore* p) {
   table_->erase(p);
   retired_.fetch_add(1, std::memory_order_relaxed);  // a tally read by shutdown() after joins
@@ -275,11 +284,7 @@ ShutdownReport RuntimeCore::shutdown(std::chrono::milliseconds deadline) {
   const std::uint64_t discarded_before = counters_->sum(Counter::discarded);
   const std::uint64_t retired_before = retired_.load(std::memory_order_relaxed);
 
-  std::vector<ProcessHandle> top = table_->snapshot();
-  std::erase_if(top, [](const ProcessHandle& p) { return !p->root_; });
-  std::sort(top.begin(), top.end(), [](const ProcessHandle& a, const ProcessHandle& b) {
-    return a->id().value < b->id().value;  // ids are given in spawn order
-  });
+  std::vector<ProcessHandle> top = root_family();
   for (auto it = top.rbegin(); it != top.rend(); ++it) {
     Future<void> done = (*it)->request_stop(StopReason::shutdown(), StopMode::discard);
     if (deterministic_) {

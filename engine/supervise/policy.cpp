@@ -55,4 +55,21 @@ std::string supervision_error(const Supervision& s) {
   return out.str();
 }
 
+std::vector<std::size_t> restart_set(Strategy strategy, std::size_t family_size, std::size_t crashed) {
+  std::vector<std::size_t> set;
+  switch (strategy) {
+    case Strategy::none:
+    case Strategy::one_for_one:
+      set.push_back(crashed);
+      break;
+    case Strategy::one_for_all:
+      for (std::size_t i = 0; i < family_size; ++i) set.push_back(i);
+      break;
+    case Strategy::rest_for_one:
+      for (std::size_t i = crashed; i < family_size; ++i) set.push_back(i);
+      break;
+  }
+  return set;
+}
+
 }  // namespace phyx::detail

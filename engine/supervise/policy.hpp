@@ -26,6 +26,13 @@ std::chrono::milliseconds init_retry_delay(std::uint32_t failures) noexcept;
 /// restarts that fell out of the window.
 bool restart_window_exhausted(std::vector<std::int64_t>& times_ms, const MaxRestarts& m, std::int64_t now_ms);
 
+/// SPEC 6.3 / 14.7: which of a family's processes restart when the one at `crashed`
+/// crashes under `strategy`. `family` is the siblings' spawn order (the crashed one
+/// included); the result lists indices into it, in spawn order, the crashed one included:
+/// none and one_for_one -> {crashed}; one_for_all -> every index; rest_for_one -> crashed
+/// and every later one. `crashed` must be < family_size.
+std::vector<std::size_t> restart_set(Strategy strategy, std::size_t family_size, std::size_t crashed);
+
 /// SPEC 6 "Invalid values": the first invalid Supervision field as a SpecError message
 /// naming field and value, or an empty string when valid.
 std::string supervision_error(const Supervision& s);

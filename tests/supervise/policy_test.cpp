@@ -14,6 +14,7 @@ using phyx::MaxRestarts;
 using phyx::Supervision;
 using phyx::detail::backoff_delay;
 using phyx::detail::init_retry_delay;
+using phyx::detail::restart_set;
 using phyx::detail::restart_window_exhausted;
 using phyx::detail::supervision_error;
 
@@ -169,4 +170,17 @@ TEST_CASE("supervision_error: each invalid field is named with its value") {
   CHECK(supervision_error({.max_restarts = MaxRestarts{.count = -1, .within = 1ms}}).find("max_restarts") !=
         std::string::npos);
   CHECK(supervision_error({.backoff = Backoff{.initial = -1ms, .max = 1ms}}).find("backoff") != std::string::npos);
+}
+
+TEST_CASE("restart_set: which siblings restart under each strategy (OTP's restart sets)") {
+  using V = std::vector<std::size_t>;
+  // a family of four in spawn order; the third (index 2) crashed
+  CHECK(restart_set(phyx::Strategy::none, 4, 2) == V{2});
+  CHECK(restart_set(phyx::Strategy::one_for_one, 4, 2) == V{2});
+  CHECK(restart_set(phyx::Strategy::one_for_all, 4, 2) == V{0, 1, 2, 3});
+  CHECK(restart_set(phyx::Strategy::rest_for_one, 4, 2) == V{2, 3});
+  // the ends of the family
+  CHECK(restart_set(phyx::Strategy::rest_for_one, 4, 0) == V{0, 1, 2, 3});
+  CHECK(restart_set(phyx::Strategy::rest_for_one, 4, 3) == V{3});
+  CHECK(restart_set(phyx::Strategy::one_for_all, 1, 0) == V{0});
 }

@@ -105,6 +105,9 @@ class Mailbox {
   void set_wants_user(bool on) noexcept;
   /// Any thread: refuse further sends (idempotent).
   void close() noexcept;
+  /// Owner, on an empty closed lane (a failed process revived by a group restart): accept
+  /// sends again. Never reopens a lane that shutdown abandoned.
+  void reopen() noexcept;
   /// Owner, on a closed lane: removes every queued message (owed evictions first).
   void discard_all(DropChain& evicted, DropChain& discarded) noexcept;
   /// Shutdown, at the deadline, beside a worker that may still be inside the process:

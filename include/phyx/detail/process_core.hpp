@@ -46,6 +46,7 @@ namespace phyx::detail {
 class RuntimeCore;
 class OwnTimers;
 class ProcessCore;
+struct GroupRestart;  // engine/supervise/group_restart.hpp
 
 /// Where a user message comes from; decides the dead-letter reason of a refusal (SPEC 14.18).
 enum class Origin : std::uint8_t { external, self, timer, pipe };
@@ -69,6 +70,14 @@ class ProcessHandle {
 
  private:
   ProcessCore* p_ = nullptr;
+};
+
+/// A family's turn to run a group restart (one_for_all / rest_for_one): one at a time per
+/// family, the others queue (engine/supervise/group_restart.cpp). Guarded by the parent's
+/// `control_`, or by the runtime's root lock for the root's family.
+struct GroupTurn {
+  bool busy = false;
+  std::vector<ProcessHandle> waiting;  // coordinators, in the order they asked
 };
 
 /// The settings of a spec that the mechanism needs (validated before construction).
@@ -159,12 +168,28 @@ class ProcessCore {
     crash_children,   // crashed: stopping children before the supervisor decides
     failed,           // gave up or Strategy::none; waits to be stopped
     finished,         // stopped
+    // A group restart (engine/supervise/group_restart.cpp):
+    group_queued,     // crashed; waits for its family's turn to restart the group
+    group_stopping,   // crashed, holds the turn; its siblings stop, youngest first
+    group_children,   // stopping its children on the way to group_wait
+    group_wait,       // stopped for a group restart; waits to re-run init, in spawn order
   };
-  enum class SysKind : std::uint8_t { stop, child_stopped, restart_due, child_gave_up };
+  enum class SysKind : std::uint8_t {
+    stop,
+    child_stopped,
+    restart_due,
+    child_gave_up,
+    group_turn,   // the family's turn came to this waiting coordinator
+    group_stop,   // the stop baton: stop for the group, then pass it to the next older member
+    group_down,   // to the coordinator: every member is down
+    group_start,  // the start baton: re-run init, then pass it to the next younger member
+  };
   struct SysMsg {
     SysKind kind;
     ProcessHandle other;
     int attempts = 0;
+    std::shared_ptr<GroupRestart> group = {};  // group_stop / group_down / group_start
+    std::uint32_t index = 0;                   // this member's place in group->members
   };
   struct SysNode : MailNode {
     explicit SysNode(SysMsg m) : msg(std::move(m)) {}
@@ -191,6 +216,36 @@ class ProcessCore {
   TimerId start_own_timer(std::int64_t after_ms, Then then);
   void refuse(Envelope* e, Origin origin);
   void count_down_alive() noexcept;
+
+  // ---- group restarts (engine/supervise/group_restart.cpp) ----
+  struct Children {  // made by the first spawn; `list` changes under control_
+    std::vector<ProcessHandle> list;  // spawn order
+    GroupTurn turn;                   // this process's children's family
+  };
+  enum class BatonStage : std::uint8_t { none, stop, start };
+  void begin_group_restart(std::int64_t delay_ms);  // from decide_after_crash()
+  void start_group_stop();                           // holding the family's turn
+  void on_group_turn(const ProcessHandle& family_parent);
+  void on_group_stop(const std::shared_ptr<GroupRestart>& g, std::uint32_t index);
+  void on_group_down(const std::shared_ptr<GroupRestart>& g);
+  void on_group_start(const std::shared_ptr<GroupRestart>& g, std::uint32_t index);
+  void finish_group_stop();         // children down: on_stop(shutdown), then enter_group_wait()
+  void enter_group_wait();          // stopped for the group: pass the stop baton on
+  void pass_held_baton();           // finish_stop(): whatever this process holds, passed on
+  void pass_start_baton();          // do_init(): after the attempt, the start baton goes on
+  std::vector<ProcessHandle> family_snapshot() const;  // siblings in spawn order, self included
+  bool family_acquire();            // true: this process holds the turn; false: queued
+  void family_withdraw();           // leave the family's queue
+  // Any thread: the stop baton to the next member older than `below`, else group_down to
+  // the coordinator; the start baton to members[index], else the turn goes on.
+  static void pass_stop(const std::shared_ptr<GroupRestart>& g, std::uint32_t below);
+  static void pass_start(const std::shared_ptr<GroupRestart>& g, std::uint32_t index);
+  /// Any thread: the family's turn goes to its next queued coordinator, or is free.
+  static void family_release(const ProcessHandle& family_parent, RuntimeCore& rt);
+  /// Under control_: the restart (or group backoff) timer, posting restart_due.
+  void start_restart_timer(std::int64_t delay_ms);
+  static std::string describe(std::exception_ptr e);
+  std::vector<ProcessHandle> children_snapshot() const;  // under control_
 
   friend class ProcessTable;
 
@@ -236,9 +291,18 @@ class ProcessCore {
     std::uint64_t in_life = 0;
     std::uint32_t init_failures = 0;  // consecutive; 1 ms doubling to 1 s
     bool crashed_in_init = false;
+    // Group restarts. As the coordinator: the delay decided at the crash, and the group
+    // while its backoff runs. As a member: the baton held while its children stop (stop)
+    // or while its init runs (start).
+    std::int64_t group_delay_ms = 0;
+    std::shared_ptr<GroupRestart> group;
+    std::shared_ptr<GroupRestart> baton;
+    std::uint32_t baton_index = 0;
+    BatonStage baton_stage = BatonStage::none;
+    bool queued_for_turn = false;  // in the family's GroupTurn::waiting
   };
   RestartState& restart_state();
-  std::unique_ptr<std::vector<ProcessHandle>> children_;  // spawn order; made by the first spawn
+  std::unique_ptr<Children> children_;  // made by the first spawn
   std::unique_ptr<RestartState> restart_;                 // made by the first crash
 };
 

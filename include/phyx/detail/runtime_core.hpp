@@ -153,6 +153,11 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
 
   std::unique_ptr<ProcessTable> table_;  // every live process (sharded; no runtime-wide lock)
   std::atomic<std::uint64_t> next_id_{1};
+  /// The root's family (processes spawned on the Runtime) in spawn order, and its turn to
+  /// run a group restart (engine/supervise/group_restart.cpp).
+  std::vector<ProcessHandle> root_family() const;
+  SpinLock root_turn_lock_;
+  GroupTurn root_turn_;  // guarded by root_turn_lock_
 
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> abandoned_{false};  // set at the shutdown deadline: workers leave slices at once
