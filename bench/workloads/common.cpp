@@ -32,7 +32,8 @@ std::int64_t current_rss_kib() { return status_field_kib("VmRSS:"); }
 std::vector<Workload> all_workloads() {
   return {ping_pong_workload(), ring_workload(),    ring_multi_workload(),   fan_in_workload(),
           skynet_workload(),    ask_workload(),     ask_many_workload(),     ask_external_workload(),
-          spawn_workload(),     timers_workload(),  idle_cpu_workload()};
+          spawn_workload(),     timers_workload(),  restart_storm_workload(), shutdown_tree_workload(),
+          idle_cpu_workload()};
 }
 
 }  // namespace phyx_bench

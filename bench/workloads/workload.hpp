@@ -47,6 +47,8 @@ Workload ask_many_workload();
 Workload ask_external_workload();
 Workload spawn_workload();
 Workload timers_workload();
+Workload restart_storm_workload();
+Workload shutdown_tree_workload();
 Workload idle_cpu_workload();
 
 double seconds_since(std::int64_t start_ns);

@@ -17,8 +17,8 @@
 #include <algorithm>
 #include <climits>
 #include <optional>
-#include <utility>
 #include <thread>
+#include <utility>
 
 #include "phyx/errors.hpp"
 #include "phyx/runtime.hpp"
@@ -293,6 +293,17 @@ ShutdownReport RuntimeCore::shutdown(std::chrono::milliseconds deadline) {
     } else {
       const auto left = until - std::chrono::steady_clock::now();
       if (left.count() > 0) done.wait_for(left);
+    }
+  }
+
+  // Group restarts still passing their batons among stopped processes (group_restart.cpp
+  // step 6): let them finish, so none is left holding its members.
+  // acquire: pairs with pass_start()'s release decrement.
+  while (groups_in_flight_.load(std::memory_order_acquire) > 0 && std::chrono::steady_clock::now() < until) {
+    if (deterministic_) {
+      if (!drive_step()) break;
+    } else {
+      std::this_thread::yield();
     }
   }
 

@@ -33,6 +33,8 @@
 //  6. Stops. A member that stops while it holds a baton, or X while its backoff runs,
 //     passes the baton on from finish_stop(), so the chain never breaks: members already
 //     down are never left waiting. A baton that reaches a stopped process passes on.
+//     Runtime::shutdown waits (within its deadline) until no group is in flight, so no
+//     baton is left in a lane that nobody reads any more.
 // Invariants: at most one group restart per family is between steps 2 and 5; every
 // member that entered group_wait gets exactly one group_start; the restart counts once,
 // in X's window (SPEC 14.7); a member's user lane is never discarded by the group.
@@ -73,6 +75,8 @@ void ProcessCore::pass_start(const std::shared_ptr<GroupRestart>& g, std::uint32
     next->post_system(SysMsg{SysKind::group_start, {}, 0, g, index});
     return;
   }
+  // release: pairs with shutdown()'s acquire load (the group's last baton is handled).
+  g->runtime->groups_in_flight_.fetch_sub(1, std::memory_order_release);
   family_release(g->parent, *g->runtime);  // step 5: the group is done
 }
 
@@ -192,6 +196,7 @@ void ProcessCore::start_group_stop() {
     return;
   }
   phase_ = Phase::group_stopping;
+  runtime_->groups_in_flight_.fetch_add(1, std::memory_order_relaxed);  // a tally; pass_start() publishes its end
   pass_stop(g, static_cast<std::uint32_t>(g->members.size()));
 }
 

@@ -702,3 +702,97 @@ TEST_CASE("group restarts under concurrent crashes on 2 workers: nobody is left 
   CHECK(report.abandoned == 0);
   check_laws(rt);
 }
+
+// ---- the seed's examples, and backoff through the API -------------------------------
+
+TEST_CASE("the seed's flaky worker: 100 items, every 10th crashes: 90 processed, the process running") {
+  struct Work {
+    int item;
+  };
+  struct FlakyCtx {
+    std::shared_ptr<int> processed;  // across incarnations: the state resets at each crash
+  };
+  Det d;
+  auto processed = std::make_shared<int>(0);
+  auto w = d.rt.spawn(phyx::ProcessSpec<Work, int, FlakyCtx>{
+                          .name = "flaky-worker",
+                          .init = [](const FlakyCtx&) { return 0; },
+                          .handle =
+                              [](int& mine, Work& m, auto& tools) {
+                                if (m.item % 10 == 9) throw std::runtime_error("Random failure!");
+                                ++mine;
+                                ++*tools.ctx().processed;
+                              },
+                      },
+                      FlakyCtx{processed});
+  for (int i = 0; i < 100; ++i) CHECK(w.send(Work{i}));
+  d.rt.run_until_idle();
+  CHECK(*processed == 90);
+  CHECK(w.status() == phyx::Status::running);
+  CHECK(d.rt.stats().restarts == 10);
+  CHECK(d.rt.stats().crashed == 10);
+  CHECK(d.rt.stats().handled == 90);
+  check_laws(d.rt);
+}
+
+TEST_CASE("the seed's resilient worker: backoff 100 ms doubling, jitter 10%, at most 5 restarts in 10 s") {
+  struct Risky {};
+  const phyx::Supervision sup{.type = phyx::Strategy::one_for_one,
+                              .backoff = phyx::Backoff{.initial = 100ms, .max = 5000ms, .factor = 2, .jitter = 10},
+                              .max_restarts = phyx::MaxRestarts{.count = 5, .within = 10'000ms}};
+  auto run = [&](std::uint64_t seed, int failures) {
+    Det d(seed);
+    auto left = std::make_shared<int>(failures);
+    auto w = d.rt.spawn(phyx::ProcessSpec<Risky, int, std::shared_ptr<int>>{
+                            .name = "resilient-worker",
+                            .init = [](const std::shared_ptr<int>&) { return 0; },
+                            .handle =
+                                [](int&, Risky&, auto& tools) {
+                                  if ((*tools.ctx())-- > 0) throw std::runtime_error("Failure");
+                                },
+                            .supervision = sup,
+                        },
+                        left);
+    for (int i = 0; i < failures + 1; ++i) w.send(Risky{});
+    std::vector<std::int64_t> delays;
+    for (int i = 0; i < 10 && w.status() != phyx::Status::failed; ++i) {
+      d.rt.run_until_idle();
+      const auto r = d.rec.of_type("supervisor:restart");
+      if (r.size() == delays.size()) break;
+      delays.push_back(r.back().integer("delay_ms"));
+      d.rt.advance_by(std::chrono::milliseconds(delays.back()));
+    }
+    return std::make_pair(delays, w.status());
+  };
+  const auto [delays, status] = run(11, 3);
+  REQUIRE(delays.size() == 3);
+  const std::int64_t base[] = {100, 200, 400};
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(delays[i] >= base[i] * 9 / 10);  // +/- 10 %
+    CHECK(delays[i] <= base[i] * 11 / 10);
+  }
+  CHECK(status == phyx::Status::running);
+  CHECK(run(11, 3).first == delays);  // the same seed, the same jitter
+  bool some_differ = false;
+  for (std::uint64_t seed = 12; seed < 20 && !some_differ; ++seed) some_differ = run(seed, 3).first != delays;
+  CHECK(some_differ);  // and the seed does drive it
+  // six failures: the sixth crash within 10 s gives up
+  const auto [six, gave_up] = run(11, 6);
+  CHECK(six.size() == 5);
+  CHECK(gave_up == phyx::Status::failed);
+}
+
+TEST_CASE("backoff without jitter is exact: 100, 200, 400, 800, then capped at max") {
+  Det d;
+  auto w = d.spawn("w", {.backoff = phyx::Backoff{.initial = 100ms, .max = 1000ms}});
+  for (int i = 0; i < 6; ++i) w.send(Boom{});
+  std::vector<std::int64_t> delays;
+  for (int i = 0; i < 6; ++i) {
+    d.rt.run_until_idle();
+    delays.push_back(d.rec.of_type("supervisor:restart").back().integer("delay_ms"));
+    d.rt.advance_by(std::chrono::milliseconds(delays.back()));
+  }
+  CHECK(delays == std::vector<std::int64_t>{100, 200, 400, 800, 1000, 1000});
+  CHECK(w.status() == phyx::Status::running);
+  check_laws(d.rt);
+}

@@ -158,6 +158,10 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
   std::vector<ProcessHandle> root_family() const;
   SpinLock root_turn_lock_;
   GroupTurn root_turn_;  // guarded by root_turn_lock_
+  /// Group restarts between their start and the end of their start baton. Shutdown lets
+  /// them finish: a baton left in a stopped process's lane would keep its group, and the
+  /// group its members, alive (a reference cycle).
+  std::atomic<std::int64_t> groups_in_flight_{0};
 
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> abandoned_{false};  // set at the shutdown deadline: workers leave slices at once
