@@ -796,3 +796,183 @@ TEST_CASE("backoff without jitter is exact: 100, 200, 400, 800, then capped at m
   CHECK(w.status() == phyx::Status::running);
   check_laws(d.rt);
 }
+
+// ---- more of supervisor_SUITE -------------------------------------------------------
+
+TEST_CASE("OTP temporary_abnormal: under Strategy::none a crash leaves the process failed; siblings untouched") {
+  Det d;
+  auto t = d.spawn("temp", {.type = phyx::Strategy::none});
+  auto other = d.spawn("other");
+  other.send(Bump{});
+  t.send(Boom{});
+  d.rt.run_until_idle();
+  CHECK(t.status() == phyx::Status::failed);
+  CHECK(d.rt.stats().restarts == 0);
+  CHECK(d.bumps(other) == 1);
+  CHECK_FALSE(t.send(Bump{}));
+  check_laws(d.rt);
+}
+
+TEST_CASE("OTP multiple_restarts: a process that keeps crashing is restarted each time until its limit") {
+  Det d;
+  auto w = d.spawn("w", {.backoff = phyx::Backoff{.initial = 10ms, .max = 10ms},
+                         .max_restarts = phyx::MaxRestarts{.count = 3, .within = 1000ms}});
+  for (int i = 0; i < 3; ++i) {
+    w.send(Boom{});
+    d.rt.run_until_idle();
+    CHECK(w.status() == phyx::Status::starting);
+    d.rt.advance_by(10ms);
+    CHECK(w.status() == phyx::Status::running);
+  }
+  w.send(Boom{});
+  d.rt.run_until_idle();
+  CHECK(w.status() == phyx::Status::failed);
+  CHECK(d.rt.stats().restarts == 3);
+  CHECK(d.rt.stats().giveups == 1);
+  check_laws(d.rt);
+}
+
+TEST_CASE("OTP sup_stop: stopping a parent stops its children youngest first, each on_stop before the parent's") {
+  Det d;
+  auto parent = d.spawn("parent");
+  for (const char* n : {"c1", "c2", "c3"}) parent.send(SpawnChild{n});
+  parent.send(to_child(1, SpawnChild{"g"}));  // c2 has a child of its own
+  d.rt.run_until_idle();
+  d.take_log();
+  auto done = parent.stop();
+  d.rt.run_until_idle();
+  CHECK(done.ready());
+  CHECK(d.take_log() == Log{"stop:c3:shutdown", "stop:g:shutdown", "stop:c2:shutdown", "stop:c1:shutdown",
+                            "stop:parent:normal"});
+  CHECK(d.rt.stats().processes_alive == 0);
+  check_laws(d.rt);
+}
+
+TEST_CASE("OTP tree: a crash restarts only inside its own family, whatever the strategies above it") {
+  Det d;
+  // top (one_for_all among the root's family) has two sub-trees; sub2's children are one_for_one
+  auto top = d.spawn("top", all());
+  auto peer = d.spawn("peer", all());
+  top.send(SpawnChild{"sub1"});
+  top.send(SpawnChild{"sub2"});
+  top.send(to_child(0, SpawnChild{"w1"}));
+  top.send(to_child(0, SpawnChild{"w2"}));
+  top.send(to_child(1, SpawnChild{"w3"}));
+  top.send(to_child(1, SpawnChild{"w4"}));
+  d.rt.run_until_idle();
+  REQUIRE(d.rt.stats().processes_alive == 8);
+  d.take_log();
+  top.send(to_child(1, CrashChild{1}));  // w4
+  d.rt.run_until_idle();
+  CHECK(d.take_log() == Log{"init:w4"});
+  CHECK(peer.status() == phyx::Status::running);
+  // a crash of peer restarts the root's family: top (and its whole tree goes down with it)
+  peer.send(Boom{});
+  d.rt.run_until_idle();
+  const Log log = d.take_log();
+  REQUIRE(log.size() == 9);
+  CHECK(log[6] == "stop:top:shutdown");  // the six below it first
+  CHECK(log[7] == "init:top");
+  CHECK(log[8] == "init:peer");
+  CHECK(d.rt.stats().processes_alive == 2);
+  check_laws(d.rt);
+}
+
+TEST_CASE("SPEC 14.6: a failing init counts against max_restarts and gives up at the limit") {
+  Det d;
+  auto failures = std::make_shared<int>(100);
+  auto w = d.spawn("w", {.max_restarts = phyx::MaxRestarts{.count = 2, .within = 10'000ms}}, failures);
+  d.rt.run_until_idle();  // the first init fails: restart 1 after 1 ms
+  d.rt.advance_by(1ms);   // fails again: restart 2 after 2 ms
+  d.rt.advance_by(2ms);   // fails a third time: the window holds 2 restarts: give up
+  CHECK(w.status() == phyx::Status::failed);
+  CHECK(d.rt.stats().restarts == 2);
+  CHECK(d.take_log() == Log{"init:w", "init:w", "init:w"});
+  check_laws(d.rt);
+}
+
+TEST_CASE("OTP rest_for_one_escalation: a younger member that gives up at its re-init crashes the parent") {
+  Det d;
+  auto parent = d.spawn("parent", {.max_restarts = phyx::MaxRestarts{.count = 0, .within = 1000ms}});
+  parent.send(SpawnChild{"a", rest()});
+  parent.send(SpawnChild{"b", rest(std::nullopt, phyx::MaxRestarts{.count = 0, .within = 1000ms})});
+  d.rt.run_until_idle();
+  parent.send(to_child(1, Boom{}));  // b: count 0: gives up, escalates; the parent (count 0) gives up too
+  d.rt.run_until_idle();
+  CHECK(parent.status() == phyx::Status::failed);
+  CHECK(d.rec.count("supervisor:giveup") == 2);
+  CHECK(d.rt.stats().processes_alive == 0);  // a stopped with the parent's crash
+  check_laws(d.rt);
+}
+
+TEST_CASE("stop of a restarting process (one_for_one backoff): stopped at once, its restart timer cancelled") {
+  Det d;
+  auto w = d.spawn("w", {.backoff = phyx::Backoff{.initial = 500ms, .max = 500ms}});
+  w.send(Boom{});
+  d.rt.run_until_idle();
+  CHECK(w.status() == phyx::Status::starting);
+  CHECK(d.clock->pending_timer_count() == 1);
+  auto done = w.stop();
+  d.rt.run_until_idle();
+  CHECK(done.ready());
+  CHECK(w.status() == phyx::Status::stopped);
+  CHECK(d.clock->pending_timer_count() == 0);
+  d.rt.advance_by(1000ms);
+  CHECK(d.take_log() == Log{"init:w"});  // only the first init: no restart after the stop, no on_stop (no state)
+  check_laws(d.rt);
+}
+
+TEST_CASE("a sibling spawned during a group's backoff is not in the group: it keeps running") {
+  Det d;
+  const auto sup = all(phyx::Backoff{.initial = 100ms, .max = 100ms});
+  auto a = d.spawn("a", sup);
+  auto b = d.spawn("b", sup);
+  d.rt.run_until_idle();
+  a.send(Boom{});
+  d.rt.run_until_idle();
+  auto late = d.spawn("late", sup);
+  late.send(Bump{});
+  d.rt.run_until_idle();
+  d.take_log();
+  d.rt.advance_by(100ms);
+  CHECK(d.take_log() == Log{"init:a", "init:b"});
+  CHECK(d.bumps(late) == 1);
+  check_laws(d.rt);
+}
+
+TEST_CASE("one_for_all with jitter: the whole group waits the crasher's one delay, the same for the same seed") {
+  auto run = [](std::uint64_t seed) {
+    Det d(seed);
+    const auto sup = all(phyx::Backoff{.initial = 1000ms, .max = 1000ms, .jitter = 50});
+    auto a = d.spawn("a", sup);
+    auto b = d.spawn("b", sup);
+    d.rt.run_until_idle();
+    a.send(Boom{});
+    d.rt.run_until_idle();
+    const auto delay = d.rec.of_type("supervisor:restart").at(0).integer("delay_ms");
+    CHECK(delay >= 500);
+    CHECK(delay <= 1000);  // +50 % is clamped to max
+    d.rt.advance_by(std::chrono::milliseconds(delay - 1));
+    CHECK(b.status() == phyx::Status::starting);
+    d.rt.advance_by(1ms);
+    CHECK(a.status() == phyx::Status::running);
+    CHECK(b.status() == phyx::Status::running);
+    return delay;
+  };
+  CHECK(run(5) == run(5));
+}
+
+TEST_CASE("a child's restart leaves its parent's state and lane alone (OTP permanent_abnormal under a parent)") {
+  Det d;
+  auto parent = d.spawn("parent");
+  parent.send(SpawnChild{"kid"});
+  parent.send(Bump{});
+  parent.send(to_child(0, Bump{}));
+  parent.send(CrashChild{0});
+  parent.send(Bump{});
+  d.rt.run_until_idle();
+  CHECK(d.bumps(parent) == 2);
+  CHECK(d.rt.stats().restarts == 1);
+  CHECK(d.rt.stats().processes_alive == 2);
+  check_laws(d.rt);
+}
