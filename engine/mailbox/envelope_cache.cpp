@@ -60,7 +60,8 @@ void EnvelopeCache::deallocate(void* p, std::size_t size) noexcept {
 
 std::size_t EnvelopeCache::held() const noexcept {
   std::size_t n = 0;
-  for (const Shelf& shelf : shelves_) n += shelf.loaded_count + (shelf.spare != nullptr ? kMagazine : 0);
+  for (const Shelf& shelf : shelves_)
+    n += shelf.loaded_count + (shelf.spare != nullptr ? kMagazine : 0);
   return n;
 }
 

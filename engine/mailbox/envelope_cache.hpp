@@ -69,7 +69,9 @@ class EnvelopeCache {
     Block* spare = nullptr;   // nullptr or a full magazine (kMagazine blocks)
     std::uint32_t loaded_count = 0;
   };
-  static std::size_t class_of(std::size_t size) noexcept { return (size + kGranule - 1) / kGranule - 1; }
+  static std::size_t class_of(std::size_t size) noexcept {
+    return (size + kGranule - 1) / kGranule - 1;
+  }
 
   EnvelopeDepot* depot_;
   std::array<Shelf, kClasses> shelves_{};

@@ -36,8 +36,8 @@ namespace phyx::detail {
 class EnvelopeDepot {
  public:
   static constexpr std::size_t kGranule = 16;
-  static constexpr std::size_t kClasses = 16;       // the cache's classes: up to 256 bytes
-  static constexpr std::uint32_t kMagazine = 128;   // blocks per magazine
+  static constexpr std::size_t kClasses = 16;         // the cache's classes: up to 256 bytes
+  static constexpr std::uint32_t kMagazine = 128;     // blocks per magazine
   static constexpr std::uint32_t kMaxMagazines = 32;  // per class: <= 4,096 blocks, <= 1 MiB
 
   /// A chain of kMagazine blocks of one class, linked through their first word.

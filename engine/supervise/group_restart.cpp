@@ -19,11 +19,11 @@
 //     gets group_stop: status starting; its timers cancelled; its children stopped,
 //     youngest first; then, as a stop does, on_stop(shutdown) if it has a state (a throw
 //     is reported as process:fail) and the state dropped (Replies in it fail with
-//     StoppedError). Its user lane is kept (sends keep queueing, nothing is handled). Then it waits (group_wait) and passes the
-//     baton to the next older member, or, after the oldest, sends group_down to X.
-//     A member that is failed is revived (lane reopened, counted alive); one that is
-//     mid-crash, or queued for its own group restart, is absorbed (its crash decides
-//     nothing more: X's restart covers it); one that is stopping passes the baton at once.
+//     StoppedError). Its user lane is kept (sends keep queueing, nothing is handled). Then it waits
+//     (group_wait) and passes the baton to the next older member, or, after the oldest, sends
+//     group_down to X. A member that is failed is revived (lane reopened, counted alive); one that
+//     is mid-crash, or queued for its own group restart, is absorbed (its crash decides nothing
+//     more: X's restart covers it); one that is stopping passes the baton at once.
 //  4. Backoff. On group_down X waits d on the timer wheel (phase restart_wait, status
 //     starting), then starts the start baton at the oldest member.
 //  5. Start baton, oldest member first (spawn order, X in its place). A member that gets
@@ -181,7 +181,8 @@ void ProcessCore::start_group_stop() {
   const auto self = std::find(family.begin(), family.end(), g->coordinator);
   if (self != family.end()) {
     const auto at = static_cast<std::size_t>(self - family.begin());
-    for (std::size_t i : restart_set(spec_->supervision().type, family.size(), at)) g->members.push_back(family[i]);
+    for (std::size_t i : restart_set(spec_->supervision().type, family.size(), at))
+      g->members.push_back(family[i]);
   }
   if (g->members.size() <= 1) {  // nobody else to restart: as one_for_one
     family_release(parent_, *runtime_);
@@ -196,7 +197,8 @@ void ProcessCore::start_group_stop() {
     return;
   }
   phase_ = Phase::group_stopping;
-  runtime_->groups_in_flight_.fetch_add(1, std::memory_order_relaxed);  // a tally; pass_start() publishes its end
+  runtime_->groups_in_flight_.fetch_add(
+      1, std::memory_order_relaxed);  // a tally; pass_start() publishes its end
   pass_stop(g, static_cast<std::uint32_t>(g->members.size()));
 }
 
@@ -211,7 +213,8 @@ void ProcessCore::on_group_stop(const std::shared_ptr<GroupRestart>& g, std::uin
       return;
     }
   }
-  if (phase_ == Phase::finished || phase_ == Phase::draining || phase_ == Phase::stopping_children) {
+  if (phase_ == Phase::finished || phase_ == Phase::draining ||
+      phase_ == Phase::stopping_children) {
     pass_stop(g, index);
     return;
   }
@@ -268,7 +271,8 @@ void ProcessCore::finish_group_stop() {
     try {
       run_on_stop(StopReason::shutdown());
     } catch (...) {
-      if (rt.telemetry_on()) rt.emit("process:fail", this, Fields{{"error", describe(std::current_exception())}});
+      if (rt.telemetry_on())
+        rt.emit("process:fail", this, Fields{{"error", describe(std::current_exception())}});
     }
     DropContextScope ctx(DropContext::stopping);  // Replies in the state fail with StoppedError
     destroy_state();
@@ -336,7 +340,8 @@ void ProcessCore::pass_held_baton() {
   if (!restart_) return;
   RestartState& r = *restart_;
   if (r.queued_for_turn) family_withdraw();  // before finish_stop() lets go of parent_
-  if (auto g = std::exchange(r.group, nullptr)) pass_start(g, 0);  // stopped during the group's backoff
+  if (auto g = std::exchange(r.group, nullptr))
+    pass_start(g, 0);  // stopped during the group's backoff
   const BatonStage stage = std::exchange(r.baton_stage, BatonStage::none);
   std::shared_ptr<GroupRestart> g = std::exchange(r.baton, nullptr);
   if (stage == BatonStage::stop) {

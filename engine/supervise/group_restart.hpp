@@ -13,11 +13,11 @@ namespace phyx::detail {
 /// Immutable once made; shared by the batons (system messages) that carry it from member
 /// to member, so it lives as long as the last of them.
 struct GroupRestart {
-  ProcessHandle coordinator;            // the process that crashed; holds the family's turn
-  ProcessHandle parent;                 // the family's owner (empty: the root's family)
+  ProcessHandle coordinator;             // the process that crashed; holds the family's turn
+  ProcessHandle parent;                  // the family's owner (empty: the root's family)
   std::shared_ptr<RuntimeCore> runtime;  // the root's turn lives there
-  std::vector<ProcessHandle> members;   // spawn order; the coordinator is one of them
-  std::int64_t delay_ms = 0;            // the coordinator's backoff, decided at its crash
+  std::vector<ProcessHandle> members;    // spawn order; the coordinator is one of them
+  std::int64_t delay_ms = 0;             // the coordinator's backoff, decided at its crash
 };
 
 }  // namespace phyx::detail

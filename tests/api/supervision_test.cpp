@@ -10,11 +10,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <random>
-#include <chrono>
-#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -55,7 +55,9 @@ using MMsg = std::variant<Boom, Bump, Get, SpawnChild, CrashChild, ToChild>;
 struct Boxed {
   MMsg msg;
 };
-MMsg to_child(std::size_t index, MMsg m) { return ToChild{index, std::make_shared<Boxed>(Boxed{std::move(m)})}; }
+MMsg to_child(std::size_t index, MMsg m) {
+  return ToChild{index, std::make_shared<Boxed>(Boxed{std::move(m)})};
+}
 struct MState {
   int bumps = 0;
   std::vector<phyx::ProcessRef<MMsg>> children;
@@ -80,19 +82,23 @@ phyx::ProcessSpec<MMsg, MState, MCtx> member(const std::string& name, phyx::Supe
           },
       .handle =
           [](MState& s, MMsg& m, auto& tools) {
-            if (std::holds_alternative<Boom>(m)) throw std::runtime_error("boom in " + tools.ctx().name);
+            if (std::holds_alternative<Boom>(m))
+              throw std::runtime_error("boom in " + tools.ctx().name);
             if (std::holds_alternative<Bump>(m)) ++s.bumps;
             if (auto* g = std::get_if<Get>(&m)) g->reply(s.bumps);
             if (auto* c = std::get_if<SpawnChild>(&m)) {
               const MCtx& me = tools.ctx();
-              s.children.push_back(tools.spawn(member(c->name, c->sup), MCtx{c->name, me.log, nullptr}));
+              s.children.push_back(
+                  tools.spawn(member(c->name, c->sup), MCtx{c->name, me.log, nullptr}));
             }
             if (auto* c = std::get_if<CrashChild>(&m)) s.children.at(c->index).send(Boom{});
-            if (auto* t = std::get_if<ToChild>(&m)) s.children.at(t->index).send(std::move(t->inner->msg));
+            if (auto* t = std::get_if<ToChild>(&m))
+              s.children.at(t->index).send(std::move(t->inner->msg));
           },
-      .on_stop = [](MState&, const phyx::StopReason& r, const MCtx& c) {
-        c.log->push_back("stop:" + c.name + ":" + phyx::to_string(r));
-      },
+      .on_stop =
+          [](MState&, const phyx::StopReason& r, const MCtx& c) {
+            c.log->push_back("stop:" + c.name + ":" + phyx::to_string(r));
+          },
       .supervision = sup,
   };
 }
@@ -103,9 +109,11 @@ struct Det {
   std::shared_ptr<Log> log = std::make_shared<Log>();
   phyx::Runtime rt;
   explicit Det(std::uint64_t seed = 7)
-      : rt(phyx::RuntimeOptions{.clock = clock, .emit = rec.sink(), .deterministic = true, .seed = seed}) {}
+      : rt(phyx::RuntimeOptions{
+            .clock = clock, .emit = rec.sink(), .deterministic = true, .seed = seed}) {}
 
-  phyx::ProcessRef<MMsg> spawn(const std::string& name, phyx::Supervision sup = {}, std::shared_ptr<int> failures = nullptr) {
+  phyx::ProcessRef<MMsg> spawn(const std::string& name, phyx::Supervision sup = {},
+                               std::shared_ptr<int> failures = nullptr) {
     return rt.spawn(member(name, sup), MCtx{name, log, std::move(failures)});
   }
   int bumps(const phyx::ProcessRef<MMsg>& p) {
@@ -153,7 +161,9 @@ TEST_CASE("OTP one_for_one: only the crashed process restarts; its siblings keep
   check_laws(d.rt);
 }
 
-TEST_CASE("OTP one_for_all: every sibling stops (on_stop shutdown, youngest first), then all restart in spawn order") {
+TEST_CASE(
+    "OTP one_for_all: every sibling stops (on_stop shutdown, youngest first), then all restart in "
+    "spawn order") {
   Det d;
   auto a = d.spawn("a", all());
   auto b = d.spawn("b", all());
@@ -176,7 +186,9 @@ TEST_CASE("OTP one_for_all: every sibling stops (on_stop shutdown, youngest firs
   check_laws(d.rt);
 }
 
-TEST_CASE("OTP rest_for_one: the crashed process and the younger siblings restart; the older keep running") {
+TEST_CASE(
+    "OTP rest_for_one: the crashed process and the younger siblings restart; the older keep "
+    "running") {
   Det d;
   auto a = d.spawn("a", rest());
   auto b = d.spawn("b", rest());
@@ -196,11 +208,13 @@ TEST_CASE("OTP rest_for_one: the crashed process and the younger siblings restar
   // the oldest crashing restarts everyone
   a.send(Boom{});
   d.rt.run_until_idle();
-  CHECK(d.take_log() == Log{"stop:e:shutdown", "stop:c:shutdown", "stop:b:shutdown", "init:a", "init:b", "init:c", "init:e"});
+  CHECK(d.take_log() == Log{"stop:e:shutdown", "stop:c:shutdown", "stop:b:shutdown", "init:a",
+                            "init:b", "init:c", "init:e"});
   check_laws(d.rt);
 }
 
-TEST_CASE("one_for_all among tools.spawn children: the parent and the root's family are untouched") {
+TEST_CASE(
+    "one_for_all among tools.spawn children: the parent and the root's family are untouched") {
   Det d;
   auto parent = d.spawn("parent");
   auto other = d.spawn("other");
@@ -218,7 +232,8 @@ TEST_CASE("one_for_all among tools.spawn children: the parent and the root's fam
   check_laws(d.rt);
 }
 
-TEST_CASE("a member restarted by its family stops its own children first (they are not restarted)") {
+TEST_CASE(
+    "a member restarted by its family stops its own children first (they are not restarted)") {
   Det d;
   auto parent = d.spawn("parent", all());
   auto crasher = d.spawn("crasher", all());
@@ -229,14 +244,17 @@ TEST_CASE("a member restarted by its family stops its own children first (they a
   crasher.send(Boom{});
   d.rt.run_until_idle();
   // SPEC 4 order for a stop: children youngest first, then the process's own on_stop
-  CHECK(d.take_log() == Log{"stop:k2:shutdown", "stop:k1:shutdown", "stop:parent:shutdown", "init:parent", "init:crasher"});
+  CHECK(d.take_log() == Log{"stop:k2:shutdown", "stop:k1:shutdown", "stop:parent:shutdown",
+                            "init:parent", "init:crasher"});
   CHECK(d.rt.stats().processes_alive == 2);
   check_laws(d.rt);
 }
 
 // ---- the user lane, status and backoff during a group restart -----------------------
 
-TEST_CASE("one_for_all: members wait `starting` for the crasher's backoff, keep queueing, and handle it after") {
+TEST_CASE(
+    "one_for_all: members wait `starting` for the crasher's backoff, keep queueing, and handle it "
+    "after") {
   Det d;
   const auto sup = all(phyx::Backoff{.initial = 100ms, .max = 1000ms});
   auto a = d.spawn("a", sup);
@@ -296,13 +314,16 @@ TEST_CASE("a Reply held in a member's state fails with StoppedError when the gro
 
 // ---- intensity ----------------------------------------------------------------------
 
-TEST_CASE("OTP one_for_one restart frequency: exactly `count` restarts within `within` are allowed, one more gives up") {
+TEST_CASE(
+    "OTP one_for_one restart frequency: exactly `count` restarts within `within` are allowed, one "
+    "more gives up") {
   Det d;
   auto w = d.spawn("w", {.max_restarts = phyx::MaxRestarts{.count = 2, .within = 1000ms}});
   w.send(Boom{});
   d.rt.advance_by(10ms);
   w.send(Boom{});
-  d.rt.advance_by(990ms);  // the first restart is exactly `within` ago: still in the window (inclusive)
+  d.rt.advance_by(
+      990ms);  // the first restart is exactly `within` ago: still in the window (inclusive)
   CHECK(w.status() == phyx::Status::running);
   w.send(Boom{});
   d.rt.run_until_idle();
@@ -347,7 +368,8 @@ TEST_CASE("intensity: count 0 never restarts") {
   CHECK(giveups[0].integer("attempts") == 0);
 }
 
-TEST_CASE("OTP one_for_all restart frequency: only the crashing process's window counts (SPEC 14.7)") {
+TEST_CASE(
+    "OTP one_for_all restart frequency: only the crashing process's window counts (SPEC 14.7)") {
   Det d;
   const auto sup = all(std::nullopt, phyx::MaxRestarts{.count = 1, .within = 1000ms});
   auto a = d.spawn("a", sup);
@@ -368,7 +390,8 @@ TEST_CASE("OTP one_for_all restart frequency: only the crashing process's window
 
 // ---- escalation ---------------------------------------------------------------------
 
-TEST_CASE("OTP one_for_one_escalation: a child's give-up crashes its parent, whose supervision decides") {
+TEST_CASE(
+    "OTP one_for_one_escalation: a child's give-up crashes its parent, whose supervision decides") {
   Det d;
   auto parent = d.spawn("parent");
   parent.send(SpawnChild{"kid", {.max_restarts = phyx::MaxRestarts{.count = 0, .within = 1000ms}}});
@@ -389,7 +412,9 @@ TEST_CASE("OTP one_for_one_escalation: a child's give-up crashes its parent, who
   check_laws(d.rt);
 }
 
-TEST_CASE("escalation through three levels: leaf, middle and top each give up in turn; the root stops it") {
+TEST_CASE(
+    "escalation through three levels: leaf, middle and top each give up in turn; the root stops "
+    "it") {
   Det d;
   const phyx::Supervision never{.max_restarts = phyx::MaxRestarts{.count = 0, .within = 1000ms}};
   auto top = d.spawn("top", never);
@@ -415,7 +440,9 @@ TEST_CASE("escalation through three levels: leaf, middle and top each give up in
   check_laws(d.rt);
 }
 
-TEST_CASE("escalation stops at a level that may restart: the middle restarts, the top never hears of it") {
+TEST_CASE(
+    "escalation stops at a level that may restart: the middle restarts, the top never hears of "
+    "it") {
   Det d;
   const phyx::Supervision never{.max_restarts = phyx::MaxRestarts{.count = 0, .within = 1000ms}};
   auto top = d.spawn("top", never);
@@ -432,7 +459,9 @@ TEST_CASE("escalation stops at a level that may restart: the middle restarts, th
   check_laws(d.rt);
 }
 
-TEST_CASE("OTP one_for_all_escalation: a member whose re-init fails under count 0 gives up and its parent crashes") {
+TEST_CASE(
+    "OTP one_for_all_escalation: a member whose re-init fails under count 0 gives up and its "
+    "parent crashes") {
   Det d;
   auto parent = d.spawn("parent");
   parent.send(SpawnChild{"a", all()});
@@ -458,7 +487,9 @@ TEST_CASE("OTP one_for_all_escalation: a member whose re-init fails under count 
 
 // ---- failures in init ---------------------------------------------------------------
 
-TEST_CASE("OTP sup_start_fail / hanging_restart_loop: an init that keeps failing waits 1, 2, 4 ms ... never a busy loop") {
+TEST_CASE(
+    "OTP sup_start_fail / hanging_restart_loop: an init that keeps failing waits 1, 2, 4 ms ... "
+    "never a busy loop") {
   Det d;
   auto failures = std::make_shared<int>(1000);
   auto w = d.spawn("w", {}, failures);
@@ -478,7 +509,9 @@ TEST_CASE("OTP sup_start_fail / hanging_restart_loop: an init that keeps failing
   check_laws(d.rt);
 }
 
-TEST_CASE("OTP one_for_all_other_child_fails_restart: a member failing its re-init restarts the group again") {
+TEST_CASE(
+    "OTP one_for_all_other_child_fails_restart: a member failing its re-init restarts the group "
+    "again") {
   Det d;
   auto b_failures = std::make_shared<int>(0);
   auto a = d.spawn("a", all());
@@ -491,13 +524,16 @@ TEST_CASE("OTP one_for_all_other_child_fails_restart: a member failing its re-in
   d.rt.advance_by(1ms);  // b's failed init waits 1 ms before its own group restart runs init again
   // a's group: b stops, a and b re-init (b fails); b's crash then restarts the group again:
   // the restarted a is stopped once more, then a and b init in spawn order
-  CHECK(d.take_log() == Log{"stop:b:shutdown", "init:a", "init:b", "stop:a:shutdown", "init:a", "init:b"});
+  CHECK(d.take_log() ==
+        Log{"stop:b:shutdown", "init:a", "init:b", "stop:a:shutdown", "init:a", "init:b"});
   CHECK(a.status() == phyx::Status::running);
   CHECK(b.status() == phyx::Status::running);
   check_laws(d.rt);
 }
 
-TEST_CASE("OTP rest_for_one_other_child_fails_restart: a younger member failing its re-init restarts only itself") {
+TEST_CASE(
+    "OTP rest_for_one_other_child_fails_restart: a younger member failing its re-init restarts "
+    "only itself") {
   Det d;
   auto b_failures = std::make_shared<int>(0);
   auto a = d.spawn("a", rest());
@@ -508,7 +544,8 @@ TEST_CASE("OTP rest_for_one_other_child_fails_restart: a younger member failing 
   a.send(Boom{});
   d.rt.run_until_idle();
   d.rt.advance_by(1ms);
-  CHECK(d.take_log() == Log{"stop:b:shutdown", "init:a", "init:b", "init:b"});  // a is not restarted again
+  CHECK(d.take_log() ==
+        Log{"stop:b:shutdown", "init:a", "init:b", "init:b"});  // a is not restarted again
   CHECK(a.status() == phyx::Status::running);
   CHECK(b.status() == phyx::Status::running);
   check_laws(d.rt);
@@ -526,7 +563,8 @@ TEST_CASE("a failed sibling (Strategy::none) restarts with its family, and count
   d.take_log();
   a.send(Boom{});
   d.rt.run_until_idle();
-  CHECK(d.take_log() == Log{"init:quitter", "init:a"});  // no on_stop: a failed process has no state
+  CHECK(d.take_log() ==
+        Log{"init:quitter", "init:a"});  // no on_stop: a failed process has no state
   CHECK(quitter.status() == phyx::Status::running);
   CHECK(d.rt.stats().processes_alive == 2);
   CHECK(quitter.send(Bump{}));
@@ -574,7 +612,9 @@ TEST_CASE("a stop of a member waiting in the group: it stops, the others restart
   check_laws(d.rt);
 }
 
-TEST_CASE("OTP restart during shutdown: a shutdown in the group's backoff stops everyone, leaves no timer") {
+TEST_CASE(
+    "OTP restart during shutdown: a shutdown in the group's backoff stops everyone, leaves no "
+    "timer") {
   Det d;
   const auto sup = all(phyx::Backoff{.initial = 100ms, .max = 100ms});
   auto a = d.spawn("a", sup);
@@ -597,56 +637,58 @@ TEST_CASE("two crashes of one family at once: one group restart at a time, under
   // mid-crash and absorb it (c's own restart is then never decided).
   int absorbed = 0;
   for (const bool kids : {false, true})
-  for (std::uint64_t seed = 1; seed <= 64; ++seed) {
-    CAPTURE(seed);
-    CAPTURE(kids);
-    Det d(seed);
-    auto a = d.spawn("a", all());
-    auto b = d.spawn("b", all());
-    auto c = d.spawn("c", rest());
-    if (kids) c.send(SpawnChild{"kid"});
-    d.rt.run_until_idle();
-    d.take_log();
-    a.send(Boom{});
-    c.send(Boom{});
-    d.rt.run_until_idle();
-    CHECK(a.status() == phyx::Status::running);
-    CHECK(b.status() == phyx::Status::running);
-    CHECK(c.status() == phyx::Status::running);
-    CHECK(d.rt.stats().processes_alive == 3);  // c's kid is gone with c's old incarnation
-    // Per process: after every on_stop an init follows, and each ends initialised. Across
-    // processes: no stop of a group falls between the inits of another (one at a time):
-    // once an init ran, a later stop belongs to a later group, which re-inits everyone it
-    // stopped after that stop.
-    const Log log = d.take_log();
-    for (const char* name : {"a", "b", "c"}) {
-      const std::string stop = std::string("stop:") + name + ":shutdown";
-      const std::string init = std::string("init:") + name;
-      bool down = false;
-      for (const auto& l : log) {
-        if (l == stop) {
-          CHECK_FALSE(down);
-          down = true;
+    for (std::uint64_t seed = 1; seed <= 64; ++seed) {
+      CAPTURE(seed);
+      CAPTURE(kids);
+      Det d(seed);
+      auto a = d.spawn("a", all());
+      auto b = d.spawn("b", all());
+      auto c = d.spawn("c", rest());
+      if (kids) c.send(SpawnChild{"kid"});
+      d.rt.run_until_idle();
+      d.take_log();
+      a.send(Boom{});
+      c.send(Boom{});
+      d.rt.run_until_idle();
+      CHECK(a.status() == phyx::Status::running);
+      CHECK(b.status() == phyx::Status::running);
+      CHECK(c.status() == phyx::Status::running);
+      CHECK(d.rt.stats().processes_alive == 3);  // c's kid is gone with c's old incarnation
+      // Per process: after every on_stop an init follows, and each ends initialised. Across
+      // processes: no stop of a group falls between the inits of another (one at a time):
+      // once an init ran, a later stop belongs to a later group, which re-inits everyone it
+      // stopped after that stop.
+      const Log log = d.take_log();
+      for (const char* name : {"a", "b", "c"}) {
+        const std::string stop = std::string("stop:") + name + ":shutdown";
+        const std::string init = std::string("init:") + name;
+        bool down = false;
+        for (const auto& l : log) {
+          if (l == stop) {
+            CHECK_FALSE(down);
+            down = true;
+          }
+          if (l == init) down = false;
         }
-        if (l == init) down = false;
+        CHECK_FALSE(down);
       }
-      CHECK_FALSE(down);
+      if (kids) {
+        if (d.rt.stats().restarts == 1) ++absorbed;
+        CHECK(d.rt.stats().restarts >=
+              1);  // c's decision is skipped when a's group absorbed its crash
+        CHECK(d.rt.stats().restarts <= 2);
+      } else {
+        CHECK(d.rt.stats().restarts == 2);  // one decision per crash (a's, c's)
+      }
+      check_laws(d.rt);
     }
-    if (kids) {
-      if (d.rt.stats().restarts == 1) ++absorbed;
-      CHECK(d.rt.stats().restarts >= 1);  // c's decision is skipped when a's group absorbed its crash
-      CHECK(d.rt.stats().restarts <= 2);
-    } else {
-      CHECK(d.rt.stats().restarts == 2);  // one decision per crash (a's, c's)
-    }
-    check_laws(d.rt);
-  }
   CHECK(absorbed > 0);  // the seeds do reach the absorbing path
 }
 
 // ---- on worker threads --------------------------------------------------------------
 
-TEST_CASE("group restarts under concurrent crashes on 2 workers: nobody is left down, the laws hold") {
+TEST_CASE(
+    "group restarts under concurrent crashes on 2 workers: nobody is left down, the laws hold") {
   const long n = 20'000 * phyx_test::scale();
   phyx::Runtime rt(phyx::RuntimeOptions{.clock = phyx::create_system_clock(), .workers = 2});
   std::vector<phyx::ProcessRef<MMsg>> family;
@@ -654,7 +696,8 @@ TEST_CASE("group restarts under concurrent crashes on 2 workers: nobody is left 
   for (int i = 0; i < 6; ++i) {
     std::string name("m");  // appended: GCC 12 warns falsely on "lit" + std::string
     name += std::to_string(i);
-    family.push_back(rt.spawn(member(name, i % 2 == 0 ? all() : rest()), MCtx{name, std::make_shared<Log>()}));
+    family.push_back(
+        rt.spawn(member(name, i % 2 == 0 ? all() : rest()), MCtx{name, std::make_shared<Log>()}));
   }
   std::vector<std::thread> senders;
   for (int t = 0; t < 2; ++t) {
@@ -705,7 +748,8 @@ TEST_CASE("group restarts under concurrent crashes on 2 workers: nobody is left 
 
 // ---- the seed's examples, and backoff through the API -------------------------------
 
-TEST_CASE("the seed's flaky worker: 100 items, every 10th crashes: 90 processed, the process running") {
+TEST_CASE(
+    "the seed's flaky worker: 100 items, every 10th crashes: 90 processed, the process running") {
   struct Work {
     int item;
   };
@@ -735,11 +779,14 @@ TEST_CASE("the seed's flaky worker: 100 items, every 10th crashes: 90 processed,
   check_laws(d.rt);
 }
 
-TEST_CASE("the seed's resilient worker: backoff 100 ms doubling, jitter 10%, at most 5 restarts in 10 s") {
+TEST_CASE(
+    "the seed's resilient worker: backoff 100 ms doubling, jitter 10%, at most 5 restarts in 10 "
+    "s") {
   struct Risky {};
-  const phyx::Supervision sup{.type = phyx::Strategy::one_for_one,
-                              .backoff = phyx::Backoff{.initial = 100ms, .max = 5000ms, .factor = 2, .jitter = 10},
-                              .max_restarts = phyx::MaxRestarts{.count = 5, .within = 10'000ms}};
+  const phyx::Supervision sup{
+      .type = phyx::Strategy::one_for_one,
+      .backoff = phyx::Backoff{.initial = 100ms, .max = 5000ms, .factor = 2, .jitter = 10},
+      .max_restarts = phyx::MaxRestarts{.count = 5, .within = 10'000ms}};
   auto run = [&](std::uint64_t seed, int failures) {
     Det d(seed);
     auto left = std::make_shared<int>(failures);
@@ -774,7 +821,8 @@ TEST_CASE("the seed's resilient worker: backoff 100 ms doubling, jitter 10%, at 
   CHECK(status == phyx::Status::running);
   CHECK(run(11, 3).first == delays);  // the same seed, the same jitter
   bool some_differ = false;
-  for (std::uint64_t seed = 12; seed < 20 && !some_differ; ++seed) some_differ = run(seed, 3).first != delays;
+  for (std::uint64_t seed = 12; seed < 20 && !some_differ; ++seed)
+    some_differ = run(seed, 3).first != delays;
   CHECK(some_differ);  // and the seed does drive it
   // six failures: the sixth crash within 10 s gives up
   const auto [six, gave_up] = run(11, 6);
@@ -799,7 +847,9 @@ TEST_CASE("backoff without jitter is exact: 100, 200, 400, 800, then capped at m
 
 // ---- more of supervisor_SUITE -------------------------------------------------------
 
-TEST_CASE("OTP temporary_abnormal: under Strategy::none a crash leaves the process failed; siblings untouched") {
+TEST_CASE(
+    "OTP temporary_abnormal: under Strategy::none a crash leaves the process failed; siblings "
+    "untouched") {
   Det d;
   auto t = d.spawn("temp", {.type = phyx::Strategy::none});
   auto other = d.spawn("other");
@@ -813,7 +863,8 @@ TEST_CASE("OTP temporary_abnormal: under Strategy::none a crash leaves the proce
   check_laws(d.rt);
 }
 
-TEST_CASE("OTP multiple_restarts: a process that keeps crashing is restarted each time until its limit") {
+TEST_CASE(
+    "OTP multiple_restarts: a process that keeps crashing is restarted each time until its limit") {
   Det d;
   auto w = d.spawn("w", {.backoff = phyx::Backoff{.initial = 10ms, .max = 10ms},
                          .max_restarts = phyx::MaxRestarts{.count = 3, .within = 1000ms}});
@@ -832,7 +883,9 @@ TEST_CASE("OTP multiple_restarts: a process that keeps crashing is restarted eac
   check_laws(d.rt);
 }
 
-TEST_CASE("OTP sup_stop: stopping a parent stops its children youngest first, each on_stop before the parent's") {
+TEST_CASE(
+    "OTP sup_stop: stopping a parent stops its children youngest first, each on_stop before the "
+    "parent's") {
   Det d;
   auto parent = d.spawn("parent");
   for (const char* n : {"c1", "c2", "c3"}) parent.send(SpawnChild{n});
@@ -842,13 +895,14 @@ TEST_CASE("OTP sup_stop: stopping a parent stops its children youngest first, ea
   auto done = parent.stop();
   d.rt.run_until_idle();
   CHECK(done.ready());
-  CHECK(d.take_log() == Log{"stop:c3:shutdown", "stop:g:shutdown", "stop:c2:shutdown", "stop:c1:shutdown",
-                            "stop:parent:normal"});
+  CHECK(d.take_log() == Log{"stop:c3:shutdown", "stop:g:shutdown", "stop:c2:shutdown",
+                            "stop:c1:shutdown", "stop:parent:normal"});
   CHECK(d.rt.stats().processes_alive == 0);
   check_laws(d.rt);
 }
 
-TEST_CASE("OTP tree: a crash restarts only inside its own family, whatever the strategies above it") {
+TEST_CASE(
+    "OTP tree: a crash restarts only inside its own family, whatever the strategies above it") {
   Det d;
   // top (one_for_all among the root's family) has two sub-trees; sub2's children are one_for_one
   auto top = d.spawn("top", all());
@@ -881,7 +935,8 @@ TEST_CASE("OTP tree: a crash restarts only inside its own family, whatever the s
 TEST_CASE("SPEC 14.6: a failing init counts against max_restarts and gives up at the limit") {
   Det d;
   auto failures = std::make_shared<int>(100);
-  auto w = d.spawn("w", {.max_restarts = phyx::MaxRestarts{.count = 2, .within = 10'000ms}}, failures);
+  auto w =
+      d.spawn("w", {.max_restarts = phyx::MaxRestarts{.count = 2, .within = 10'000ms}}, failures);
   d.rt.run_until_idle();  // the first init fails: restart 1 after 1 ms
   d.rt.advance_by(1ms);   // fails again: restart 2 after 2 ms
   d.rt.advance_by(2ms);   // fails a third time: the window holds 2 restarts: give up
@@ -891,13 +946,17 @@ TEST_CASE("SPEC 14.6: a failing init counts against max_restarts and gives up at
   check_laws(d.rt);
 }
 
-TEST_CASE("OTP rest_for_one_escalation: a younger member that gives up at its re-init crashes the parent") {
+TEST_CASE(
+    "OTP rest_for_one_escalation: a younger member that gives up at its re-init crashes the "
+    "parent") {
   Det d;
-  auto parent = d.spawn("parent", {.max_restarts = phyx::MaxRestarts{.count = 0, .within = 1000ms}});
+  auto parent =
+      d.spawn("parent", {.max_restarts = phyx::MaxRestarts{.count = 0, .within = 1000ms}});
   parent.send(SpawnChild{"a", rest()});
   parent.send(SpawnChild{"b", rest(std::nullopt, phyx::MaxRestarts{.count = 0, .within = 1000ms})});
   d.rt.run_until_idle();
-  parent.send(to_child(1, Boom{}));  // b: count 0: gives up, escalates; the parent (count 0) gives up too
+  parent.send(
+      to_child(1, Boom{}));  // b: count 0: gives up, escalates; the parent (count 0) gives up too
   d.rt.run_until_idle();
   CHECK(parent.status() == phyx::Status::failed);
   CHECK(d.rec.count("supervisor:giveup") == 2);
@@ -905,7 +964,9 @@ TEST_CASE("OTP rest_for_one_escalation: a younger member that gives up at its re
   check_laws(d.rt);
 }
 
-TEST_CASE("stop of a restarting process (one_for_one backoff): stopped at once, its restart timer cancelled") {
+TEST_CASE(
+    "stop of a restarting process (one_for_one backoff): stopped at once, its restart timer "
+    "cancelled") {
   Det d;
   auto w = d.spawn("w", {.backoff = phyx::Backoff{.initial = 500ms, .max = 500ms}});
   w.send(Boom{});
@@ -918,7 +979,8 @@ TEST_CASE("stop of a restarting process (one_for_one backoff): stopped at once, 
   CHECK(w.status() == phyx::Status::stopped);
   CHECK(d.clock->pending_timer_count() == 0);
   d.rt.advance_by(1000ms);
-  CHECK(d.take_log() == Log{"init:w"});  // only the first init: no restart after the stop, no on_stop (no state)
+  CHECK(d.take_log() ==
+        Log{"init:w"});  // only the first init: no restart after the stop, no on_stop (no state)
   check_laws(d.rt);
 }
 
@@ -940,7 +1002,9 @@ TEST_CASE("a sibling spawned during a group's backoff is not in the group: it ke
   check_laws(d.rt);
 }
 
-TEST_CASE("one_for_all with jitter: the whole group waits the crasher's one delay, the same for the same seed") {
+TEST_CASE(
+    "one_for_all with jitter: the whole group waits the crasher's one delay, the same for the same "
+    "seed") {
   auto run = [](std::uint64_t seed) {
     Det d(seed);
     const auto sup = all(phyx::Backoff{.initial = 1000ms, .max = 1000ms, .jitter = 50});
@@ -962,7 +1026,9 @@ TEST_CASE("one_for_all with jitter: the whole group waits the crasher's one dela
   CHECK(run(5) == run(5));
 }
 
-TEST_CASE("a child's restart leaves its parent's state and lane alone (OTP permanent_abnormal under a parent)") {
+TEST_CASE(
+    "a child's restart leaves its parent's state and lane alone (OTP permanent_abnormal under a "
+    "parent)") {
   Det d;
   auto parent = d.spawn("parent");
   parent.send(SpawnChild{"kid"});
