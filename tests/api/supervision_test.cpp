@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <random>
@@ -139,6 +140,19 @@ phyx::Supervision rest(std::optional<phyx::Backoff> backoff = std::nullopt,
   return {.type = phyx::Strategy::rest_for_one, .backoff = backoff, .max_restarts = max};
 }
 
+/// Spawns one_for_all members with a 100 ms backoff, lets them start, and crashes the one
+/// at `crash`: on return the group waits for that backoff.
+std::vector<phyx::ProcessRef<MMsg>> family_in_backoff(Det& d,
+                                                      std::initializer_list<const char*> names,
+                                                      std::size_t crash = 0) {
+  std::vector<phyx::ProcessRef<MMsg>> family;
+  for (const char* n : names)
+    family.push_back(d.spawn(n, all(phyx::Backoff{.initial = 100ms, .max = 100ms})));
+  d.rt.run_until_idle();
+  family.at(crash).send(Boom{});
+  d.rt.run_until_idle();
+  return family;
+}
 }  // namespace
 
 // ---- restart sets and order ---------------------------------------------------------
@@ -576,12 +590,9 @@ TEST_CASE("a failed sibling (Strategy::none) restarts with its family, and count
 
 TEST_CASE("a stop of the crasher during the group's backoff: the others still restart at once") {
   Det d;
-  const auto sup = all(phyx::Backoff{.initial = 100ms, .max = 100ms});
-  auto a = d.spawn("a", sup);
-  auto b = d.spawn("b", sup);
-  d.rt.run_until_idle();
-  a.send(Boom{});
-  d.rt.run_until_idle();
+  auto family = family_in_backoff(d, {"a", "b"});
+  auto& a = family[0];
+  auto& b = family[1];
   CHECK(b.status() == phyx::Status::starting);
   auto stopped = a.stop();
   d.rt.run_until_idle();
@@ -594,13 +605,9 @@ TEST_CASE("a stop of the crasher during the group's backoff: the others still re
 
 TEST_CASE("a stop of a member waiting in the group: it stops, the others restart") {
   Det d;
-  const auto sup = all(phyx::Backoff{.initial = 100ms, .max = 100ms});
-  auto a = d.spawn("a", sup);
-  auto b = d.spawn("b", sup);
-  auto c = d.spawn("c", sup);
-  d.rt.run_until_idle();
-  a.send(Boom{});
-  d.rt.run_until_idle();
+  auto family = family_in_backoff(d, {"a", "b", "c"});
+  auto& b = family[1];
+  auto& c = family[2];
   b.stop();
   d.rt.run_until_idle();
   CHECK(b.status() == phyx::Status::stopped);
@@ -616,17 +623,11 @@ TEST_CASE(
     "OTP restart during shutdown: a shutdown in the group's backoff stops everyone, leaves no "
     "timer") {
   Det d;
-  const auto sup = all(phyx::Backoff{.initial = 100ms, .max = 100ms});
-  auto a = d.spawn("a", sup);
-  auto b = d.spawn("b", sup);
-  auto c = d.spawn("c", sup);
-  d.rt.run_until_idle();
-  b.send(Boom{});
-  d.rt.run_until_idle();
+  auto family = family_in_backoff(d, {"a", "b", "c"}, 1);
   const auto report = d.rt.shutdown(5s);
   CHECK(report.stopped == 3);
   CHECK(report.abandoned == 0);
-  for (auto* p : {&a, &b, &c}) CHECK(p->status() == phyx::Status::stopped);
+  for (auto& p : family) CHECK(p.status() == phyx::Status::stopped);
   CHECK(d.clock->pending_timer_count() == 0);
   CHECK(d.rt.stats().processes_alive == 0);
   check_laws(d.rt);
@@ -986,13 +987,8 @@ TEST_CASE(
 
 TEST_CASE("a sibling spawned during a group's backoff is not in the group: it keeps running") {
   Det d;
-  const auto sup = all(phyx::Backoff{.initial = 100ms, .max = 100ms});
-  auto a = d.spawn("a", sup);
-  auto b = d.spawn("b", sup);
-  d.rt.run_until_idle();
-  a.send(Boom{});
-  d.rt.run_until_idle();
-  auto late = d.spawn("late", sup);
+  family_in_backoff(d, {"a", "b"});
+  auto late = d.spawn("late", all(phyx::Backoff{.initial = 100ms, .max = 100ms}));
   late.send(Bump{});
   d.rt.run_until_idle();
   d.take_log();
