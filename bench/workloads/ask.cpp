@@ -3,6 +3,8 @@
 //                (continuation via tools.pipe: handlers never block).
 //  ask-many:     C clients, N asks in all, one in flight per client.
 //  ask-external: a plain thread calls ask(...).get() N times.
+//  ask-coroutine: as ask, but the client is one coroutine handler that co_awaits each
+//                answer in a loop (SPEC 7), beside the callback style of `ask`.
 #include <future>
 #include <optional>
 #include <variant>
@@ -89,6 +91,28 @@ std::vector<Measurement> run_clients(const Params& p, const char* name, std::int
            ok}};
 }
 
+struct CoroutineCtx {
+  phyx::ProcessRef<ServerMsg> server;
+  std::int64_t asks;
+  std::promise<std::int64_t>* done;
+};
+
+phyx::ProcessSpec<Go, int, CoroutineCtx> coroutine_client_spec() {
+  return {
+      .name = "coroutine-client",
+      .init = [](const CoroutineCtx&) { return 0; },
+      .handle = [](int&, Go&, auto& tools) -> phyx::Task<void> {
+        const CoroutineCtx& c = tools.ctx();
+        std::int64_t checksum = 0;
+        for (std::int64_t x = c.asks; x > 0; --x) {
+          checksum += co_await c.server.template ask<std::int64_t>(
+              [x](phyx::Reply<std::int64_t> r) { return Add{x, std::move(r)}; });
+        }
+        c.done->set_value(checksum);
+      },
+  };
+}
+
 }  // namespace
 
 Workload ask_workload() {
@@ -99,6 +123,28 @@ Workload ask_workload() {
 Workload ask_many_workload() {
   return {"ask-many", "100 clients, 3,000,000 asks in all",
           [](const Params& p) { return run_clients(p, "ask-many", p.get("n", 3'000'000), p.get("clients", 100)); }};
+}
+
+Workload ask_coroutine_workload() {
+  return {"ask-coroutine", "one coroutine handler co_awaits 3,000,000 asks to one server, one at a time",
+          [](const Params& p) {
+            const std::int64_t n = p.get("n", 3'000'000);
+            std::promise<std::int64_t> done;
+            std::int64_t start;
+            bool ok;
+            {
+              phyx::Runtime rt({.workers = p.workers});
+              auto server = rt.spawn(server_spec());
+              auto client = rt.spawn(coroutine_client_spec(), CoroutineCtx{server, n, &done});
+              start = now_ns();
+              client.send(Go{});
+              ok = done.get_future().get() == n * (n + 3) / 2;  // sum of (x+1), x = n..1
+            }
+            const double secs = seconds_since(start);
+            return std::vector<Measurement>{{"ask-coroutine", static_cast<double>(n) / secs, "rt/s",
+                                             {{"round_trips", std::to_string(n)}, {"secs", std::to_string(secs)}},
+                                             ok}};
+          }};
 }
 
 Workload ask_external_workload() {

@@ -45,6 +45,7 @@ Workload skynet_workload();
 Workload ask_workload();
 Workload ask_many_workload();
 Workload ask_external_workload();
+Workload ask_coroutine_workload();
 Workload spawn_workload();
 Workload timers_workload();
 Workload restart_storm_workload();

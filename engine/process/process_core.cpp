@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "mailbox/overflow.hpp"
+#include "phyx/await.hpp"
 #include "phyx/detail/runtime_core.hpp"
 #include "phyx/errors.hpp"
 #include "process/own_timers.hpp"
@@ -68,6 +69,7 @@ ProcessCore::~ProcessCore() {
   if (timers_) {
     for (TimerNode* n : timers_->take_all()) n->release();
   }
+  drop_suspended();
   DropContextScope ctx(DropContext::stopping);
   while (Envelope* e = mailbox_.pop_user_at_destruction()) delete e;
   while (MailNode* n = mailbox_.pop_system_at_destruction()) delete static_cast<SysNode*>(n);
@@ -253,9 +255,9 @@ void ProcessCore::add_child(ProcessHandle child) {
   children_->list.push_back(std::move(child));
 }
 
-ProcessCore::RestartState& ProcessCore::restart_state() {
-  if (!restart_) restart_ = std::make_unique<RestartState>();
-  return *restart_;
+ProcessCore::RareState& ProcessCore::rare_state() {
+  if (!rare_) rare_ = std::make_unique<RareState>();
+  return *rare_;
 }
 
 // ---- running ------------------------------------------------------------------------
@@ -307,24 +309,24 @@ void ProcessCore::handle_user(Envelope* e) {
     started_ns = rt.now().mono_ns;
   }
   if (rt.deterministic()) ++rt.user_steps_;
+  std::unique_ptr<SuspendedHandler> suspended;
   try {
-    invoke_handler(*e);
+    suspended = invoke_handler(*e);
   } catch (...) {
-    const std::string error = describe(std::current_exception());
-    rt.count(Counter::crashed);
-    if (telemetry) {
-      rt.emit("process:msg:error", this,
-              Fields{{"msg_type", std::string(type)}, {"seq", int_field(e->seq)}, {"error", error}});
-    }
-    {
-      DropContextScope ctx(DropContext::crash_or_unanswered);  // SPEC 6.1: its Reply fails with NoReplyError
-      delete e;
-    }
-    crash(error);
+    fail_message(e, type, std::current_exception());
     return;
   }
+  if (suspended) {
+    enter_suspended(std::move(suspended), e, type, started_ns);
+    return;
+  }
+  finish_message(e, type, started_ns);
+}
+
+void ProcessCore::finish_message(Envelope* e, std::string_view type, std::int64_t started_ns) {
+  RuntimeCore& rt = *runtime_;
   rt.count(Counter::handled);
-  if (telemetry) {
+  if (rt.telemetry_on()) {
     rt.emit("process:msg:end", this,
             Fields{{"msg_type", std::string(type)},
                    {"seq", int_field(e->seq)},
@@ -334,21 +336,111 @@ void ProcessCore::handle_user(Envelope* e) {
   delete e;
 }
 
+void ProcessCore::fail_message(Envelope* e, std::string_view type, std::exception_ptr failure) {
+  RuntimeCore& rt = *runtime_;
+  const std::string error = describe(std::move(failure));
+  rt.count(Counter::crashed);
+  if (rt.telemetry_on()) {
+    rt.emit("process:msg:error", this,
+            Fields{{"msg_type", std::string(type)}, {"seq", int_field(e->seq)}, {"error", error}});
+  }
+  {
+    DropContextScope ctx(DropContext::crash_or_unanswered);  // SPEC 6.1: its Reply fails with NoReplyError
+    delete e;
+  }
+  crash(error);
+}
+
+// ---- suspended coroutine handlers (SPEC 7) -------------------------------------------
+//
+// A coroutine handler that suspends keeps its message: the process takes no other user
+// message until it ends (one message at a time holds across co_await), and the worker
+// goes on with other processes. What it awaits posts `resume` to the system lane when it
+// is ready (a future's continuation, a sleep's timer), so the handler always resumes on
+// the thread that runs this process, inside run_slice(), with its state to itself.
+// A stop, a child's give-up and a group restart's stop wait for the handler to end
+// (deferred, then re-posted in order); child exits and batons that only pass through are
+// handled meanwhile.
+
+void ProcessCore::enter_suspended(std::unique_ptr<SuspendedHandler> h, Envelope* e, std::string_view type,
+                                  std::int64_t started_ns) {
+  RareState& r = rare_state();
+  r.suspended = std::move(h);
+  r.suspended_message = e;
+  r.suspended_type = type;
+  r.suspended_started_ns = started_ns;
+  r.suspended_from = phase_;
+  phase_ = Phase::suspended;
+  mailbox_.set_wants_user(false);
+}
+
+void ProcessCore::resume_handler() {
+  if (phase_ != Phase::suspended) return;  // nothing awaits (a stale resume)
+  RareState& r = *rare_;
+  if (r.sleep_timer != nullptr) {  // it fired (that is why we resume): let go of its node
+    std::exchange(r.sleep_timer, nullptr)->cancel_and_release();
+  }
+  bool done = false;
+  std::exception_ptr failure;
+  try {
+    done = r.suspended->resume();
+  } catch (...) {
+    failure = std::current_exception();
+    done = true;
+  }
+  if (!done) return;  // it awaits something else now
+  Envelope* e = std::exchange(r.suspended_message, nullptr);
+  r.suspended.reset();  // the frame goes before its message (it may refer to it)
+  phase_ = r.suspended_from;
+  if (phase_ == Phase::running || phase_ == Phase::draining) mailbox_.set_wants_user(true);
+  for (SysMsg& m : std::exchange(r.deferred, {})) post_system(std::move(m));  // in arrival order
+  if (failure) {
+    fail_message(e, r.suspended_type, std::move(failure));
+  } else {
+    finish_message(e, r.suspended_type, r.suspended_started_ns);
+  }
+}
+
+void ProcessCore::drop_suspended() noexcept {
+  if (!rare_) return;
+  DropContextScope ctx(DropContext::stopping);  // a Reply in the frame or the message: StoppedError
+  if (rare_->sleep_timer != nullptr) std::exchange(rare_->sleep_timer, nullptr)->cancel_and_release();
+  rare_->suspended.reset();  // the frame before the message it may refer to
+  delete std::exchange(rare_->suspended_message, nullptr);
+}
+
+void ProcessCore::post_resume() { post_system(SysMsg{SysKind::resume, {}}); }
+
+ProcessHandle suspending_process() {
+  ProcessCore* p = current_process();
+  if (p == nullptr) throw WouldBlockError("co_await outside a process's handler: nothing would resume it");
+  p->retain();
+  return ProcessHandle(p);
+}
+
+void ProcessCore::start_sleep(std::int64_t after_ms) {
+  retain();
+  ProcessHandle self(this);
+  TimerNode* node = make_timer_node([self](TimerId) { self->post_resume(); });
+  runtime_->start_timer(after_ms, node);
+  rare_state().sleep_timer = node;  // the holder's reference: released when we resume
+}
+
 void ProcessCore::do_init() {
   RuntimeCore& rt = *runtime_;
   if (rt.telemetry_on()) rt.emit("process:start", this, {});
   try {
     run_init();
   } catch (...) {
-    ++restart_state().init_failures;
-    restart_->crashed_in_init = true;
+    ++rare_state().init_failures;
+    rare_->crashed_in_init = true;
     pass_start_baton();  // a group restart goes on with the next member
     crash(describe(std::current_exception()));
     return;
   }
-  if (restart_) {
-    restart_->init_failures = 0;
-    restart_->crashed_in_init = false;
+  if (rare_) {
+    rare_->init_failures = 0;
+    rare_->crashed_in_init = false;
   }
   phase_ = Phase::running;
   mailbox_.set_wants_user(true);
@@ -357,10 +449,15 @@ void ProcessCore::do_init() {
     if (!stop_requested_) set_status(Status::running);
   }
   if (rt.telemetry_on()) rt.emit("process:ready", this, Fields{{"started_at", rt.now().wall_ms}});
-  if (restart_) pass_start_baton();  // a group restart goes on with the next member
+  if (rare_) pass_start_baton();  // a group restart goes on with the next member
 }
 
 void ProcessCore::handle_system(SysMsg& m) {
+  if (phase_ == Phase::suspended &&
+      (m.kind == SysKind::stop || m.kind == SysKind::child_gave_up || m.kind == SysKind::group_stop)) {
+    rare_->deferred.push_back(std::move(m));  // after the handler in hand (SPEC 14.3, 14.5)
+    return;
+  }
   switch (m.kind) {
     case SysKind::stop:
       switch (phase_) {
@@ -417,9 +514,9 @@ void ProcessCore::handle_system(SysMsg& m) {
     }
     case SysKind::restart_due:
       if (phase_ != Phase::restart_wait) return;
-      if (restart_ && restart_->group) {  // a group's backoff is over: the start baton (group_restart.cpp)
+      if (rare_ && rare_->group) {  // a group's backoff is over: the start baton (group_restart.cpp)
         phase_ = Phase::group_wait;
-        pass_start(std::exchange(restart_->group, nullptr), 0);
+        pass_start(std::exchange(rare_->group, nullptr), 0);
         return;
       }
       phase_ = Phase::init_pending;
@@ -440,6 +537,9 @@ void ProcessCore::handle_system(SysMsg& m) {
       return;
     case SysKind::group_start:
       on_group_start(m.group, m.index);
+      return;
+    case SysKind::resume:
+      resume_handler();
       return;
   }
 }
@@ -523,12 +623,12 @@ void ProcessCore::decide_after_crash() {
     finish_stop();
     return;
   }
-  if (restart_ && restart_->baton_stage == BatonStage::stop) {
+  if (rare_ && rare_->baton_stage == BatonStage::stop) {
     enter_group_wait();  // a sibling's group restart absorbed this crash: it restarts us
     return;
   }
   const Supervision& sup = spec_->supervision();
-  RestartState& history = restart_state();
+  RareState& history = rare_state();
   if (sup.type == Strategy::none) {
     enter_failed();
     return;

@@ -99,7 +99,7 @@ bool ProcessCore::family_acquire() {
     }
     retain();
     turn.waiting.push_back(ProcessHandle(this));
-    restart_->queued_for_turn = true;
+    rare_->queued_for_turn = true;
     return false;
   };
   if (parent_) {
@@ -111,7 +111,7 @@ bool ProcessCore::family_acquire() {
 }
 
 void ProcessCore::family_withdraw() {
-  restart_->queued_for_turn = false;
+  rare_->queued_for_turn = false;
   auto leave = [this](GroupTurn& turn) {
     std::erase_if(turn.waiting, [this](const ProcessHandle& p) { return p.get() == this; });
   };
@@ -149,7 +149,7 @@ void ProcessCore::family_release(const ProcessHandle& family_parent, RuntimeCore
 // ---- steps 1-2: the coordinator -----------------------------------------------------
 
 void ProcessCore::begin_group_restart(std::int64_t delay_ms) {
-  restart_state().group_delay_ms = delay_ms;
+  rare_state().group_delay_ms = delay_ms;
   if (!family_acquire()) {
     phase_ = Phase::group_queued;
     return;
@@ -158,7 +158,7 @@ void ProcessCore::begin_group_restart(std::int64_t delay_ms) {
 }
 
 void ProcessCore::on_group_turn(const ProcessHandle& family_parent) {
-  if (restart_) restart_->queued_for_turn = false;  // the turn left the queue for us
+  if (rare_) rare_->queued_for_turn = false;  // the turn left the queue for us
   if (phase_ != Phase::group_queued) {  // stopped or absorbed meanwhile: not ours to use
     family_release(family_parent, *runtime_);
     return;
@@ -177,7 +177,7 @@ void ProcessCore::start_group_stop() {
   g->coordinator = ProcessHandle(this);
   g->parent = parent_;
   g->runtime = runtime_;
-  g->delay_ms = restart_->group_delay_ms;
+  g->delay_ms = rare_->group_delay_ms;
   const auto self = std::find(family.begin(), family.end(), g->coordinator);
   if (self != family.end()) {
     const auto at = static_cast<std::size_t>(self - family.begin());
@@ -218,7 +218,7 @@ void ProcessCore::on_group_stop(const std::shared_ptr<GroupRestart>& g, std::uin
     pass_stop(g, index);
     return;
   }
-  RestartState& r = restart_state();
+  RareState& r = rare_state();
   r.baton = g;
   r.baton_index = index;
   r.baton_stage = BatonStage::stop;
@@ -287,7 +287,7 @@ void ProcessCore::enter_group_wait() {
     std::lock_guard lock(control_);
     if (!stop_requested_) set_status(Status::starting);
   }
-  RestartState& r = restart_state();
+  RareState& r = rare_state();
   if (r.baton_stage == BatonStage::stop) {
     r.baton_stage = BatonStage::none;
     pass_stop(std::exchange(r.baton, nullptr), r.baton_index);
@@ -301,7 +301,7 @@ void ProcessCore::on_group_down(const std::shared_ptr<GroupRestart>& g) {
     std::lock_guard lock(control_);
     if (!stop_requested_ && g->delay_ms > 0) {
       phase_ = Phase::restart_wait;
-      restart_state().group = g;  // restart_due starts the baton (process_core.cpp)
+      rare_state().group = g;  // restart_due starts the baton (process_core.cpp)
       start_restart_timer(g->delay_ms);
       return;
     }
@@ -320,7 +320,7 @@ void ProcessCore::on_group_start(const std::shared_ptr<GroupRestart>& g, std::ui
     pass_start(g, index + 1);
     return;
   }
-  RestartState& r = restart_state();
+  RareState& r = rare_state();
   r.baton = g;
   r.baton_index = index;
   r.baton_stage = BatonStage::start;
@@ -328,7 +328,7 @@ void ProcessCore::on_group_start(const std::shared_ptr<GroupRestart>& g, std::ui
 }
 
 void ProcessCore::pass_start_baton() {
-  RestartState& r = *restart_;
+  RareState& r = *rare_;
   if (r.baton_stage != BatonStage::start) return;
   r.baton_stage = BatonStage::none;
   pass_start(std::exchange(r.baton, nullptr), r.baton_index + 1);
@@ -337,8 +337,8 @@ void ProcessCore::pass_start_baton() {
 // ---- step 6: a stop in the middle ---------------------------------------------------
 
 void ProcessCore::pass_held_baton() {
-  if (!restart_) return;
-  RestartState& r = *restart_;
+  if (!rare_) return;
+  RareState& r = *rare_;
   if (r.queued_for_turn) family_withdraw();  // before finish_stop() lets go of parent_
   if (auto g = std::exchange(r.group, nullptr))
     pass_start(g, 0);  // stopped during the group's backoff

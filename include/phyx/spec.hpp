@@ -59,7 +59,12 @@ class Handler {
   Shape shape() const noexcept { return static_cast<Shape>(fn_.index()); }
   explicit operator bool() const noexcept { return fn_.index() != 0; }
 
-  /// Runs the handler once on `state` (the coroutine shape runs to completion).
+  /// The coroutine shape only: the coroutine, created suspended before its first
+  /// statement (the process starts and resumes it; engine/process/process_core.cpp).
+  Task<void> start(State& state, Msg& msg, ToolsT& tools) const { return std::get<3>(fn_)(state, msg, tools); }
+
+  /// Runs the handler once on `state` (a coroutine up to its first suspension, which
+  /// throws std::logic_error: only a process can resume it).
   void operator()(State& state, Msg& msg, ToolsT& tools) const {
     switch (fn_.index()) {
       case 1:
@@ -68,9 +73,9 @@ class Handler {
       case 2:
         state = std::get<2>(fn_)(state, msg, tools);
         return;
-      case 3: {
+      case 3: {  // outside a process nothing resumes a suspension: run to the first one
         Task<void> task = std::get<3>(fn_)(state, msg, tools);
-        if (!task.resume()) throw std::logic_error("a Task handler suspended; suspension arrives with the asynchronous-handlers issue");
+        if (!task.resume()) throw std::logic_error("Handler::operator(): the coroutine suspended; only a process resumes it");
         task.rethrow_if_failed();
         return;
       }

@@ -1,16 +1,24 @@
 // phyx/task.hpp — Task<void>, the return type of coroutine handlers (SPEC 3).
 //
-// This issue ships the type so that Handler accepts the coroutine shape: a Task handler
-// runs to completion on the worker that started it. Awaitables that suspend (co_await on
-// a Future, tools.sleep) and resumption on another worker arrive with the asynchronous
-// handlers issue; until then a Task that suspends is reported as a crash of its process.
+// A Task handler starts on the worker that takes its message and may suspend at a
+// co_await (phyx/await.hpp: any Future<T>, tools.sleep); its process then keeps it and
+// resumes it, on whichever worker runs the process next, when what it awaits is ready.
+// Frames come from the engine's allocator (a worker's size-class cache for small ones).
 #pragma once
 
 #include <coroutine>
+#include <cstddef>
 #include <exception>
 #include <utility>
 
 namespace phyx {
+
+namespace detail {
+/// Coroutine frames (engine/mailbox/envelope_alloc_*.cpp): the calling worker's block
+/// cache for small frames, else the allocator. Any thread.
+void* allocate_frame(std::size_t size);
+void free_frame(void* p, std::size_t size) noexcept;
+}  // namespace detail
 
 template <class T = void>
 class Task;
@@ -19,6 +27,8 @@ template <>
 class Task<void> {
  public:
   struct promise_type {
+    static void* operator new(std::size_t size) { return detail::allocate_frame(size); }
+    static void operator delete(void* p, std::size_t size) noexcept { detail::free_frame(p, size); }
     std::exception_ptr error;
     Task get_return_object() noexcept {
       return Task(std::coroutine_handle<promise_type>::from_promise(*this));

@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "phyx/await.hpp"
 #include "phyx/clock.hpp"
 #include "phyx/detail/envelope.hpp"
 #include "phyx/detail/process_core.hpp"
@@ -138,6 +139,14 @@ class Tools {
     future.then([me, to_msg = std::move(to_msg)](Result<T> r) mutable {
       me->send_user(new detail::TypedEnvelope<Msg>(to_msg(std::move(r))), detail::Origin::pipe);
     });
+  }
+
+  /// For coroutine handlers: `co_await tools.sleep(d)` resumes after `d` on the timer
+  /// wheel; meanwhile the process handles no other message. Owner only; allocates the
+  /// timer at the co_await. A negative `d` throws SpecError.
+  Sleep sleep(std::chrono::milliseconds d) const {
+    if (d.count() < 0) detail::throw_bad_timeout("sleep duration", d);
+    return Sleep(self_, d);
   }
 
  private:

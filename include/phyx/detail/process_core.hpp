@@ -80,6 +80,17 @@ struct GroupTurn {
   std::vector<ProcessHandle> waiting;  // coordinators, in the order they asked
 };
 
+/// A coroutine handler that suspended in its message (SPEC 7), made by TypedProcess. The
+/// process keeps it, with its message, until it finishes, and resumes it on its own
+/// thread when what it awaits is ready (a `resume` system message).
+class SuspendedHandler {
+ public:
+  virtual ~SuspendedHandler() = default;
+  /// Resumes the coroutine on the calling thread: true when it has finished. Rethrows
+  /// what escaped the coroutine's body.
+  virtual bool resume() = 0;
+};
+
 /// The settings of a spec that the mechanism needs (validated before construction).
 struct CoreSpec {
   std::string name;
@@ -133,6 +144,14 @@ class ProcessCore {
   /// Owner (inside its handler): records a child spawned by tools.spawn.
   void add_child(ProcessHandle child);
 
+  /// Any thread: what the suspended coroutine handler awaits is ready: it resumes on this
+  /// process's thread (a system message). Allocates the message; never blocks.
+  void post_resume();
+  /// Owner, inside a coroutine handler about to suspend: resumes it after `after_ms` on the
+  /// timer wheel (tools.sleep). The timer is the runtime's, not one of the process's
+  /// schedules: a stop does not cancel it (the handler in hand runs to its end, SPEC 14.3).
+  void start_sleep(std::int64_t after_ms);
+
   /// Number of queued user messages. Any thread; lock-free; a snapshot.
   std::size_t queued() const noexcept { return mailbox_.queued(); }
 
@@ -145,7 +164,9 @@ class ProcessCore {
  protected:
   /// Hooks supplied by TypedProcess; called only from run_slice().
   virtual void run_init() = 0;                        // builds the state; may throw
-  virtual void invoke_handler(Envelope& e) = 0;       // may throw
+  /// Runs the handler on `e`; may throw. A coroutine handler that suspends is returned
+  /// (the process keeps `e` until it finishes); otherwise nullptr.
+  virtual std::unique_ptr<SuspendedHandler> invoke_handler(Envelope& e) = 0;
   virtual void run_on_stop(const StopReason& r) = 0;  // may throw; only with live state
   virtual void destroy_state() noexcept = 0;
   virtual bool has_state() const noexcept = 0;
@@ -156,6 +177,10 @@ class ProcessCore {
   /// it lives in this object (use_count 0) or this is its last holder.
   bool behaviour_unshared() const noexcept { return spec_.use_count() <= 1; }
   MailboxPolicy policy() const noexcept { return static_cast<MailboxPolicy>(policy_); }
+  /// Destruction only: frees a handler still suspended (abandoned at shutdown), its sleep
+  /// timer and its message. TypedProcess calls it first, while the state the coroutine
+  /// refers to still exists; idempotent.
+  void drop_suspended() noexcept;
 
  private:
   friend class RuntimeCore;
@@ -173,6 +198,7 @@ class ProcessCore {
     group_stopping,   // crashed, holds the turn; its siblings stop, youngest first
     group_children,   // stopping its children on the way to group_wait
     group_wait,       // stopped for a group restart; waits to re-run init, in spawn order
+    suspended,        // a coroutine handler awaits: no other user message until it ends
   };
   enum class SysKind : std::uint8_t {
     stop,
@@ -183,6 +209,7 @@ class ProcessCore {
     group_stop,   // the stop baton: stop for the group, then pass it to the next older member
     group_down,   // to the coordinator: every member is down
     group_start,  // the start baton: re-run init, then pass it to the next younger member
+    resume,       // the suspended coroutine handler can go on
   };
   struct SysMsg {
     SysKind kind;
@@ -200,6 +227,11 @@ class ProcessCore {
   void post_system(SysMsg m);          // any thread
   void handle_system(SysMsg& m);
   void handle_user(Envelope* e);
+  // The end of a handler, at once or after suspensions: counted, reported, the message freed.
+  void finish_message(Envelope* e, std::string_view type, std::int64_t started_ns);
+  void fail_message(Envelope* e, std::string_view type, std::exception_ptr error);
+  void enter_suspended(std::unique_ptr<SuspendedHandler> h, Envelope* e, std::string_view type, std::int64_t started_ns);
+  void resume_handler();
   void do_init();
   void crash(std::string error);
   void decide_after_crash();
@@ -285,8 +317,10 @@ class ProcessCore {
   // reference. Made by the first timer.
   std::unique_ptr<OwnTimers> timers_;  // engine/process/own_timers.hpp
 
-  // Touched only by the thread inside run_slice().
-  struct RestartState {
+  // What most processes never need: the restart history, group restart batons, a
+  // suspended coroutine handler. Made on first use; touched only by the thread inside
+  // run_slice() (and by the destructor).
+  struct RareState {
     std::vector<std::int64_t> times_ms;  // monotonic, for max_restarts
     std::uint64_t in_life = 0;
     std::uint32_t init_failures = 0;  // consecutive; 1 ms doubling to 1 s
@@ -300,10 +334,20 @@ class ProcessCore {
     std::uint32_t baton_index = 0;
     BatonStage baton_stage = BatonStage::none;
     bool queued_for_turn = false;  // in the family's GroupTurn::waiting
+    // A suspended coroutine handler (SPEC 7): the handler, its message (owned), what
+    // msg:end will report, the phase to go back to, its sleep timer (holder reference),
+    // and the system messages that wait for it to end (stop, child_gave_up, group_stop).
+    std::unique_ptr<SuspendedHandler> suspended;
+    Envelope* suspended_message = nullptr;
+    std::string_view suspended_type;
+    std::int64_t suspended_started_ns = 0;
+    Phase suspended_from = Phase::running;
+    TimerNode* sleep_timer = nullptr;
+    std::vector<SysMsg> deferred;
   };
-  RestartState& restart_state();
+  RareState& rare_state();
   std::unique_ptr<Children> children_;  // made by the first spawn
-  std::unique_ptr<RestartState> restart_;                 // made by the first crash
+  std::unique_ptr<RareState> rare_;     // made by the first crash, group restart or suspension
 };
 
 inline ProcessHandle::ProcessHandle(ProcessCore* p) noexcept : p_(p) {}

@@ -43,12 +43,23 @@ class TypedProcess : public ProcessCore {
   TypedProcess(std::shared_ptr<RuntimeCore> rt, std::shared_ptr<const CoreSpec> spec,
                const Behaviour<Msg, State, Ctx>* behaviour, Ctx ctx)
       : ProcessCore(std::move(rt), std::move(spec)), behaviour_(behaviour), ctx_(std::move(ctx)) {}
+  ~TypedProcess() override { drop_suspended(); }  // before state_ and ctx_ go
 
  protected:
   void run_init() override { state_.emplace(behaviour_->init(*ctx_)); }
-  void invoke_handler(Envelope& e) override {
+  std::unique_ptr<SuspendedHandler> invoke_handler(Envelope& e) override {
+    Msg& msg = static_cast<TypedEnvelope<Msg>&>(e).msg;
+    if (behaviour_->handle.shape() == Handler<Msg, State, Ctx>::Shape::coroutine) {
+      // The coroutine refers to its Tools and message across suspensions: both live as
+      // long as the call (the message is kept by the process).
+      auto call = std::make_unique<CoroutineCall>(this, &*ctx_);
+      call->task = behaviour_->handle.start(*state_, msg, call->tools);
+      if (call->resume()) return nullptr;  // finished without suspending
+      return call;
+    }
     Tools<Msg, State, Ctx> tools(this, &*ctx_);
-    behaviour_->handle(*state_, static_cast<TypedEnvelope<Msg>&>(e).msg, tools);
+    behaviour_->handle(*state_, msg, tools);
+    return nullptr;
   }
   void run_on_stop(const StopReason& r) override {
     if (behaviour_->on_stop) behaviour_->on_stop(*state_, r, *ctx_);
@@ -69,6 +80,18 @@ class TypedProcess : public ProcessCore {
   }
 
  private:
+  /// A coroutine handler's call: its Tools and its coroutine (SPEC 7).
+  struct CoroutineCall final : SuspendedHandler {
+    CoroutineCall(ProcessCore* self, const Ctx* ctx) noexcept : tools(self, ctx) {}
+    bool resume() override {
+      const bool done = task.resume();
+      if (done) task.rethrow_if_failed();
+      return done;
+    }
+    Tools<Msg, State, Ctx> tools;
+    Task<void> task;
+  };
+
   const Behaviour<Msg, State, Ctx>* behaviour_;  // kept alive by ProcessCore::spec_, or by PlainProcess
   std::optional<Ctx> ctx_;
   std::optional<State> state_;
