@@ -1,5 +1,5 @@
-// engine/process/own_timers.hpp — the timers one process incarnation holds (its schedules
-// and its restart wait), by id, for tools.cancel and for cancelling them all at a stop or
+// engine/process/own_timers.hpp — the timers one process incarnation holds (its schedules,
+// its restart wait, its handler's sleep), by id, for tools.cancel and for cancelling them all at a stop or
 // crash. Guarded by the process's control_ lock; no atomics here.
 //
 // Design: a vector of (id, node) kept sorted by id. A process starts its timers under
@@ -56,6 +56,10 @@ class OwnTimers {
   }
   /// Entries held, fired or not (an upper bound of the pending ones).
   std::size_t size() const noexcept { return entries_.size(); }
+
+  /// The id of the timer of a suspended handler's tools.sleep (0 = none): the one timer a
+  /// stop does not cancel, since the handler in hand runs to its end (SPEC 14.3).
+  std::uint64_t sleep_id = 0;
 
  private:
   struct Entry {

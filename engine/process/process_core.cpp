@@ -194,7 +194,7 @@ Future<void> ProcessCore::request_stop(StopReason reason, StopMode mode) {
   if (first) {
     post_system(SysMsg{SysKind::stop, {}});
     DropContextScope ctx(DropContext::stopping);
-    cancel_own_timers();
+    cancel_own_timers(/*keep_sleep=*/true);  // schedules go at once; a handler's sleep ends it first
   }
   return Future<void>(std::move(done));
 }
@@ -239,16 +239,22 @@ bool ProcessCore::cancel_timer(TimerId id) {
   return node->cancel_and_release();
 }
 
-void ProcessCore::cancel_own_timers() {
+void ProcessCore::cancel_own_timers(bool keep_sleep) {
   std::unique_ptr<OwnTimers> held;
   {
     std::lock_guard lock(control_);
     held = std::move(timers_);
+    if (held && keep_sleep && held->sleep_id != 0) {  // a stop: the handler's sleep must still end it
+      if (TimerNode* sleep = held->take(held->sleep_id)) {
+        timers_ = std::make_unique<OwnTimers>();
+        timers_->add(held->sleep_id, sleep);
+        timers_->sleep_id = held->sleep_id;
+      }
+    }
   }
   if (!held) return;
   for (TimerNode* node : held->take_all()) node->cancel_and_release();
 }
-
 void ProcessCore::add_child(ProcessHandle child) {
   std::lock_guard lock(control_);  // siblings read the list for a group restart
   if (!children_) children_ = std::make_unique<Children>();
@@ -377,9 +383,6 @@ void ProcessCore::enter_suspended(std::unique_ptr<SuspendedHandler> h, Envelope*
 void ProcessCore::resume_handler() {
   if (phase_ != Phase::suspended) return;  // nothing awaits (a stale resume)
   RareState& r = *rare_;
-  if (r.sleep_timer != nullptr) {  // it fired (that is why we resume): let go of its node
-    std::exchange(r.sleep_timer, nullptr)->cancel_and_release();
-  }
   bool done = false;
   std::exception_ptr failure;
   try {
@@ -404,7 +407,6 @@ void ProcessCore::resume_handler() {
 void ProcessCore::drop_suspended() noexcept {
   if (!rare_) return;
   DropContextScope ctx(DropContext::stopping);  // a Reply in the frame or the message: StoppedError
-  if (rare_->sleep_timer != nullptr) std::exchange(rare_->sleep_timer, nullptr)->cancel_and_release();
   rare_->suspended.reset();  // the frame before the message it may refer to
   delete std::exchange(rare_->suspended_message, nullptr);
 }
@@ -419,11 +421,9 @@ ProcessHandle suspending_process() {
 }
 
 void ProcessCore::start_sleep(std::int64_t after_ms) {
-  retain();
-  ProcessHandle self(this);
-  TimerNode* node = make_timer_node([self](TimerId) { self->post_resume(); });
-  runtime_->start_timer(after_ms, node);
-  rare_state().sleep_timer = node;  // the holder's reference: released when we resume
+  std::lock_guard lock(control_);
+  const TimerId id = start_own_timer(after_ms, [](ProcessCore& self) { self.post_resume(); });
+  timers_->sleep_id = id.value;  // a stop leaves it; a crash or shutdown cancels it (cancel_own_timers)
 }
 
 void ProcessCore::do_init() {

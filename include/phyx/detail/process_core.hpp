@@ -148,8 +148,9 @@ class ProcessCore {
   /// process's thread (a system message). Allocates the message; never blocks.
   void post_resume();
   /// Owner, inside a coroutine handler about to suspend: resumes it after `after_ms` on the
-  /// timer wheel (tools.sleep). The timer is the runtime's, not one of the process's
-  /// schedules: a stop does not cancel it (the handler in hand runs to its end, SPEC 14.3).
+  /// timer wheel (tools.sleep). One of the process's own timers, but the one a stop does
+  /// not cancel (the handler in hand runs to its end, SPEC 14.3); a crash or the shutdown
+  /// deadline does.
   void start_sleep(std::int64_t after_ms);
 
   /// Number of queued user messages. Any thread; lock-free; a snapshot.
@@ -177,8 +178,8 @@ class ProcessCore {
   /// it lives in this object (use_count 0) or this is its last holder.
   bool behaviour_unshared() const noexcept { return spec_.use_count() <= 1; }
   MailboxPolicy policy() const noexcept { return static_cast<MailboxPolicy>(policy_); }
-  /// Destruction only: frees a handler still suspended (abandoned at shutdown), its sleep
-  /// timer and its message. TypedProcess calls it first, while the state the coroutine
+  /// Destruction only: frees a handler still suspended (abandoned at shutdown) and its
+  /// message. TypedProcess calls it first, while the state the coroutine
   /// refers to still exists; idempotent.
   void drop_suspended() noexcept;
 
@@ -241,7 +242,7 @@ class ProcessCore {
   void discard_user_lane(std::string_view reason);
   /// Counts and records (does not free) messages that left the lane unhandled.
   void report_dropped(const DropChain& evicted, const DropChain& discarded, std::string_view reason);
-  void cancel_own_timers();
+  void cancel_own_timers(bool keep_sleep = false);
   /// Under control_: starts a timer of this process that runs `then` when it fires (its
   /// entry in timers_ is gone by then). Defined in process_core.cpp.
   template <class Then>
@@ -335,14 +336,13 @@ class ProcessCore {
     BatonStage baton_stage = BatonStage::none;
     bool queued_for_turn = false;  // in the family's GroupTurn::waiting
     // A suspended coroutine handler (SPEC 7): the handler, its message (owned), what
-    // msg:end will report, the phase to go back to, its sleep timer (holder reference),
-    // and the system messages that wait for it to end (stop, child_gave_up, group_stop).
+    // msg:end will report, the phase to go back to, and the system messages that wait for
+    // it to end (stop, child_gave_up, group_stop). Its sleep is one of the own timers.
     std::unique_ptr<SuspendedHandler> suspended;
     Envelope* suspended_message = nullptr;
     std::string_view suspended_type;
     std::int64_t suspended_started_ns = 0;
     Phase suspended_from = Phase::running;
-    TimerNode* sleep_timer = nullptr;
     std::vector<SysMsg> deferred;
   };
   RareState& rare_state();
