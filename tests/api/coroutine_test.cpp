@@ -452,3 +452,45 @@ TEST_CASE("10,000 processes each awaiting an ask to one server all complete, on 
   CHECK(report.abandoned == 0);
   check_laws(rt);
 }
+
+TEST_CASE(
+    "Future::get() in a coroutine handler resumed on a worker throws WouldBlockError; co_await is "
+    "the way") {
+  phyx::Runtime rt(phyx::RuntimeOptions{.clock = phyx::create_system_clock(), .workers = 2});
+  auto server = rt.spawn(server_spec());
+  struct Go {};
+  struct Ctx {
+    phyx::ProcessRef<ServerMsg> server;
+    std::shared_ptr<std::promise<std::string>> out;
+  };
+  Ctx ctx{server, std::make_shared<std::promise<std::string>>()};
+  auto result = ctx.out->get_future();
+  auto p = rt.spawn(
+      phyx::ProcessSpec<Go, int, Ctx>{
+          .name = "p",
+          .init = [](const Ctx&) { return 0; },
+          .handle = [](int&, Go&, auto& tools) -> phyx::Task<void> {
+            const Ctx& c = tools.ctx();
+            co_await tools.sleep(1ms);  // resumed by the timer thread's resume, on a worker
+            // held by the server until Release: not settled when get() runs
+            auto f =
+                c.server.template ask<int>([](phyx::Reply<int> r) { return Hold{std::move(r)}; });
+            std::string what;
+            try {
+              (void)f.get();
+              what = "get returned";
+            } catch (const phyx::WouldBlockError&) {
+              what = "WouldBlockError";
+            }
+            c.server.send(Release{2});
+            const int v = co_await f;  // the call was not used up (SPEC 14.15)
+            c.out->set_value(what + ", then " + std::to_string(v));
+          },
+      },
+      ctx);
+  p.send(Go{});
+  REQUIRE(result.wait_for(60s) == std::future_status::ready);
+  CHECK(result.get() == "WouldBlockError, then 2");
+  rt.shutdown(10s);
+  check_laws(rt);
+}
