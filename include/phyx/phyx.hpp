@@ -6,6 +6,7 @@
 #include "phyx/event.hpp"
 #include "phyx/future.hpp"
 #include "phyx/ids.hpp"
+#include "phyx/journal.hpp"
 #include "phyx/process_ref.hpp"
 #include "phyx/reply.hpp"
 #include "phyx/result.hpp"
