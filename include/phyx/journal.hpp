@@ -140,7 +140,7 @@ class Journal {
         {static_cast<bool>(options_.clock), options_.max_entries, options_.overflow, &options_.path,
          options_.durability,
          static_cast<bool>(options_.codec.encode) && static_cast<bool>(options_.codec.decode)});
-    emit("journal:create", Fields{{"durable", !options_.path.empty()}});
+    emit("journal:create", [&] { return Fields{{"durable", !options_.path.empty()}}; });
   }
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
@@ -156,23 +156,27 @@ class Journal {
     if (options_.overflow != Overflow::none && options_.max_entries &&
         entries_.size() >= *options_.max_entries) {
       if (options_.overflow == Overflow::error) {
-        emit("journal:overflow",
-             Fields{{"max_entries", static_cast<std::int64_t>(*options_.max_entries)},
-                    {"policy", std::string("error")}});
+        emit("journal:overflow", [&] {
+          return Fields{{"max_entries", static_cast<std::int64_t>(*options_.max_entries)},
+                        {"policy", std::string("error")}};
+        });
         throw JournalOverflowError("Journal overflow: maximum entries (" +
                                    std::to_string(*options_.max_entries) + ") reached");
       }
       const std::uint64_t dropped = entries_.front().sequence;
       entries_.pop_front();
-      emit("journal:overflow",
-           Fields{{"max_entries", static_cast<std::int64_t>(*options_.max_entries)},
-                  {"policy", std::string("drop_oldest")},
-                  {"dropped_sequence", static_cast<std::int64_t>(dropped)}});
+      emit("journal:overflow", [&] {
+        return Fields{{"max_entries", static_cast<std::int64_t>(*options_.max_entries)},
+                      {"policy", std::string("drop_oldest")},
+                      {"dropped_sequence", static_cast<std::int64_t>(dropped)}};
+      });
     }
     const std::uint64_t seq = next_sequence_++;
     entries_.push_back(Entry<T>{std::to_string(seq), seq, options_.clock->now(), std::move(data)});
     const Entry<T>& e = entries_.back();
-    emit("journal:append", Fields{{"sequence", static_cast<std::int64_t>(seq)}, {"id", e.id}});
+    emit("journal:append", [&] {
+      return Fields{{"sequence", static_cast<std::int64_t>(seq)}, {"id", e.id}};
+    });
     notify(e);
     return e;
   }
@@ -235,7 +239,7 @@ class Journal {
   void clear() {
     const std::size_t n = entries_.size();
     entries_.clear();
-    emit("journal:clear", Fields{{"entries", static_cast<std::int64_t>(n)}});
+    emit("journal:clear", [&] { return Fields{{"entries", static_cast<std::int64_t>(n)}}; });
   }
 
  private:
@@ -271,13 +275,17 @@ class Journal {
   }
 
   void report_subscriber_error(const Entry<T>& e, const char* what) {
-    emit("journal:subscriber:error",
-         Fields{{"sequence", static_cast<std::int64_t>(e.sequence)}, {"error", what}});
+    emit("journal:subscriber:error", [&] {
+      return Fields{{"sequence", static_cast<std::int64_t>(e.sequence)}, {"error", what}};
+    });
   }
 
-  void emit(std::string_view type, Fields fields) const {
+  /// Builds the fields only when there is a sink: an append without one allocates nothing
+  /// for telemetry.
+  template <class MakeFields>
+  void emit(std::string_view type, MakeFields make_fields) const {
     if (options_.emit)
-      detail::emit_journal_event(options_.emit, options_.clock->now(), type, std::move(fields));
+      detail::emit_journal_event(options_.emit, options_.clock->now(), type, make_fields());
   }
 
   Options options_;
