@@ -40,8 +40,8 @@ EnvelopeDepot::Block* EnvelopeDepot::take(std::size_t size_class) noexcept {
   if (counts_[size_class].load(std::memory_order_relaxed) == 0) return nullptr;
   Block* magazine = nullptr;
   if (!shelves_->queues[size_class].try_dequeue(magazine)) return nullptr;
-  counts_[size_class].fetch_sub(
-      1, std::memory_order_relaxed);  // after the dequeue; pairs with put()'s add
+  // relaxed, after the dequeue: pairs with put()'s add (a bound, not a publication).
+  counts_[size_class].fetch_sub(1, std::memory_order_relaxed);
   return magazine;
 }
 

@@ -197,8 +197,8 @@ void ProcessCore::start_group_stop() {
     return;
   }
   phase_ = Phase::group_stopping;
-  runtime_->groups_in_flight_.fetch_add(
-      1, std::memory_order_relaxed);  // a tally; pass_start() publishes its end
+  // relaxed: a tally; pairs with pass_start()'s release decrement, which publishes the end.
+  runtime_->groups_in_flight_.fetch_add(1, std::memory_order_relaxed);
   pass_stop(g, static_cast<std::uint32_t>(g->members.size()));
 }
 

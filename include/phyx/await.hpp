@@ -20,7 +20,6 @@
 #include <chrono>
 #include <coroutine>
 #include <memory>
-#include <type_traits>
 #include <utility>
 
 #include "phyx/detail/process_core.hpp"
@@ -45,15 +44,7 @@ class FutureAwaiter {
     // Step 2: may run at once (settled meanwhile); the resume is then simply queued.
     state_->on_ready([process = suspending_process()] { process->post_resume(); });
   }
-  T await_resume() {
-    if constexpr (std::is_void_v<T>) {
-      state_->result().value();
-    } else if constexpr (std::is_copy_constructible_v<T>) {
-      return state_->result().value();
-    } else {
-      return std::move(state_->result()).value();
-    }
-  }
+  T await_resume() { return state_->value(); }
 
  private:
   std::shared_ptr<FutureState<T>> state_;

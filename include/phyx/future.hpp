@@ -33,13 +33,7 @@ class Future {
     if (got_) throw Error("Future::get() may be called only once");
     state_->wait();
     got_ = true;
-    if constexpr (std::is_void_v<T>) {
-      state_->result().value();
-    } else if constexpr (std::is_copy_constructible_v<T>) {
-      return state_->result().value();
-    } else {
-      return std::move(state_->result()).value();
-    }
+    return state_->value();
   }
 
   /// Waits at most `d` (blocking the caller; drives a deterministic runtime). True when settled.

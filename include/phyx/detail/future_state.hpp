@@ -34,6 +34,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "phyx/result.hpp"
@@ -134,6 +135,17 @@ class FutureState : public FutureStateBase {
   bool fail(std::exception_ptr e) override { return settle(Result<T>(std::move(e))); }
   /// Only after ready() returned true.
   Result<T>& result() noexcept { return *result_; }
+  /// Only after ready() returned true: the value (copied when T is copyable, else moved
+  /// out: call once), or the failure rethrown. Future::get and co_await read it so.
+  T value() {
+    if constexpr (std::is_void_v<T>) {
+      result_->value();
+    } else if constexpr (std::is_copy_constructible_v<T>) {
+      return result_->value();
+    } else {
+      return std::move(*result_).value();
+    }
+  }
 
  private:
   std::optional<Result<T>> result_;
