@@ -26,8 +26,10 @@ void validate_journal(const JournalSettings& s) {
     if (!s.has_codec)
       throw SpecError(
           "Journal: options.codec needs encode and decode for a durable journal of this type");
-    throw Error("Journal: durable journals (options.path '" + s.path->string() +
-                "') are not built yet");
+  } else if (s.durability != Durability::memory) {
+    throw SpecError(std::string("Journal: options.durability is ") +
+                    (s.durability == Durability::flush ? "flush" : "fsync") +
+                    " but options.path is empty (an in-memory journal cannot be durable)");
   }
 }
 

@@ -255,14 +255,14 @@ TEST_CASE("bad options throw SpecError naming the field and the value") {
         "'/tmp/phyx-journal-test')");
 }
 
-TEST_CASE("a durable journal is refused until it is built, naming the path") {
+TEST_CASE("durability without a path is refused: an in-memory journal cannot be durable") {
   auto o = options(phyx::create_manual_clock());
-  o.path = "/tmp/phyx-journal-test";
   o.durability = phyx::Durability::fsync;
   auto open = [&] { Journal<std::string> j(o); };
-  CHECK_THROWS_WITH_AS(
-      open(), "Journal: durable journals (options.path '/tmp/phyx-journal-test') are not built yet",
-      phyx::Error);
+  CHECK_THROWS_WITH_AS(open(),
+                       "Journal: options.durability is fsync but options.path is empty (an "
+                       "in-memory journal cannot be durable)",
+                       phyx::SpecError);
 }
 
 TEST_CASE("codecs: built in for std::string and trivially copyable types, round trip") {
