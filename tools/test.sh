@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README command 2: configure, build and test every configuration.
 #
-#   bash tools/test.sh                       # release asan-ubsan tsan systematic
+#   bash tools/test.sh                       # release asan-ubsan tsan systematic fuzz
 #   bash tools/test.sh release               # just the given presets
 #   PHYX_TEST_CONFIGS="release tsan" bash tools/test.sh
 #
@@ -38,7 +38,7 @@ phyx_install_deps || { echo "phyx: dependency installation failed" >&2; exit 1; 
 if (($# > 0)); then
   CONFIGS=("$@")
 else
-  read -r -a CONFIGS <<<"${PHYX_TEST_CONFIGS:-release asan-ubsan tsan systematic}"
+  read -r -a CONFIGS <<<"${PHYX_TEST_CONFIGS:-release asan-ubsan tsan systematic fuzz}"
 fi
 
 banner() {
@@ -113,6 +113,11 @@ run_config() (
       echo "-- [$cfg] PHYX_SEED=$PHYX_SEED"
       export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
       probe_sanitizer -fsanitize=thread || exit 1
+      ;;
+    fuzz)
+      # libFuzzer targets (clang; tools/cmake/fuzz.cmake), each for PHYX_FUZZ_SECONDS
+      # (60 by default); a crash prints the input and the seed to replay it.
+      probe_sanitizer -fsanitize=address,undefined || exit 1
       ;;
     asan-ubsan)
       export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
