@@ -51,6 +51,7 @@ Workload timers_workload();
 Workload restart_storm_workload();
 Workload shutdown_tree_workload();
 Workload idle_cpu_workload();
+Workload journal_workload();
 
 double seconds_since(std::int64_t start_ns);
 std::int64_t now_ns();
