@@ -6,6 +6,10 @@
 // acknowledged append, and nothing invented. The next round's child continues the same
 // file, so each round also recovers what the previous kill left. The seed is printed;
 // PHYX_SEED replays a run.
+// What this cannot see: a killed process's writes stay in the page cache, so it checks
+// the write path, the acknowledgement order and recovery, not fdatasync itself (an
+// fsync that lied would pass). Power loss needs a VM or dm-log-writes; torn tails and
+// damage are covered byte by byte in record_format_test.cpp and durable_log_test.cpp.
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <sys/wait.h>
