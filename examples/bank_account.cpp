@@ -78,6 +78,7 @@ auto account_spec() {
       .name = "bank-account",
       // Rebuild the state from every event so far: on the first start, after a crash,
       // and after a restart of the program.
+      // tour:begin replay (README.md shows these lines)
       .init =
           [](const AccountCtx& ctx) {
             Account account;
@@ -85,9 +86,11 @@ auto account_spec() {
                 0, [&](const phyx::Entry<AccountEvent>& e) { apply(account, e.data); });
             return account;
           },
+      // tour:end replay
       .handle =
           [](Account& account, AccountMsg& msg, auto& tools) {
             const AccountCtx& ctx = tools.ctx();
+            // tour:begin deposit (README.md shows these lines)
             if (auto* deposit = std::get_if<Deposit>(&msg)) {
               // Journal first (it returns once the event is on disk), then change the
               // state, then answer: an answered deposit is never lost.
@@ -98,7 +101,10 @@ auto account_spec() {
                                              {"amount", deposit->amount},
                                              {"balance", account.balance}});
               deposit->reply(Result{true, account.balance, {}});
-            } else if (auto* withdraw = std::get_if<Withdraw>(&msg)) {
+              return;
+            }
+            // tour:end deposit
+            if (auto* withdraw = std::get_if<Withdraw>(&msg)) {
               if (account.balance < withdraw->amount) {
                 withdraw->reply(Result{false, account.balance, "Insufficient funds"});
                 return;  // nothing happened, so nothing is journaled
@@ -107,11 +113,13 @@ auto account_spec() {
               ctx.journal->append(event);
               apply(account, event);
               withdraw->reply(Result{true, account.balance, {}});
-            } else if (auto* get = std::get_if<GetBalance>(&msg)) {
-              get->reply(account.balance);
-            } else {
-              throw std::runtime_error("simulated crash");
+              return;
             }
+            if (auto* get = std::get_if<GetBalance>(&msg)) {
+              get->reply(account.balance);
+              return;
+            }
+            throw std::runtime_error("simulated crash");  // Crash
           },
   };
 }

@@ -61,6 +61,7 @@ struct PoolCtx {
 
 namespace {
 
+// tour:begin pool (README.md shows these lines)
 void handle_pool(PoolState& state, PoolMsg& msg, const PoolCtx& ctx) {
   if (auto* acquire = std::get_if<Acquire>(&msg)) {
     // Find an available connection...
@@ -83,6 +84,7 @@ void handle_pool(PoolState& state, PoolMsg& msg, const PoolCtx& ctx) {
   } else if (auto* release = std::get_if<Release>(&msg)) {
     state.in_use.erase(release->connection_id);
   } else {
+// tour:end pool
     std::get<GetStats>(msg).reply(PoolStats{state.connections.size(), state.in_use.size()});
   }
 }

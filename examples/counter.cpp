@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   phyx::Runtime rt(make_options(deterministic));  // the root supervisor
 
   auto report = std::make_shared<Report>();
+  // tour:begin spawn-and-send (README.md shows these lines)
   auto counter = rt.spawn(
       phyx::ProcessSpec<CounterMsg, CounterState, CounterCtx>{
           .name = "counter",
@@ -69,6 +70,7 @@ int main(int argc, char** argv) {
   accepted &= counter.send(Decrement{});
   accepted &= counter.send(Reset{});
   for (int i = 0; i < 5; ++i) accepted &= counter.send(Increment{});
+  // tour:end spawn-and-send
   accepted &= counter.send(Decrement{});
   std::printf("sent 10 messages, all accepted: %s\n", accepted ? "yes" : "no");
 

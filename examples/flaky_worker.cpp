@@ -72,6 +72,7 @@ int main(int argc, char** argv) {
   };
   phyx::Runtime rt(make_options(deterministic, sink));
 
+  // tour:begin crash (README.md shows these lines)
   auto worker = rt.spawn(
       phyx::ProcessSpec<WorkerMsg, WorkerState, WorkerCtx>{
           .name = "flaky-worker",
@@ -86,6 +87,7 @@ int main(int argc, char** argv) {
             return state;
           },
           // no .supervision: one-for-one, restart at once, no limit
+  // tour:end crash
       },
       WorkerCtx{kWorkSeed});
 

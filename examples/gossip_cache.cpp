@@ -111,6 +111,7 @@ void handle_node(NodeState& state, NodeMsg& msg, Tools& tools) {
   } else if (auto* get = std::get_if<Get>(&msg)) {
     auto it = state.data.find(get->key);
     get->reply(it != state.data.end() ? std::optional(it->second.value) : std::nullopt);
+  // tour:begin gossip (README.md shows these lines)
   } else if (auto* gossip = std::get_if<Gossip>(&msg)) {
     auto it = state.data.find(gossip->key);
     if (it == state.data.end() || gossip->version > it->second.version) {
@@ -129,6 +130,7 @@ void handle_node(NodeState& state, NodeMsg& msg, Tools& tools) {
     tools.emit("cache:gossip:round", {{"keys", static_cast<std::int64_t>(state.data.size())}});
     state.last_gossip_ms = now;
     tools.schedule(kGossipInterval, PeriodicGossip{});  // the next round
+  // tour:end gossip
   } else {
     state.waiters.push_back(std::move(std::get<AwaitKeys>(msg)));  // answered later
     answer_waiters(state);

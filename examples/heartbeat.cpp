@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
       // void(State&, Msg&, Tools&): mutate the state in place.
       .handle =
           [](HeartbeatState& state, HeartbeatMsg& msg, auto& tools) {
+            // tour:begin schedule (README.md shows these lines)
             if (std::holds_alternative<Start>(msg)) {
               state.last_ping_ns = tools.now().mono_ns;
               tools.schedule(kInterval, Ping{});  // a Ping to ourselves in 1 second
@@ -87,6 +88,7 @@ int main(int argc, char** argv) {
               state.waiter = std::move(std::get<AwaitPings>(msg));  // keep the Reply for later
               maybe_answer(state);
             }
+            // tour:end schedule
           },
   });
 

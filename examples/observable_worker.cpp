@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
   Recorder recorder;
   auto all_complete = recorder.all_complete.get_future();
   // The sink: print every event ("Process event: {...}") and record it.
+  // tour:begin telemetry (README.md shows these lines)
   auto sink = [&recorder](const phyx::Event& event) {
     std::printf("Process event: %s\n", phyx::to_json(event).c_str());
     recorder.record(event);
@@ -97,6 +98,7 @@ int main(int argc, char** argv) {
             }
           },
   });
+  // tour:end telemetry
 
   for (int id = 1; id <= kTasks; ++id) worker.send(Task{id});
 

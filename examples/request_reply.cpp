@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   const bool deterministic = has_flag(argc, argv, "--deterministic");
   phyx::Runtime rt(make_options(deterministic));
 
+  // tour:begin ask (README.md shows these lines)
   auto counter = rt.spawn(phyx::ProcessSpec<CounterMsg, CounterState>{
       .name = "counter",
       .init = [](const phyx::Empty&) { return CounterState{}; },
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
   auto ask_count = [&counter] {
     return counter.ask<int>([](phyx::Reply<int> reply) { return Get{std::move(reply)}; }, 1000ms);
   };
+  // tour:end ask
 
   bool ok = true;
   for (int i = 0; i < 5; ++i) counter.send(Increment{});

@@ -87,11 +87,13 @@ struct WorkerCtx {
 namespace {
 
 // The seed's policy.
+// tour:begin policy (README.md shows these lines)
 const phyx::Supervision kPolicy{
     .type = phyx::Strategy::one_for_one,
     .backoff = phyx::Backoff{.initial = 100ms, .max = 5000ms, .factor = 2, .jitter = 10},
     .max_restarts = phyx::MaxRestarts{.count = 5, .within = 10s},
 };
+// tour:end policy
 
 phyx::ProcessSpec<WorkerMsg, WorkerState, WorkerCtx> worker_spec(std::string name) {
   return {

@@ -107,6 +107,7 @@ int main(int argc, char** argv) {
       phyx::ProcessSpec<ManagerMsg, ManagerState, ManagerCtx>{
           .name = "task-manager",
           .init = [](const ManagerCtx&) { return ManagerState{}; },
+          // tour:begin children (README.md shows these lines)
           .handle =
               [](ManagerState& state, ManagerMsg& msg, auto& tools) {
                 if (std::holds_alternative<SpawnWorker>(msg)) {
@@ -121,6 +122,7 @@ int main(int argc, char** argv) {
                   std::get<ListWorkers>(msg).reply(std::move(refs));
                 }
               },
+          // tour:end children
           .on_stop =
               [](ManagerState&, const phyx::StopReason& reason, const ManagerCtx& ctx) {
                 std::printf("task-manager stops (%s)\n", phyx::to_string(reason).c_str());
