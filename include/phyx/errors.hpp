@@ -28,7 +28,7 @@ class SpecError : public Error {
   using Error::Error;
 };
 
-/// A process refused an operation (e.g. "Failed to send ask message").
+/// A process refused an operation (e.g.\ "Failed to send ask message").
 class ProcessError : public Error {
  public:
   /// `message` as what(); `process_id` the process concerned, if known.
