@@ -2,7 +2,8 @@
 /// phyx/tools.hpp — Tools<Msg, State, Ctx>, the third argument of every handler (SPEC 7).
 ///
 /// A Tools object belongs to one process and is used only on the thread running that
-/// process's handler (init, handle, on_stop). Nothing here blocks.
+/// process's handler (init, handle, on_stop). Nothing here blocks (emit waits only for a
+/// sink call in progress on another thread).
 #pragma once
 
 #include <chrono>
@@ -81,7 +82,7 @@ class Reject {
 /// The third argument of every handler: what a process can do to itself and its children
 /// (SPEC 7). Owner only: use it on the thread running this process's handler, during the
 /// call it was given to (a coroutine handler may keep it across co_await). Nothing here
-/// blocks.
+/// blocks but emit, as said there.
 template <class Msg, class State, class Ctx>
 class Tools {
  public:
