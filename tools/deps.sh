@@ -11,6 +11,7 @@
 PHYX_DEB_PACKAGES=(
   build-essential cmake g++ clang libclang-rt-14-dev ninja-build
   doctest-dev libbenchmark-dev libmimalloc-dev libconcurrentqueue-dev
+  doxygen  # the `docs` target and the docs_build test (tools/cmake/docs.cmake)
 )
 
 phyx_install_deps() {

@@ -1,5 +1,6 @@
-// phyx/await.hpp — what a coroutine handler (Task<void>, SPEC 3 and 7) can co_await:
-// any Future<T> (ref.ask, tools.ask, ...) and tools.sleep(d).
+/// \file
+/// phyx/await.hpp — what a coroutine handler (Task<void>, SPEC 3 and 7) can co_await:
+/// any Future<T> (ref.ask, tools.ask, ...) and tools.sleep(d).
 //
 // Protocol (the handler runs on the thread that runs its process, inside run_slice()):
 //  1. co_await on something not ready suspends the coroutine; the handler's call returns
@@ -54,6 +55,9 @@ class FutureAwaiter {
 
 /// `co_await future` inside a coroutine handler: the value, or the failure rethrown. The
 /// process handles no other message meanwhile; its worker is free for other processes.
+/// The process's own handler only: awaiting a future that is not ready anywhere else throws
+/// WouldBlockError (nothing would resume the coroutine). An empty future throws phyx::Error.
+/// Suspending allocates the continuation; a ready future does not suspend.
 template <class T>
 detail::FutureAwaiter<T> operator co_await(const Future<T>& f) {
   if (!f.valid()) throw Error("Future is empty (default-constructed or moved from)");
@@ -65,9 +69,14 @@ detail::FutureAwaiter<T> operator co_await(const Future<T>& f) {
 /// handler in hand runs to its end (SPEC 14.3).
 class Sleep {
  public:
+  /// Made by Tools::sleep, which checks `d`; not by users.
   Sleep(detail::ProcessCore* self, std::chrono::milliseconds d) noexcept : self_(self), d_(d) {}
+  /// Never ready: even `sleep(0ms)` suspends, and resumes after the timer fires.
   bool await_ready() const noexcept { return false; }
+  /// Starts the timer (allocates it): the handler resumes, on its process's turn, once it
+  /// fires.
   void await_suspend(std::coroutine_handle<>) { self_->start_sleep(d_.count()); }
+  /// Nothing to return.
   void await_resume() const noexcept {}
 
  private:

@@ -1,9 +1,10 @@
-// phyx/clock.hpp — time sources (SPEC section 9).
-//
-// Every deadline in phyx (scheduled messages, ask timeouts, restart backoff and windows)
-// runs on `Instant::mono_*`, which never goes backwards. `wall_ms` is for humans and may
-// jump. A ManualClock moves only when a test moves it, and fires the runtime timers that
-// fall due, one by one in deadline order, with now() equal to each deadline while it fires.
+/// \file
+/// phyx/clock.hpp — time sources (SPEC section 9).
+///
+/// Every deadline in phyx (scheduled messages, ask timeouts, restart backoff and windows)
+/// runs on `Instant::mono_*`, which never goes backwards. `wall_ms` is for humans and may
+/// jump. A ManualClock moves only when a test moves it, and fires the runtime timers that
+/// fall due, one by one in deadline order, with now() equal to each deadline while it fires.
 #pragma once
 
 #include <atomic>
@@ -16,16 +17,18 @@
 
 namespace phyx {
 
+/// A point in time, read from a Clock.
 struct Instant {
-  std::int64_t wall_ms = 0;  // milliseconds since the Unix epoch (may jump)
-  std::int64_t mono_ms = 0;  // monotonic milliseconds (never goes backwards)
-  std::int64_t mono_ns = 0;  // the same monotonic time in nanoseconds
+  std::int64_t wall_ms = 0;  ///< milliseconds since the Unix epoch (may jump)
+  std::int64_t mono_ms = 0;  ///< monotonic milliseconds (never goes backwards)
+  std::int64_t mono_ns = 0;  ///< the same monotonic time in nanoseconds
 };
 
 /// A time source. Implementations must be safe to call from any thread.
 class Clock {
  public:
   virtual ~Clock() = default;
+  /// The current time. Called from any thread: workers, the timer thread, handlers.
   virtual Instant now() const = 0;
 };
 
@@ -42,19 +45,25 @@ class RuntimeCore;
 /// Runtimes built on a ManualClock register their timers here, so moving the clock fires
 /// them (their messages are enqueued; nothing else runs until the runtime is driven).
 /// All members may be called from any thread; the advancing calls run timer callbacks on
-/// the calling thread and must not be made from inside a handler.
+/// the calling thread and must not be made from inside a handler. One thread at a time may
+/// move a clock (advance_by, advance_to, tick): it is the single writer of the time
+/// (engine/timer/manual_clock.cpp).
 class ManualClock : public Clock {
  public:
+  /// Time starts at `start` (mono from mono_ns, or from mono_ms when mono_ns is 0); no
+  /// timers. Allocates.
   explicit ManualClock(Instant start = {});
   ~ManualClock() override;
   ManualClock(const ManualClock&) = delete;
   ManualClock& operator=(const ManualClock&) = delete;
 
+  /// The clock's time. Any thread; lock-free; never blocks.
   Instant now() const override;
   /// Moves time forward by `d`, firing each due timer in deadline order (ties in creation
   /// order) with now() equal to its deadline. Negative `d` throws phyx::Error.
   void advance_by(std::chrono::milliseconds d);
-  /// Moves mono time to `mono_ms` (never backwards: an earlier value is ignored).
+  /// Moves mono time to `mono_ms` (never backwards: an earlier value is ignored), firing
+  /// the timers due on the way as advance_by does.
   void advance_to(std::int64_t mono_ms);
   /// Jumps to the next timer's deadline and fires it. Returns false if no timer is pending.
   bool tick();
@@ -82,6 +91,8 @@ class ManualClock : public Clock {
   std::unique_ptr<Timers> timers_;
 };
 
+/// A ManualClock starting at `start`, shared (as RuntimeOptions::clock wants it). Any thread;
+/// allocates.
 std::shared_ptr<ManualClock> create_manual_clock(Instant start = {});
 
 }  // namespace phyx

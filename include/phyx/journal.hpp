@@ -1,19 +1,20 @@
-// phyx/journal.hpp — Journal<T>: an append-only event log for event sourcing (SPEC 10).
-//
-// A process appends an event for every state change and, in `init`, replays the journal
-// to rebuild its state, so a restart (of the process, or of the whole program once the
-// journal is durable) finds the state it had.
-//
-// Thread safety: every method may be called from any thread; calls serialise on the
-// journal's own (recursive) mutex. The usual owner is one process, whose appends never
-// wait on it: uncontended it costs ~20 ns, next to an append's allocation. When shared,
-// what a method returns by pointer or reference can be dropped or cleared by another
-// thread's call; copy it if other threads append to a bounded journal or clear it.
-// Subscribers run on the appending thread, inside append(), holding the lock.
-//
-// Durable journals (Options::path): the file format and its torn-tail rules are in
-// engine/journal/record_format.hpp, the write, group-commit and recovery protocol in
-// engine/journal/durable_log.cpp, the decisions in engine/journal/README.md.
+/// \file
+/// phyx/journal.hpp — Journal<T>: an append-only event log for event sourcing (SPEC 10).
+///
+/// A process appends an event for every state change and, in `init`, replays the journal
+/// to rebuild its state, so a restart (of the process, or of the whole program once the
+/// journal is durable) finds the state it had.
+///
+/// Thread safety: every method may be called from any thread; calls serialise on the
+/// journal's own (recursive) mutex. The usual owner is one process, whose appends never
+/// wait on it: uncontended it costs ~20 ns, next to an append's allocation. When shared,
+/// what a method returns by pointer or reference can be dropped or cleared by another
+/// thread's call; copy it if other threads append to a bounded journal or clear it.
+/// Subscribers run on the appending thread, inside append(), holding the lock.
+///
+/// Durable journals (Options::path): the file format and its torn-tail rules are in
+/// engine/journal/record_format.hpp, the write, group-commit and recovery protocol in
+/// engine/journal/durable_log.cpp, the decisions in engine/journal/README.md.
 #pragma once
 
 #include <cstdint>
@@ -36,33 +37,46 @@
 
 namespace phyx {
 
+/// What append does at Options::max_entries. none: no bound (max_entries unused).
+/// drop_oldest: the first entry is dropped (journal:overflow). error: append throws
+/// JournalOverflowError and uses no sequence.
 enum class Overflow { none, drop_oldest, error };
+/// How far an append goes before it returns. memory: no file (Options::path empty).
+/// flush: one write(2) per append, so the OS has the record when append returns (survives
+/// the program's crash, not the machine's). fsync: append returns after fdatasync covered
+/// the record (engine/journal/README.md).
 enum class Durability { memory, flush, fsync };  // fsync: append returns after the data is on disk
 
+/// One journal entry (SPEC 10).
 template <class T>
 struct Entry {
-  std::string id;  // the sequence in decimal: unique in its journal, the same after reopening
-  std::uint64_t sequence = 0;
-  Instant timestamp;
-  T data;
+  std::string id;  ///< the sequence in decimal: unique in its journal, the same after reopening
+  std::uint64_t sequence = 0;  ///< from 0, rising by 1, never reused
+  Instant timestamp;           ///< the journal clock's time at append
+  T data;                      ///< the event
 };
 
+/// A copy of what a journal held (Journal::snapshot).
 template <class T>
 struct Snapshot {
-  std::uint64_t first_sequence = 0;  // of the first entry held (0 when empty)
-  std::uint64_t last_sequence = 0;   // of the last entry held (0 when empty)
-  std::size_t total_count = 0;       // entries held (= entries.size())
-  Instant timestamp;                 // when the snapshot was taken
-  std::vector<Entry<T>> entries;
+  std::uint64_t first_sequence = 0;  ///< of the first entry held (0 when empty)
+  std::uint64_t last_sequence = 0;   ///< of the last entry held (0 when empty)
+  std::size_t total_count = 0;       ///< entries held (= entries.size())
+  Instant timestamp;                 ///< when the snapshot was taken
+  std::vector<Entry<T>> entries;     ///< the entries, in sequence order
 };
 
 /// How a durable journal turns T into bytes and back. Built in (the default) for
 /// std::string and trivially copyable T; give encode and decode for any other T.
 template <class T>
 struct Codec {
-  std::function<std::string(const T&)> encode;
-  std::function<T(std::string_view)> decode;
+  std::function<std::string(const T&)> encode;  ///< T to a record's payload
+  std::function<T(std::string_view)> decode;    ///< back; a throw: JournalCorruptError at open
 
+  /// The built-in codec for std::string (the bytes) and for trivially copyable,
+  /// default-constructible T (the object's bytes; decode throws JournalCorruptError for a
+  /// payload of another size); empty functions for any other T (a durable Journal then
+  /// throws SpecError).
   Codec() {
     if constexpr (std::is_same_v<T, std::string>) {
       encode = [](const T& v) { return v; };
@@ -81,16 +95,23 @@ struct Codec {
       };
     }
   }
+  /// A codec of your own: `e` encodes, `d` decodes.
   Codec(std::function<std::string(const T&)> e, std::function<T(std::string_view)> d)
       : encode(std::move(e)), decode(std::move(d)) {}
 };
 
-/// Unsubscribes on destruction (or unsubscribe()). Move-only; owner thread of the journal.
+/// Unsubscribes on destruction (or unsubscribe()). Move-only. Any thread: unsubscribing
+/// takes the journal's lock (so it waits for a notification in progress on another
+/// thread), and does nothing once the journal is gone.
 class Subscription {
  public:
+  /// Subscribed to nothing.
   Subscription() = default;
+  /// Runs `cancel` once, at unsubscribe (made by Journal::subscribe).
   explicit Subscription(std::function<void()> cancel) : cancel_(std::move(cancel)) {}
+  /// Takes over `o`'s subscription; `o` holds none.
   Subscription(Subscription&& o) noexcept : cancel_(std::exchange(o.cancel_, nullptr)) {}
+  /// Unsubscribes the current subscription, then takes over `o`'s.
   Subscription& operator=(Subscription&& o) noexcept {
     if (this != &o) {
       unsubscribe();
@@ -179,17 +200,21 @@ OpenedLog open_durable_log(const std::filesystem::path& path, Durability durabil
                                            const RecoveredRecord& record, const char* what);
 }  // namespace detail
 
+/// An append-only log of T, in memory or durable on disk (SPEC 10): a process appends an
+/// event per state change and replays them in init. Every method may be called from any
+/// thread (see the file's notes on sharing one). Not copyable.
 template <class T>
 class Journal {
  public:
+  /// The journal's settings; the constructor throws SpecError naming the first bad one.
   struct Options {
-    std::shared_ptr<Clock> clock;  // required
-    EmitFn emit;
-    std::optional<std::size_t> max_entries;  // used only with Overflow::drop_oldest / error
-    Overflow overflow = Overflow::none;
-    std::filesystem::path path;                  // empty = in memory only
-    Durability durability = Durability::memory;  // must be flush or fsync when path is set
-    Codec<T> codec;  // encode/decode; built in for std::string and trivially copyable T
+    std::shared_ptr<Clock> clock;  ///< required
+    EmitFn emit;                   ///< journal:* events (process ProcessId{}, name "journal")
+    std::optional<std::size_t> max_entries;  ///< used only with Overflow::drop_oldest / error
+    Overflow overflow = Overflow::none;      ///< what append does at max_entries
+    std::filesystem::path path;                  ///< empty = in memory only
+    Durability durability = Durability::memory;  ///< must be flush or fsync when path is set
+    Codec<T> codec;  ///< encode/decode; built in for std::string and trivially copyable T
   };
 
   /// Any thread. Throws SpecError naming the first bad option. With a path, opens or

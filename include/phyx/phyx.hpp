@@ -1,4 +1,5 @@
-// phyx/phyx.hpp — the umbrella header: everything in namespace phyx (SPEC).
+/// \file
+/// phyx/phyx.hpp — the umbrella header: everything in namespace phyx (SPEC).
 #pragma once
 
 #include "phyx/clock.hpp"
@@ -18,3 +19,7 @@
 #include "phyx/task.hpp"
 #include "phyx/tools.hpp"
 #include "phyx/detail/typed_process.hpp"
+
+/// \namespace phyx
+/// The whole public API (SPEC): Runtime, ProcessSpec, ProcessRef, Tools, Future, Journal and
+/// their types. `phyx::detail` holds what the templates need; it is not part of the contract.

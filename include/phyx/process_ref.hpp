@@ -1,4 +1,5 @@
-// phyx/process_ref.hpp — ProcessRef<Msg>: the handle to a process (SPEC section 4).
+/// \file
+/// phyx/process_ref.hpp — ProcessRef<Msg>: the handle to a process (SPEC section 4).
 #pragma once
 
 #include <chrono>
@@ -21,29 +22,38 @@ void count_ask(RuntimeCore& rt) noexcept;
 [[noreturn]] void throw_bad_timeout(const char* what, std::chrono::milliseconds timeout);
 }  // namespace detail
 
+/// The handle to a process taking messages of type Msg, from Runtime::spawn or
+/// Tools::spawn; the same across restarts.
 /// Cheap to copy (one relaxed increment); safe to use from any thread, also after its
-/// Runtime is gone (SPEC 14.14).
+/// Runtime is gone (SPEC 14.14). A default-constructed ref is empty: send returns false,
+/// ask fails with ProcessError, stop is complete at once, status is stopped.
 template <class Msg>
 class ProcessRef {
  public:
+  /// An empty ref (bool(ref) is false).
   ProcessRef() = default;
+  /// Over an engine handle (for adapters; spawn makes refs).
   explicit ProcessRef(detail::ProcessHandle core) noexcept : core_(std::move(core)) {}
 
+  /// Unique for the runtime's life, stable across restarts; ProcessId{} for an empty ref.
+  /// Any thread; never blocks.
   ProcessId id() const noexcept { return core_ ? core_->id() : ProcessId{}; }
-  /// The spec's name.
+  /// The spec's name. Any thread; not on an empty ref (there is no name to return).
   const std::string& name() const noexcept { return core_->name(); }
 
-  /// Any thread; never blocks; allocates the envelope. True when the message is in the
-  /// mailbox (SPEC 4: queued while starting, refused when stopping/stopped/failed or full
-  /// under `reject`).
+  /// True when the message is in the mailbox (SPEC 4: queued while starting, refused when
+  /// stopping/stopped/failed or full under `reject`). Any thread; never blocks; allocates
+  /// the envelope. A refused message is a dead letter (process:dead_letter, counted).
   bool send(Msg msg) const {
     if (!core_) return false;
     return core_->send_user(new detail::TypedEnvelope<Msg>(std::move(msg)), origin());
   }
 
-  /// Any thread; never blocks. Builds the message with a fresh Reply<R> and sends it.
+  /// Builds the message with a fresh Reply<R> (`build`: Msg(Reply<R>)) and sends it. Any
+  /// thread; never blocks; allocates the future's state, the timeout timer and the envelope.
   /// The future fails with ProcessError (refused), TimeoutError, NoReplyError or
-  /// StoppedError (SPEC 4). A timeout <= 0 throws SpecError.
+  /// StoppedError (SPEC 4). A timeout <= 0 throws SpecError; what `build` throws
+  /// propagates, and no ask was made.
   template <class R, class Build>
   Future<R> ask(Build build, std::chrono::milliseconds timeout = std::chrono::milliseconds{5000}) const {
     if (timeout.count() <= 0) detail::throw_bad_timeout("ask timeout", timeout);
@@ -70,17 +80,22 @@ class ProcessRef {
     return Future<R>(std::move(state));
   }
 
-  /// Any thread; never blocks. Moves the process to `stopping` at once; the future completes
-  /// when it is `stopped`. Idempotent: later calls return the same completion.
+  /// Stops the process: the message in hand finishes, its children stop, on_stop runs
+  /// (SPEC 4). Any thread; never blocks. Moves the process to `stopping` at once; the
+  /// future completes when it is `stopped`. Idempotent: later calls return the same
+  /// completion; only the first call's reason and mode count. Allocates the completion on
+  /// the first call.
   Future<void> stop(StopReason reason = StopReason::normal(), StopMode mode = StopMode::discard) const {
     if (!core_) return make_ready_future<void>(Result<void>());
     return core_->request_stop(std::move(reason), mode);
   }
 
-  /// Any thread; never blocks.
+  /// Where the process is now (a snapshot). Any thread; never blocks.
   Status status() const noexcept { return core_ ? core_->status() : Status::stopped; }
 
+  /// False for an empty (default-constructed) ref.
   explicit operator bool() const noexcept { return static_cast<bool>(core_); }
+  /// The same process (or both empty).
   friend bool operator==(const ProcessRef& a, const ProcessRef& b) noexcept { return a.core_ == b.core_; }
   /// The engine's handle (for adapters; not needed by users).
   const detail::ProcessHandle& handle() const noexcept { return core_; }

@@ -1,4 +1,5 @@
-// phyx/reply.hpp — Reply<R>: the answer channel of an ask (SPEC 4, 14.2, 14.11, 14.19).
+/// \file
+/// phyx/reply.hpp — Reply<R>: the answer channel of an ask (SPEC 4, 14.2, 14.11, 14.19).
 #pragma once
 
 #include <chrono>
@@ -77,17 +78,24 @@ class ReplyBase {
 /// Move-only and callable once: reply(value) answers, reply.fail(e) makes the ask throw e.
 /// Destroyed unanswered, it fails the ask with NoReplyError (StoppedError when its holder
 /// stops). Any thread may answer; answering allocates nothing.
+/// Also: `reply.fail(std::exception_ptr)`, and `reply.pending()` (or `bool(reply)`), true
+/// until answered or moved from. An answer after the ask timed out is dropped and counted
+/// (Stats::late_replies, a `late_reply` dead letter). Answering runs the future's
+/// continuations (then, pipe, a co_await's resume) on the answering thread.
 template <class R>
 class Reply : public detail::ReplyBase<R> {
  public:
   using detail::ReplyBase<R>::ReplyBase;
+  /// Answers the ask with `value`; a second answer is ignored. Any thread; never blocks.
   void operator()(R value) { this->settle(Result<R>(std::move(value))); }
 };
 
+/// The Reply of an ask that answers with no value (`Future<void>`): `reply()` answers.
 template <>
 class Reply<void> : public detail::ReplyBase<void> {
  public:
   using detail::ReplyBase<void>::ReplyBase;
+  /// Answers the ask; a second answer is ignored. Any thread; never blocks.
   void operator()() { this->settle(Result<void>()); }
 };
 

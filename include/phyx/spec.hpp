@@ -1,4 +1,5 @@
-// phyx/spec.hpp — ProcessSpec and Handler (SPEC section 3).
+/// \file
+/// phyx/spec.hpp — ProcessSpec and Handler (SPEC section 3).
 #pragma once
 
 #include <concepts>
@@ -18,6 +19,7 @@
 
 namespace phyx {
 
+/// The default context type: a spec whose processes need no ctx.
 struct Empty {};
 
 template <class Msg, class State, class Ctx>
@@ -36,12 +38,17 @@ struct Behaviour;
 template <class Msg, class State, class Ctx = Empty>
 class Handler {
  public:
-  using ToolsT = Tools<Msg, State, Ctx>;
+  using ToolsT = Tools<Msg, State, Ctx>;  ///< the handler's third argument
+  /// Which of the three shapes it holds (none: empty).
   enum class Shape { none, in_place, returns_state, coroutine };  // = the index in fn_
 
+  /// No handler: a spec without one fails to spawn (SpecError).
   Handler() = default;
+  /// No handler, as Handler().
   Handler(std::nullptr_t) {}  // NOLINT(google-explicit-constructor)
 
+  /// From a callable of one of the three shapes; any other return type does not compile.
+  /// Allocates what std::function needs to hold `f`.
   template <class F>
     requires(!std::same_as<std::decay_t<F>, Handler> && std::invocable<F&, State&, Msg&, ToolsT&>)
   Handler(F f) {  // NOLINT(google-explicit-constructor)
@@ -56,7 +63,9 @@ class Handler {
     }
   }
 
+  /// Which shape it holds.
   Shape shape() const noexcept { return static_cast<Shape>(fn_.index()); }
+  /// False when empty.
   explicit operator bool() const noexcept { return fn_.index() != 0; }
 
   /// The coroutine shape only: the coroutine, created suspended before its first
@@ -92,15 +101,22 @@ class Handler {
       fn_;
 };
 
+/// What a process is: its name, its functions and its settings (SPEC 3). Spawn it with
+/// Runtime::spawn or Tools::spawn, or prepare it for many spawns with phyx::share; spawn
+/// throws SpecError naming the first invalid field. `init`, `handle` and `on_stop` run on
+/// the process's own turn, one at a time. An exception escaping `init` or `handle` is a
+/// crash (SPEC 6); one escaping `on_stop` is reported (process:fail) and the stop still
+/// completes. `on_stop` runs only with live state: not for a crashed incarnation, not for
+/// a failed process.
 template <class Msg, class State, class Ctx = Empty>
 struct ProcessSpec {
-  std::string name;                                                    // required, non-empty
-  std::function<State(const Ctx&)> init;                               // required; may throw
-  Handler<Msg, State, Ctx> handle;                                     // required
-  std::function<void(State&, const StopReason&, const Ctx&)> on_stop;  // optional
-  std::size_t max_inbox = 1024;                                        // user-message capacity, >= 1
-  MailboxPolicy mailbox_policy = MailboxPolicy::reject;
-  std::optional<Supervision> supervision;                              // nullopt = Supervision{}
+  std::string name;                                                    ///< required, non-empty
+  std::function<State(const Ctx&)> init;                               ///< required; may throw
+  Handler<Msg, State, Ctx> handle;                                     ///< required
+  std::function<void(State&, const StopReason&, const Ctx&)> on_stop;  ///< optional
+  std::size_t max_inbox = 1024;  ///< user-message capacity, >= 1 (and <= 2^31 - 1)
+  MailboxPolicy mailbox_policy = MailboxPolicy::reject;                ///< for a full user lane
+  std::optional<Supervision> supervision;                              ///< nullopt = Supervision{}
 };
 
 /// A ProcessSpec prepared once for many spawns (phyx::share): validated once, and its
@@ -111,6 +127,7 @@ struct ProcessSpec {
 template <class Msg, class State, class Ctx = Empty>
 class SharedSpec {
  public:
+  /// The spec's name. Any thread.
   const std::string& name() const noexcept;
 
  private:

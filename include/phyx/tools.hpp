@@ -1,7 +1,9 @@
-// phyx/tools.hpp — Tools<Msg, State, Ctx>, the third argument of every handler (SPEC 7).
-//
-// A Tools object belongs to one process and is used only on the thread running that
-// process's handler (init, handle, on_stop). Nothing here blocks.
+/// \file
+/// phyx/tools.hpp — Tools<Msg, State, Ctx>, the third argument of every handler (SPEC 7).
+///
+/// A Tools object belongs to one process and is used only on the thread running that
+/// process's handler (init, handle, on_stop). Nothing here blocks (emit waits only for a
+/// sink call in progress on another thread).
 #pragma once
 
 #include <chrono>
@@ -39,16 +41,23 @@ struct Settler {
 template <class T>
 class Resolve {
  public:
+  /// Made by Tools::ask; not by users.
   explicit Resolve(std::shared_ptr<detail::Settler<T>> s) : s_(std::move(s)) {}
+  /// Settles the future with `value` unless it is settled already. Any thread; never
+  /// blocks; runs the future's continuations on the calling thread.
   void operator()(T value) const { s_->state->settle(Result<T>(std::move(value))); }
 
  private:
   std::shared_ptr<detail::Settler<T>> s_;
 };
+/// Settles a tools.ask<void> future with success. Copyable; any thread; first settle wins.
 template <>
 class Resolve<void> {
  public:
+  /// Made by Tools::ask; not by users.
   explicit Resolve(std::shared_ptr<detail::Settler<void>> s) : s_(std::move(s)) {}
+  /// Settles the future with success unless it is settled already. Any thread; never
+  /// blocks; runs the future's continuations on the calling thread.
   void operator()() const { s_->state->settle(Result<void>()); }
 
  private:
@@ -58,8 +67,11 @@ class Resolve<void> {
 /// Settles a tools.ask future with an error. Copyable; any thread; first settle wins.
 class Reject {
  public:
+  /// Made by Tools::ask; not by users.
   explicit Reject(std::shared_ptr<void> keep, detail::FutureStateBase* state)
       : keep_(std::move(keep)), state_(state) {}
+  /// Fails the future with `e` unless it is settled already. Any thread; never blocks; runs
+  /// the future's continuations on the calling thread.
   void operator()(std::exception_ptr e) const { state_->fail(std::move(e)); }
 
  private:
@@ -67,27 +79,39 @@ class Reject {
   detail::FutureStateBase* state_;
 };
 
+/// The third argument of every handler: what a process can do to itself and its children
+/// (SPEC 7). Owner only: use it on the thread running this process's handler, during the
+/// call it was given to (a coroutine handler may keep it across co_await). Nothing here
+/// blocks but emit, as said there.
 template <class Msg, class State, class Ctx>
 class Tools {
  public:
+  /// Made by the process for each handler call; not by users.
   Tools(detail::ProcessCore* self, const Ctx* ctx) noexcept : self_(self), ctx_(ctx) {}
 
+  /// The runtime's clock.
   const Clock& clock() const noexcept { return self_->runtime().clock(); }
+  /// clock().now().
   Instant now() const { return clock().now(); }
+  /// The ctx given at spawn (the same for every incarnation).
   const Ctx& ctx() const noexcept { return *ctx_; }
+  /// A ref to this process. Never allocates (one relaxed increment).
   ProcessRef<Msg> self() const {
     self_->retain();
     return ProcessRef<Msg>(detail::ProcessHandle(self_));
   }
 
   /// A user event with this process's id and name; a no-op (nothing built) without a sink.
+  /// With one, allocates the event and calls the sink on this thread, after any sink call
+  /// in progress on another thread (the sink is never called concurrently).
   void emit(std::string type, Fields fields = {}) const {
     auto& rt = self_->runtime();
     if (rt.telemetry_on()) rt.emit(type, self_, std::move(fields));
   }
 
   /// A child of this process: stopped when this process stops or restarts; its supervision
-  /// is applied by this process. Allocates.
+  /// is applied by this process. Allocates. Throws SpecError for an invalid spec, as
+  /// Runtime::spawn does.
   template <class M, class S, class C>
   ProcessRef<M> spawn(ProcessSpec<M, S, C> spec, C ctx = {}) const;
   /// As spawn(spec, ctx), from a spec prepared by phyx::share (validated already; the
@@ -96,18 +120,23 @@ class Tools {
   ProcessRef<M> spawn(const SharedSpec<M, S, C>& spec, C ctx = {}) const;
 
   /// A message to self after `after` (0 = after what is already queued). Cancelled when
-  /// the process stops or crashes. A negative delay throws SpecError.
+  /// the process stops or crashes. A negative delay throws SpecError. Allocates the timer
+  /// and the envelope. During a stop the message is refused at once (a dead letter, reason
+  /// `stopped`) and the id is TimerId{}. When it fires, the user lane's bound and policy apply.
   TimerId schedule(std::chrono::milliseconds after, Msg msg) const {
     if (after.count() < 0) detail::throw_bad_timeout("schedule delay", after);
     return self_->schedule_self(after.count(), new detail::TypedEnvelope<Msg>(std::move(msg)));
   }
-  /// True if the timer had not fired (it never will now).
+  /// True if the timer had not fired (it never will now). False for a timer of another
+  /// process, one that fired or was cancelled, and TimerId{}.
   bool cancel(TimerId id) const { return self_->cancel_timer(id); }
 
   /// Turns a callback-style operation into a Future: f(Resolve<T>, Reject). First settle
   /// wins; the timeout fails it with TimeoutError("Ask 'desc' timeout"); an exception
   /// thrown by f fails it with that exception; every copy of resolve/reject destroyed
   /// without a call fails it with NoReplyError.
+  /// f runs at once, on this thread; resolve and reject may be called later from any thread.
+  /// Allocates the future's state and its timeout timer. A timeout <= 0 throws SpecError.
   template <class T, class F>
   Future<T> ask(std::string desc, F f, std::chrono::milliseconds timeout = std::chrono::milliseconds{5000}) const {
     if (timeout.count() <= 0) detail::throw_bad_timeout("tools.ask timeout", timeout);
@@ -132,6 +161,8 @@ class Tools {
   }
 
   /// When `future` settles, sends to_msg(Result<T>) to self (refused during a stop drain).
+  /// to_msg runs on the thread that settles the future, and must not block. Allocates the
+  /// continuation now and the envelope then.
   template <class T, class ToMsg>
   void pipe(Future<T> future, ToMsg to_msg) const {
     self_->retain();

@@ -46,3 +46,8 @@ if(PHYX_BUILD_BENCH)
       "(apt-get install libbenchmark-dev) or configure with -DPHYX_BUILD_BENCH=OFF.")
   endif()
 endif()
+
+# --- Doxygen (doxygen, optional: only the `docs` target and the `docs_build` test use it)
+# Component `doxygen` only: without a component list FindDoxygen also looks for graphviz's
+# `dot`, which phyx does not use (HAVE_DOT = NO in tools/doxygen/Doxyfile.in).
+find_package(Doxygen QUIET COMPONENTS doxygen)
