@@ -617,6 +617,14 @@ int run_load(int argc, char** argv) {
     if (shortfall) {
       std::printf("  SHORTFALL: %.0f/s (%.1f%%) short of the requested rate\n",
                   requested_rate - achieved_rate, 100.0 * (1.0 - achieved_rate / requested_rate));
+      // Where the shortfall is: the drivers not sending on time, or the runtime not
+      // completing what was sent.
+      std::printf(
+          "          the driver%s sent %.1f%% of the planned requests; of those sent, %.1f%% "
+          "completed\n",
+          options.drivers == 1 ? "" : "s",
+          planned == 0 ? 100.0 : 100.0 * static_cast<double>(sent) / static_cast<double>(planned),
+          sent == 0 ? 100.0 : 100.0 * static_cast<double>(t.completed) / static_cast<double>(sent));
     } else {
       std::printf("  (held)\n");
     }
