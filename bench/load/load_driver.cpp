@@ -30,7 +30,7 @@
 // that would have been sent meanwhile, i.e. coordinated omission); sleeping between every
 // request (the kernel's timer slack, 50 us, is ten periods at 200k/s; with the slack cut to
 // 1 us by prctl, 200k sleeps a second made the driver itself fall behind: p50 1.8 ms); two
-// drivers on 2 cores (p99 1.2-2.6 ms against 0.1-0.15 ms: three busy threads, two cores);
+// drivers on 2 cores (p99 1.2 and 2.6 ms against 0.06-0.27 ms: three busy threads, two cores);
 // blocking the driver on Future::get().
 #include "load/load_driver.hpp"
 
