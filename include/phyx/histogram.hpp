@@ -79,10 +79,11 @@ class LatencyHistogram {
   /// The value at percentile `p` (clamped to [0, 100]): the smallest recorded value v such
   /// that at least max(1, ceil(p / 100 * count())) values are <= v, reported as the top of
   /// its slot (so never below the true value, at most 0.098 % above it) and within
-  /// [min(), max()]. p == 0 gives min(), p == 100 gives max(); 0 when empty. O(slots).
+  /// [min(), max()]. p == 0 gives min(), p == 100 gives max(); 0 when empty.
+  /// A reader (as above); never allocates, never blocks; O(slots), a walk of 264 KiB.
   std::uint64_t value_at_percentile(double p) const noexcept;
 
-  /// The number of slots (for tests and memory accounting).
+  /// Anyone, any time (a constant): the number of slots, for tests and memory accounting.
   static constexpr std::size_t slot_count() noexcept { return kSlots; }
 
  private:
