@@ -188,7 +188,7 @@ void usage() {
       stderr,
       "usage: phyx-bench load [--rate R] [--duration D] [--processes N] [--mode ask|send]\n"
       "                       [--workers N] [--drivers N] [--timeout D] [--slo-p99 D]\n"
-      "                       [--inbox N] [--spin D] [--json]\n"
+      "                       [--warmup D] [--inbox N] [--spin D] [--json]\n"
       "  --rate R        requests per second (default 200000; 2e5 works)\n"
       "  --duration D    measured send phase: 10s, 500ms, 2m (default 10s)\n"
       "  --warmup D      the same load first, not measured (default 1s; 0 = none)\n"
