@@ -5,6 +5,7 @@
 //   phyx-bench --workers 2 --json       JSON: one object per line
 //   phyx-bench --n 1000000              override the workload's main size
 //   phyx-bench --list                   the workloads
+//   phyx-bench load --rate R ...        the open-loop load harness (bench/load/load_driver.cpp)
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -12,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "load/load_driver.hpp"
 #include "workloads/workload.hpp"
 
 using namespace phyx_bench;
@@ -20,7 +22,8 @@ namespace {
 
 void usage() {
   std::cerr << "usage: phyx-bench [--workload NAME]... [--workers N] [--json] [--list]\n"
-               "                  [--n N] [--actors N] [--hops N] [--clients N] [--processes N] [--ms N]\n";
+               "                  [--n N] [--actors N] [--hops N] [--clients N] [--processes N] [--ms N]\n"
+               "       phyx-bench load [--rate R] [--duration D] [--processes N] ... (phyx-bench load --help)\n";
 }
 
 std::string json_escape(const std::string& s) {
@@ -67,6 +70,7 @@ void print_row(const Measurement& m) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "load") == 0) return phyx_bench::load::run_load(argc - 1, argv + 1);
   Params params;
   bool json = false;
   std::set<std::string> only;
