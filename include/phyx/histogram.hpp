@@ -24,6 +24,9 @@
 
 namespace phyx {
 
+/// An HDR-style latency histogram in nanoseconds: 3 significant digits from 1 ns to 73
+/// minutes in fixed memory (264 KiB, allocated by the constructor), mergeable. One owner
+/// records (no lock, no allocation); threads keep one each and merge them.
 class LatencyHistogram {
  public:
   /// The largest value kept in its own slot; larger ones are saturated.
@@ -38,6 +41,7 @@ class LatencyHistogram {
   /// The owner. Takes the counters; the moved-from histogram must only be destroyed or
   /// assigned to. Never allocates.
   LatencyHistogram(LatencyHistogram&&) noexcept = default;
+  /// The owner. As the move constructor.
   LatencyHistogram& operator=(LatencyHistogram&&) noexcept = default;
   ~LatencyHistogram() = default;
 
