@@ -672,7 +672,7 @@ void ProcessCore::decide_after_crash() {
     if (!stop_requested_) set_status(Status::starting);
   }
   if (sup.type == Strategy::one_for_all || sup.type == Strategy::rest_for_one) {
-    begin_group_restart(delay.count());  // engine/supervise/group_restart.cpp
+    begin_group_restart(delay.count(), static_cast<std::int64_t>(attempt));  // engine/supervise/group_restart.cpp
     return;
   }
   if (delay.count() == 0) {

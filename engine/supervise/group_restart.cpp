@@ -36,8 +36,10 @@
 //     Runtime::shutdown waits (within its deadline) until no group is in flight, so no
 //     baton is left in a lane that nobody reads any more.
 // Invariants: at most one group restart per family is between steps 2 and 5; every
-// member that entered group_wait gets exactly one group_start; the restart counts once,
-// in X's window (SPEC 14.7); a member's user lane is never discarded by the group.
+// member that entered group_wait gets exactly one group_start; the restart counts once
+// in X's window (SPEC 14.7), and once in stats().restarts and supervisor:restart for
+// every member that re-inits (SPEC 14.20: X when decided, the others at group_start);
+// a member's user lane is never discarded by the group.
 // Rejected: the parent as coordinator (the root's family has no process to run it, and
 // a busy parent would delay its children's restart behind its own messages); running
 // the siblings' on_stop from X's thread (their state belongs to their own thread: a data
@@ -148,8 +150,9 @@ void ProcessCore::family_release(const ProcessHandle& family_parent, RuntimeCore
 
 // ---- steps 1-2: the coordinator -----------------------------------------------------
 
-void ProcessCore::begin_group_restart(std::int64_t delay_ms) {
+void ProcessCore::begin_group_restart(std::int64_t delay_ms, std::int64_t attempt) {
   rare_state().group_delay_ms = delay_ms;
+  rare_state().group_attempt = attempt;
   if (!family_acquire()) {
     phase_ = Phase::group_queued;
     return;
@@ -178,6 +181,7 @@ void ProcessCore::start_group_stop() {
   g->parent = parent_;
   g->runtime = runtime_;
   g->delay_ms = rare_->group_delay_ms;
+  g->attempt = rare_->group_attempt;
   const auto self = std::find(family.begin(), family.end(), g->coordinator);
   if (self != family.end()) {
     const auto at = static_cast<std::size_t>(self - family.begin());
@@ -227,9 +231,11 @@ void ProcessCore::on_group_stop(const std::shared_ptr<GroupRestart>& g, std::uin
       return;  // absorbed: decide_after_crash() sees the baton once the children are down
     case Phase::group_queued:
       family_withdraw();  // absorbed: this group restarts us
+      r.restart_counted = true;  // our own decision counted it (SPEC 14.20: once)
       enter_group_wait();
       return;
     case Phase::restart_wait: {
+      r.restart_counted = true;
       DropContextScope ctx(DropContext::stopping);
       cancel_own_timers();  // its own restart timer: the group restarts it instead
       enter_group_wait();
@@ -321,6 +327,17 @@ void ProcessCore::on_group_start(const std::shared_ptr<GroupRestart>& g, std::ui
     return;
   }
   RareState& r = rare_state();
+  if (g->coordinator.get() != this && !std::exchange(r.restart_counted, false)) {
+    // SPEC 14.20: every restarted member counts and reports its restart once, with the
+    // crasher's attempt and delay. The crasher counted its own when it was decided, and
+    // so did a member whose own crash was decided before the group absorbed it.
+    RuntimeCore& rt = *runtime_;
+    rt.count(Counter::restarts);
+    if (rt.telemetry_on()) {
+      rt.emit("supervisor:restart", this,
+              Fields{{"attempt", g->attempt}, {"delay_ms", g->delay_ms}});
+    }
+  }
   r.baton = g;
   r.baton_index = index;
   r.baton_stage = BatonStage::start;

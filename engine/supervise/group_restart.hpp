@@ -18,6 +18,7 @@ struct GroupRestart {
   std::shared_ptr<RuntimeCore> runtime;  // the root's turn lives there
   std::vector<ProcessHandle> members;    // spawn order; the coordinator is one of them
   std::int64_t delay_ms = 0;             // the coordinator's backoff, decided at its crash
+  std::int64_t attempt = 0;              // the coordinator's attempt (members report it too)
 };
 
 }  // namespace phyx::detail

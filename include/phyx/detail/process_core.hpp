@@ -256,7 +256,7 @@ class ProcessCore {
     GroupTurn turn;                   // this process's children's family
   };
   enum class BatonStage : std::uint8_t { none, stop, start };
-  void begin_group_restart(std::int64_t delay_ms);  // from decide_after_crash()
+  void begin_group_restart(std::int64_t delay_ms, std::int64_t attempt);  // from decide_after_crash()
   void start_group_stop();                           // holding the family's turn
   void on_group_turn(const ProcessHandle& family_parent);
   void on_group_stop(const std::shared_ptr<GroupRestart>& g, std::uint32_t index);
@@ -330,6 +330,8 @@ class ProcessCore {
     // while its backoff runs. As a member: the baton held while its children stop (stop)
     // or while its init runs (start).
     std::int64_t group_delay_ms = 0;
+    std::int64_t group_attempt = 0;
+    bool restart_counted = false;  // its own decision counted the restart a group now does
     std::shared_ptr<GroupRestart> group;
     std::shared_ptr<GroupRestart> baton;
     std::uint32_t baton_index = 0;
