@@ -38,8 +38,12 @@ class ProcessRef {
   /// Unique for the runtime's life, stable across restarts; ProcessId{} for an empty ref.
   /// Any thread; never blocks.
   ProcessId id() const noexcept { return core_ ? core_->id() : ProcessId{}; }
-  /// The spec's name. Any thread; not on an empty ref (there is no name to return).
-  const std::string& name() const noexcept { return core_->name(); }
+  /// The spec's name; an empty string for an empty ref (like the other methods, which
+  /// all accept one). Any thread; never blocks; does not allocate.
+  const std::string& name() const noexcept {
+    static const std::string no_name;  // immutable: shared by every empty ref
+    return core_ ? core_->name() : no_name;
+  }
 
   /// True when the message is in the mailbox (SPEC 4: queued while starting, refused when
   /// stopping/stopped/failed or full under `reject`). Any thread; never blocks; allocates

@@ -621,3 +621,14 @@ TEST_CASE("bad input: a user codec that throws on encode appends nothing") {
   phyx::Journal<int> reopened(o);
   CHECK(reopened.size() == 2);
 }
+
+TEST_CASE("bad input: an empty (default-constructed) ProcessRef refuses everything safely") {
+  phyx::ProcessRef<CounterMsg> empty;
+  CHECK_FALSE(static_cast<bool>(empty));
+  CHECK(empty.name().empty());
+  CHECK(empty.id() == phyx::ProcessId{});
+  CHECK_FALSE(empty.send(Increment{}));
+  CHECK_THROWS_AS(phyx_test::get_count(empty).get(), phyx::ProcessError);
+  CHECK(empty.status() == phyx::Status::stopped);
+  CHECK(empty.stop().wait_for(0ms));
+}
