@@ -32,6 +32,14 @@
 
 namespace phyx::detail {
 
+namespace {
+// How long an emitter waits for a sink call in progress before it calls the sink stalled
+// (deliver_events() step 3). A sink taking 100 ms per event is broken, not slow.
+constexpr std::chrono::milliseconds kSinkPatience{100};
+// How many events may wait for a stalled sink before new ones are dropped and counted.
+constexpr std::size_t kMaxEventsWhileStalled = 65'536;
+}  // namespace
+
 std::shared_ptr<RuntimeCore> RuntimeCore::create(const RuntimeOptions& options) {
   auto core = std::make_shared<RuntimeCore>(options);
   if (options.deterministic) {
@@ -164,28 +172,50 @@ void RuntimeCore::record_event(std::string_view type, const ProcessCore* p, Fiel
     RecordedEvent e{std::string(type), p != nullptr ? p->id() : ProcessId{},
                     p != nullptr ? p->name() : std::string("root"), clock_->now(), std::move(fields)};
     std::lock_guard lock(events_mutex_);
+    // A stalled sink must not turn into unbounded memory: past the cap, new events are
+    // dropped and counted (the ones queued keep their order).
+    // acquire: pairs with deliver_events()'s release stores of the flag.
+    if (events_.size() >= kMaxEventsWhileStalled && sink_stalled_.load(std::memory_order_acquire)) {
+      count(Counter::events_dropped);
+      return;
+    }
     events_.push_back(std::move(e));
   } catch (...) {
     count(Counter::sink_errors);
   }
 }
 
+// Delivery protocol (telemetry/README.md "A sink that blocks"):
+//  1. A thread inside the sink never delivers again (the loop below it will).
+//  2. Healthy sink: wait up to kSinkPatience for the thread delivering (sink_busy_), then
+//     deliver everything queued, in order: when emit returns, its event reached the sink.
+//  3. The wait timed out: the sink is stalled (a call has run > kSinkPatience). Mark it and
+//     return; the event stays queued. While marked, emitters never wait for the sink, so a
+//     blocked sink holds one thread, not every sender (send never blocks).
+//  4. The thread in the sink clears the mark when its loop ends (the sink came back), and
+//     stops delivering once the sink is closed (shutdown), dropping what is left.
 void RuntimeCore::deliver_events() noexcept {
-  // The runtime whose sink this thread is inside, if any: a sink that sends messages
-  // records events; the delivery loop already running below us delivers them, in order.
   thread_local const RuntimeCore* delivering = nullptr;
-  if (delivering == this) return;
-  std::lock_guard sink(sink_mutex_);
-  if (sink_closed_.load(std::memory_order_relaxed)) {  // set under sink_mutex_
-    std::lock_guard lock(events_mutex_);
-    events_.clear();
-    return;
+  if (delivering == this) return;  // step 1
+  {
+    std::unique_lock state(sink_state_mutex_);
+    if (sink_busy_) {
+      // acquire: pairs with the release stores below (another deliverer's mark or clear).
+      if (sink_stalled_.load(std::memory_order_acquire)) return;  // step 3: never wait
+      if (!sink_free_.wait_for(state, kSinkPatience, [&] { return !sink_busy_; })) {
+        sink_stalled_.store(true, std::memory_order_release);  // step 3; partner: the load above
+        return;  // our event stays queued: the thread in the sink delivers it later
+      }
+    }
+    sink_busy_ = true;
   }
   const RuntimeCore* saved = std::exchange(delivering, this);
   for (;;) {
     std::optional<RecordedEvent> next;
     {
       std::lock_guard lock(events_mutex_);
+      // acquire: pairs with shutdown()'s release store (step 4: closed, drop the rest).
+      if (sink_closed_.load(std::memory_order_acquire)) events_.clear();
       if (events_.empty()) break;
       next.emplace(std::move(events_.front()));
       events_.pop_front();
@@ -198,6 +228,12 @@ void RuntimeCore::deliver_events() noexcept {
     }
   }
   delivering = saved;
+  {
+    std::lock_guard state(sink_state_mutex_);
+    sink_stalled_.store(false, std::memory_order_release);  // step 4; partner: the load above
+    sink_busy_ = false;
+  }
+  sink_free_.notify_all();  // every waiter re-checks: one delivers, the others find it done
 }
 
 void RuntimeCore::emit(std::string_view type, const ProcessCore* p, Fields fields) noexcept {
@@ -322,8 +358,11 @@ ShutdownReport RuntimeCore::shutdown(std::chrono::milliseconds deadline) {
   deliver_events();  // what the shutdown itself emitted
   {
     // The sink belongs to the user's Runtime, which is about to go: refs that outlive it
-    // (SPEC 14.14) and abandoned workers must never call it.
-    std::lock_guard sink(sink_mutex_);
+    // (SPEC 14.14) and abandoned workers must never call it. A sink still blocked at the
+    // deadline is not waited for: closed without its mutex, its thread stops delivering
+    // when the call returns (deliver_events() step 4).
+    std::unique_lock state(sink_state_mutex_);
+    (void)sink_free_.wait_until(state, until, [&] { return !sink_busy_; });
     sink_closed_.store(true, std::memory_order_release);  // pairs with telemetry_on()'s acquire
   }
   return report_;

@@ -44,6 +44,7 @@ Stats Counters::snapshot() const noexcept {
   s.processes_alive = s.spawned - sum(Counter::processes_alive_down);
   s.dead_letters = sum(Counter::dead_letters);
   s.sink_errors = sum(Counter::sink_errors);
+  s.events_dropped = sum(Counter::events_dropped);
   return s;
 }
 

@@ -41,6 +41,7 @@ enum class Counter : unsigned {
   processes_alive_down,  // process stopped or failed
   dead_letters,
   sink_errors,
+  events_dropped,
   kCount
 };
 

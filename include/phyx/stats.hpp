@@ -33,6 +33,8 @@ struct Stats {
   std::uint64_t spawned = 0;              ///< spawns, plus `failed` processes a group restart revived
   std::uint64_t dead_letters = 0;         ///< process:dead_letter occurrences (events or not)
   std::uint64_t sink_errors = 0;          ///< exceptions thrown by the telemetry sink
+  std::uint64_t events_dropped = 0;       ///< events never delivered: the sink was stalled
+                                          ///< (a call over 100 ms) with 65,536 waiting
 };
 
 /// What Runtime::shutdown did (SPEC 2). Later calls return the first report.

@@ -479,36 +479,96 @@ TEST_CASE("bad input: a telemetry sink that throws a non-std::exception is count
   phyx_test::check_laws(rt);
 }
 
+namespace {
+/// Holds a callback inside the runtime until the test lets it go. Shared, so an abandoned
+/// thread that returns after the test body never touches a dead local.
+struct Hold {
+  std::promise<void> entered;
+  std::once_flag entered_once;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  void enter_and_wait() {
+    std::call_once(entered_once, [this] { entered.set_value(); });
+    released.wait();
+  }
+};
+
+bool has_two_workers(const phyx::Runtime& rt) {
+  if (rt.engine_for_tests().worker_count() >= 2) return true;
+  MESSAGE("needs a second worker while one is held: skipped under one worker (systematic)");
+  return false;
+}
+}  // namespace
+
+TEST_CASE(
+    "bad input: a telemetry sink that blocks holds its own thread only: sends do not block, "
+    "other processes run, shutdown returns at its deadline and reports what it abandoned") {
+  auto hold = std::make_shared<Hold>();
+  auto entered = hold->entered.get_future();
+  phyx::RuntimeOptions o;
+  o.clock = phyx::create_system_clock();
+  o.workers = 2;
+  o.emit = [hold](const phyx::Event& e) {
+    if (e.type == "blocker:stuck") hold->enter_and_wait();
+  };
+  auto rt = std::make_unique<phyx::Runtime>(std::move(o));
+  if (!has_two_workers(*rt)) {
+    hold->release.set_value();
+    return;
+  }
+  using Msg = std::variant<int>;
+  auto blocker = rt->spawn(phyx::ProcessSpec<Msg, int>{
+      .name = "blocker",
+      .init = [](const phyx::Empty&) { return 0; },
+      .handle = [](int&, Msg&, auto& tools) { tools.emit("blocker:stuck"); },
+  });
+  auto counter = rt->spawn(phyx_test::counter_spec());
+  blocker.send(Msg{1});
+  REQUIRE(entered.wait_for(10s) == std::future_status::ready);
+  // The sink is stuck in the blocker's worker. Sends still return (after at most one
+  // 100 ms wait that marks the sink stalled), and the other worker runs the counter.
+  for (int i = 0; i < 1000; ++i) CHECK(counter.send(Increment{}));
+  CHECK(phyx_test::get_count(counter, 10s).get() == 1000);
+  const auto start = std::chrono::steady_clock::now();
+  const phyx::ShutdownReport report = rt->shutdown(200ms);
+  CHECK(report.abandoned == 1);  // the blocker, still inside the sink
+  CHECK(std::chrono::steady_clock::now() - start < 30s);
+  hold->release.set_value();
+  rt.reset();  // the sink is never called again
+}
+
 TEST_CASE(
     "bad input: an init that never returns within the shutdown deadline is abandoned and "
     "reported") {
-  std::promise<void> entered;
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
+  auto hold = std::make_shared<Hold>();
+  auto entered = hold->entered.get_future();
   auto rt = std::make_unique<phyx::Runtime>(
       phyx::RuntimeOptions{.clock = phyx::create_system_clock(), .workers = 2});
+  if (!has_two_workers(*rt)) {
+    hold->release.set_value();
+    return;
+  }
   using Msg = std::variant<int>;
-  auto stuck = rt->spawn(phyx::ProcessSpec<Msg, int>{
-      .name = "stuck-init",
-      .init =
-          [&](const phyx::Empty&) {
-            entered.set_value();
-            released.wait();
-            return 0;
-          },
-      .handle = [](int&, Msg&, auto&) {},
-  });
+  auto stuck = rt->spawn(phyx::ProcessSpec<Msg, int, std::shared_ptr<Hold>>{
+                             .name = "stuck-init",
+                             .init =
+                                 [](const std::shared_ptr<Hold>& h) {
+                                   h->enter_and_wait();
+                                   return 0;
+                                 },
+                             .handle = [](int&, Msg&, auto&) {},
+                         },
+                         hold);
   auto counter = rt->spawn(phyx_test::counter_spec());
-  REQUIRE(entered.get_future().wait_for(10s) == std::future_status::ready);
+  REQUIRE(entered.wait_for(10s) == std::future_status::ready);
   counter.send(Increment{});
   CHECK(phyx_test::get_count(counter, 10s).get() == 1);
   const auto start = std::chrono::steady_clock::now();
   const phyx::ShutdownReport report = rt->shutdown(200ms);
   CHECK(report.abandoned == 1);
-  CHECK(report.stopped >= 1);  // the counter
-  CHECK(std::chrono::steady_clock::now() - start <
-        30s);  // returned at the deadline, not at release
-  release.set_value();
+  CHECK(report.stopped >= 1);                             // the counter
+  CHECK(std::chrono::steady_clock::now() - start < 30s);  // at the deadline, not at release
+  hold->release.set_value();
   rt.reset();
 }
 

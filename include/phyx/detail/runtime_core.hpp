@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <chrono>
 #include <deque>
 #include <cstdint>
@@ -140,11 +141,20 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
 
   // Telemetry (see telemetry/README.md): events are recorded into `events_` in the order
   // they happen (a leaf lock, no user code under it), and delivered by whichever thread
-  // holds `sink_mutex_`, so the sink is never called concurrently and sees that order.
+  // holds the sink (`sink_busy_`), so the sink is never called concurrently and sees that
+  // order.
   struct RecordedEvent;
   std::mutex events_mutex_;
   std::deque<RecordedEvent> events_;
-  std::mutex sink_mutex_;
+  // Who delivers: sink_busy_ under sink_state_mutex_, waited for on sink_free_ with a
+  // bound (a mutex and a condition variable rather than std::timed_mutex, whose
+  // pthread_mutex_clocklock g++ 12's TSan does not intercept).
+  std::mutex sink_state_mutex_;
+  std::condition_variable sink_free_;
+  bool sink_busy_ = false;
+  // A sink call has run past kSinkPatience: emitters stop waiting for the sink (see
+  // deliver_events()); the delivering thread clears it once the sink returns.
+  std::atomic<bool> sink_stalled_{false};
   bool has_sink_ = false;
   std::atomic<bool> sink_closed_{false};  // after shutdown the user's sink is never called again
 
