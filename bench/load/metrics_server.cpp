@@ -154,7 +154,15 @@ void MetricsServer::run() {
     if (wait_for(listen_fd_, POLLIN, -1) < 0) return;
     // Step 3.
     const int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (client < 0) continue;  // EAGAIN (the client left first), EMFILE, ...: poll again
+    if (client < 0) {
+      // EAGAIN, ECONNABORTED: the client left first; poll again. EMFILE, ENFILE, ENOBUFS: no
+      // descriptor to take it with, and the listening socket stays readable: back off
+      // 100 ms (stop() still wakes the wait) instead of spinning on it.
+      const bool transient =
+          errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED || errno == EINTR;
+      if (!transient && wait_for(wake_fd_, POLLIN, 100) < 0) return;
+      continue;
+    }
     Fd connection(client);
     if (!serve(connection.get())) return;
   }
