@@ -12,6 +12,8 @@ PHYX_DEB_PACKAGES=(
   build-essential cmake g++ clang libclang-rt-14-dev ninja-build
   doctest-dev libbenchmark-dev libmimalloc-dev libconcurrentqueue-dev
   doxygen  # the `docs` target and the docs_build test (tools/cmake/docs.cmake)
+  curl     # the HTTP client tests/bench/metrics_server_test.cpp scrapes with
+  python3-matplotlib  # tools/plot.py: the charts in README.md and bench/results/
 )
 
 phyx_install_deps() {

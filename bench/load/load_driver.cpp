@@ -20,6 +20,10 @@
 //     waits (bounded: the ask timeout + 2 s) for the outstanding requests, reports any that
 //     are still out, shuts the runtime down, checks the SPEC 8 laws on its counters and
 //     prints the result.
+//  5. With --metrics-port, a MetricsServer (bench/load/metrics_server.hpp) answers
+//     `GET /metrics` from step 1 until the result is printed: the runtime's stats() through
+//     phyx::to_prometheus, plus the figures of the last progress report (LiveLoad, under
+//     its mutex) as phyx_load_* metrics.
 // Invariants: each sent request finishes exactly once (completed, timeout, refused or error):
 // the recorder's bitmap counts a second completion as a duplicate, and
 // sent - finished is reported as outstanding. Latency is never measured from the actual
@@ -42,7 +46,10 @@
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <phyx/phyx.hpp>
+#include <phyx/prometheus.hpp>
 #include <string>
 #include <thread>
 #include <variant>
@@ -50,6 +57,7 @@
 
 #include "load/latency_recorder.hpp"
 #include "load/load_options.hpp"
+#include "load/metrics_server.hpp"
 #include "load/open_loop.hpp"
 #include "workloads/workload.hpp"
 
@@ -114,6 +122,69 @@ void sleep_until_ns(std::int64_t deadline_ns) {
   ts.tv_nsec = static_cast<long>(deadline_ns % kSecond);
   while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) != 0) {
   }
+}
+
+// --- live metrics (step 5) --------------------------------------------------------------
+
+/// The figures of the last progress report, for the metrics endpoint: written by the main
+/// thread once a second, read by the metrics server's thread on a scrape. A mutex rather
+/// than atomics: a scrape sees one report's figures together, and both sides touch it at
+/// most a few times a second.
+struct LiveLoad {
+  std::mutex mutex;
+  double elapsed_s = 0;
+  double sent_per_s = 0;       // in the last report's interval
+  double completed_per_s = 0;  // in the last report's interval: the achieved rate
+  std::uint64_t sent = 0;
+  Tally tally;               // the measured phase so far
+  std::uint64_t p99_ns = 0;  // so far
+  std::uint64_t p99_interval_ns = 0;
+};
+
+/// One gauge or counter of the phyx_load_* family in the text format 0.0.4.
+void append_metric(std::string& out, const char* name, const char* type, const char* help,
+                   double value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.12g", value);
+  out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+         name + " " + buf + "\n";
+}
+
+/// The body of a scrape: the runtime's counters, then the load run's own figures.
+std::string metrics_text(const phyx::Runtime& rt, const LoadOptions& options, LiveLoad& live) {
+  std::string out = phyx::to_prometheus(rt.stats());
+  const std::lock_guard lock(live.mutex);
+  const auto d = [](std::uint64_t v) { return static_cast<double>(v); };
+  append_metric(out, "phyx_load_requested_rate", "gauge",
+                "Requests per second the load run was asked for.", d(options.rate));
+  append_metric(out, "phyx_load_sent_rate", "gauge",
+                "Requests sent per second in the last progress interval.", live.sent_per_s);
+  append_metric(out, "phyx_load_achieved_rate", "gauge",
+                "Requests completed per second in the last progress interval.",
+                live.completed_per_s);
+  append_metric(out, "phyx_load_elapsed_seconds", "gauge",
+                "Time into the measured phase at the last progress report.", live.elapsed_s);
+  append_metric(out, "phyx_load_requests_sent_total", "counter",
+                "Requests sent in the measured phase, as of the last progress report.",
+                d(live.sent));
+  append_metric(out, "phyx_load_requests_completed_total", "counter",
+                "Requests completed in the measured phase, as of the last progress report.",
+                d(live.tally.completed));
+  append_metric(out, "phyx_load_timeouts_total", "counter",
+                "Asks that timed out in the measured phase, as of the last progress report.",
+                d(live.tally.timeouts));
+  append_metric(out, "phyx_load_refusals_total", "counter",
+                "Requests refused by a full mailbox, as of the last progress report.",
+                d(live.tally.refusals));
+  append_metric(out, "phyx_load_errors_total", "counter",
+                "Requests failed otherwise, as of the last progress report.", d(live.tally.errors));
+  append_metric(out, "phyx_load_latency_p99_seconds", "gauge",
+                "p99 latency from the intended send times, measured phase so far.",
+                d(live.p99_ns) / 1e9);
+  append_metric(out, "phyx_load_latency_p99_interval_seconds", "gauge",
+                "p99 latency from the intended send times in the last progress interval.",
+                d(live.p99_interval_ns) / 1e9);
+  return out;
 }
 
 // --- formatting ----------------------------------------------------------------------
@@ -188,7 +259,7 @@ void usage() {
       stderr,
       "usage: phyx-bench load [--rate R] [--duration D] [--processes N] [--mode ask|send]\n"
       "                       [--workers N] [--drivers N] [--timeout D] [--slo-p99 D]\n"
-      "                       [--warmup D] [--inbox N] [--spin D] [--json]\n"
+      "                       [--warmup D] [--inbox N] [--spin D] [--metrics-port P] [--json]\n"
       "  --rate R        requests per second (default 200000; 2e5 works)\n"
       "  --duration D    measured send phase: 10s, 500ms, 2m (default 10s)\n"
       "  --warmup D      the same load first, not measured (default 1s; 0 = none)\n"
@@ -204,6 +275,8 @@ void usage() {
       "  --inbox N       the targets' max_inbox (default 1024)\n"
       "  --spin D        a driver yields instead of sleeping when the next request is due\n"
       "                  within D (default 50us; 0 = always sleep)\n"
+      "  --metrics-port P  serve Prometheus metrics at http://127.0.0.1:P/metrics during\n"
+      "                  the run (default 0: off)\n"
       "  --json          progress and the result as JSON lines on stdout\n"
       "Latency is measured from each request's intended send time (no coordinated omission).\n");
 }
@@ -259,6 +332,8 @@ bool parse(int argc, char** argv, LoadOptions& o) {
       ok = count(o.max_inbox, std::uint64_t{1} << 40);
     } else if (flag == "--timeout") {
       ok = duration(o.timeout_ns, 1'000'000);
+    } else if (flag == "--metrics-port") {
+      ok = value == "0" ? (o.metrics_port = 0, true) : count(o.metrics_port, 65535);
     } else if (flag == "--spin") {
       ok = duration(o.spin_ns, 0);
     } else if (flag == "--slo-p99") {
@@ -382,7 +457,7 @@ void print_progress(const LoadOptions& options, double elapsed, std::uint64_t se
 /// `report_progress`, joins the drivers and waits (bounded) for the outstanding requests.
 PhaseResult run_phase(const LoadOptions& options, std::int64_t duration_ns,
                       const std::vector<phyx::ProcessRef<TargetMsg>>& targets,
-                      LatencyRecorder& recorder, bool report_progress) {
+                      LatencyRecorder& recorder, bool report_progress, LiveLoad& live) {
   PhaseResult result;
   result.planned = OpenLoopSchedule(options.rate, 0).planned(duration_ns);
   const std::int64_t start_ns = now_ns() + 20'000'000;  // the drivers start first
@@ -419,11 +494,23 @@ PhaseResult run_phase(const LoadOptions& options, std::int64_t duration_ns,
     result.tally.add(interval_tally);
     const std::uint64_t sent = sent_so_far();
     const double secs = static_cast<double>(now - last_report_ns) / 1e9;
-    print_progress(options, static_cast<double>(now - start_ns) / 1e9, sent,
-                   static_cast<double>(sent - last_sent) / secs,
-                   static_cast<double>(interval_tally.completed) / secs,
-                   result.latencies.value_at_percentile(99), interval.value_at_percentile(99),
+    const double elapsed_s = static_cast<double>(now - start_ns) / 1e9;
+    const double sent_per_s = static_cast<double>(sent - last_sent) / secs;
+    const double completed_per_s = static_cast<double>(interval_tally.completed) / secs;
+    const std::uint64_t p99 = result.latencies.value_at_percentile(99);
+    const std::uint64_t p99_interval = interval.value_at_percentile(99);
+    print_progress(options, elapsed_s, sent, sent_per_s, completed_per_s, p99, p99_interval,
                    result.tally);
+    {
+      const std::lock_guard lock(live.mutex);
+      live.elapsed_s = elapsed_s;
+      live.sent_per_s = sent_per_s;
+      live.completed_per_s = completed_per_s;
+      live.sent = sent;
+      live.tally = result.tally;
+      live.p99_ns = p99;
+      live.p99_interval_ns = p99_interval;
+    }
     last_sent = sent;
     last_report_ns = now;
     next_report_ns += kSecond;
@@ -483,6 +570,21 @@ int run_load(int argc, char** argv) {
     const auto spec = target_spec(options.max_inbox);
     for (std::uint64_t i = 0; i < options.processes; ++i) targets.push_back(rt.spawn(spec));
   }
+  // Step 5. Declared after the runtime: destroyed (joined) before it.
+  LiveLoad live;
+  std::optional<MetricsServer> metrics;
+  if (options.metrics_port != 0) {
+    try {
+      metrics.emplace(options.metrics_port,
+                      [&rt, &options, &live] { return metrics_text(rt, options, live); });
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "phyx-bench load: --metrics-port %u: %s\n",
+                   static_cast<unsigned>(options.metrics_port), e.what());
+      return 2;
+    }
+    std::fprintf(stderr, "phyx-bench load: metrics at http://127.0.0.1:%u/metrics\n",
+                 static_cast<unsigned>(metrics->port()));
+  }
 
   if (!options.json) {
     std::printf(
@@ -502,7 +604,7 @@ int run_load(int argc, char** argv) {
   // mailbox growth, the scheduler settling); reported in one line so nothing is hidden.
   std::optional<PhaseResult> warmup;
   if (warmup_planned > 0) {
-    warmup = run_phase(options, options.warmup_ns, targets, warmup_recorder, false);
+    warmup = run_phase(options, options.warmup_ns, targets, warmup_recorder, false, live);
     if (!options.json) {
       std::printf(
           "warm-up   %s at the same rate, not measured: sent %llu, p99 %s, outstanding %llu\n",
@@ -513,12 +615,13 @@ int run_load(int argc, char** argv) {
       std::fflush(stdout);
     }
   }
-  PhaseResult phase = run_phase(options, options.duration_ns, targets, recorder, true);
+  PhaseResult phase = run_phase(options, options.duration_ns, targets, recorder, true, live);
   const std::uint64_t sent = phase.sent;
   const std::uint64_t outstanding = phase.outstanding;
 
   const phyx::ShutdownReport shutdown = rt.shutdown(std::chrono::milliseconds(5000));
   const phyx::Stats stats = rt.stats();
+  if (metrics) metrics->stop();  // the last scrape could see the final counters
   const bool law_sent =
       stats.sent == stats.accepted + stats.refused_full + stats.refused_not_running;
   const bool law_accepted = stats.accepted == stats.handled + stats.crashed + stats.dropped_oldest +

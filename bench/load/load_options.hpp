@@ -25,6 +25,7 @@ struct LoadOptions {
   std::int64_t spin_ns = 50'000;            // the driver spins (yielding) when the next
                                             // request is due within this; else it sleeps
   std::uint64_t max_inbox = 1024;           // the targets' mailbox bound (SPEC default)
+  std::uint16_t metrics_port = 0;           // serve GET /metrics on 127.0.0.1:port; 0 = off
   bool json = false;
 };
 

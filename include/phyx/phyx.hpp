@@ -10,6 +10,7 @@
 #include "phyx/ids.hpp"
 #include "phyx/journal.hpp"
 #include "phyx/process_ref.hpp"
+#include "phyx/prometheus.hpp"
 #include "phyx/reply.hpp"
 #include "phyx/result.hpp"
 #include "phyx/runtime.hpp"

@@ -292,4 +292,6 @@ TEST_CASE("bad arguments exit 2") {
   CHECK(run_load("--mode shout 2>/dev/null").exit_code == 2);
   CHECK(run_load("--timeout 0ms 2>/dev/null").exit_code == 2);
   CHECK(run_load("--frobnicate 1 2>/dev/null").exit_code == 2);
+  CHECK(run_load("--metrics-port 65536 2>/dev/null").exit_code == 2);
+  CHECK(run_load("--metrics-port -1 2>/dev/null").exit_code == 2);
 }
