@@ -271,8 +271,8 @@ void check_converged(NodeState& s, const NodeCtx& ctx) {
   // relaxed: only the count matters. The RMW order on `converged` makes exactly one node
   // see N - 1; nothing else is published through it (the promise carries the end time).
   auto& n = ctx.finish->converged;
-  const std::uint32_t before = n.fetch_add(1, std::memory_order_relaxed);  // partner: others'
-  if (before + 1 == ctx.plan->nodes) ctx.finish->done.set_value(now_ns());
+  const auto had = n.fetch_add(1, std::memory_order_relaxed);  // partner: other nodes' fetch_add
+  if (had + 1 == ctx.plan->nodes) ctx.finish->done.set_value(now_ns());
 }
 
 // Accept (key, version) as new: store it and flood it to every peer but `from`.
