@@ -33,7 +33,7 @@ std::vector<Workload> all_workloads() {
   return {ping_pong_workload(), ring_workload(),    ring_multi_workload(),   fan_in_workload(),
           skynet_workload(),    ask_workload(),     ask_many_workload(),     ask_external_workload(), ask_coroutine_workload(),
           spawn_workload(),     timers_workload(),  restart_storm_workload(), shutdown_tree_workload(),
-          idle_cpu_workload(),  journal_workload()};
+          idle_cpu_workload(),  journal_workload(),  gossip_workload()};
 }
 
 }  // namespace phyx_bench
