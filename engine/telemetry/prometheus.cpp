@@ -59,6 +59,8 @@ constexpr Metric kMetrics[] = {
      "Dead letters (process:dead_letter occurrences)."},
     {"phyx_sink_errors_total", Kind::counter, &Stats::sink_errors,
      "Exceptions thrown by the telemetry sink."},
+    {"phyx_events_dropped_total", Kind::counter, &Stats::events_dropped,
+     "Events never delivered: the sink was stalled with 65,536 waiting."},
 };
 
 static_assert(sizeof(Stats) == std::size(kMetrics) * sizeof(std::uint64_t),

@@ -54,11 +54,16 @@ TEST_CASE("no lost wake-up: 2,000 times, a runtime whose workers are all parked 
     // and the bounded wait below would fail. (A bounded spin on the parking count, not a
     // sleep: it ends as soon as both workers have parked.)
     const unsigned workers = rt.engine_for_tests().worker_count();  // 1 in systematic mode
+    // The count is read once per round: a parked worker may wake (a spurious wake-up, a
+    // timer tick) and park again between two reads, so a second read could see it awake
+    // and fail a run that found every worker parked.
     const auto until = std::chrono::steady_clock::now() + 10s;
-    while (rt.engine_for_tests().parked_workers() < workers && std::chrono::steady_clock::now() < until) {
+    bool all_parked = false;
+    while (!(all_parked = rt.engine_for_tests().parked_workers() == workers) &&
+           std::chrono::steady_clock::now() < until) {
       std::this_thread::yield();
     }
-    REQUIRE(rt.engine_for_tests().parked_workers() == workers);
+    REQUIRE(all_parked);
     auto f = echo.ask<int>([](phyx::Reply<int> r) { return Ping{std::move(r)}; });
     REQUIRE(f.wait_for(10s));
     REQUIRE(f.get() == i);

@@ -205,6 +205,7 @@ const std::vector<Field>& all_fields() {
       {&phyx::Stats::spawned, "phyx_spawned_total", "counter"},
       {&phyx::Stats::dead_letters, "phyx_dead_letters_total", "counter"},
       {&phyx::Stats::sink_errors, "phyx_sink_errors_total", "counter"},
+      {&phyx::Stats::events_dropped, "phyx_events_dropped_total", "counter"},
   };
   return fields;
 }
@@ -285,7 +286,11 @@ TEST_CASE("to_prometheus: golden text for a known Stats") {
       "phyx_dead_letters_total 18446744073709551615\n"
       "# HELP phyx_sink_errors_total Exceptions thrown by the telemetry sink.\n"
       "# TYPE phyx_sink_errors_total counter\n"
-      "phyx_sink_errors_total 0\n";
+      "phyx_sink_errors_total 0\n"
+      "# HELP phyx_events_dropped_total Events never delivered: the sink was stalled with 65,536 "
+      "waiting.\n"
+      "# TYPE phyx_events_dropped_total counter\n"
+      "phyx_events_dropped_total 0\n";
   CHECK(phyx::to_prometheus(s) == expected);
   parse_or_fail(expected);
 }
