@@ -11,6 +11,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <limits>
 #include <memory>
@@ -297,18 +298,19 @@ TEST_CASE("bad input: stop from inside the process's own handler completes after
   f.nothing_lost();
 }
 
-TEST_CASE("bad input: shutdown from inside a handler throws instead of deadlocking") {
-  Fixture f;
+namespace {
+/// Runs `action` inside a handler of a fresh process of `f` and returns the text of the
+/// phyx::Error it threw ("" if none). The process must still be running afterwards.
+std::string error_inside_handler(Fixture& f, std::function<void()> action) {
   auto error = std::make_shared<std::string>();
   using Msg = std::variant<int>;
-  phyx::Runtime* rt = &f.rt;
   auto p = f.rt.spawn(phyx::ProcessSpec<Msg, int>{
       .name = "rogue",
       .init = [](const phyx::Empty&) { return 0; },
       .handle =
-          [error, rt](int&, Msg&, auto&) {
+          [error, action](int&, Msg&, auto&) {
             try {
-              rt->shutdown(1s);
+              action();
             } catch (const phyx::Error& e) {
               *error = e.what();
             }
@@ -316,33 +318,23 @@ TEST_CASE("bad input: shutdown from inside a handler throws instead of deadlocki
   });
   p.send(Msg{1});
   f.rt.run_until_idle();
-  CHECK(*error ==
+  CHECK(p.status() == phyx::Status::running);
+  return *error;
+}
+}  // namespace
+
+TEST_CASE("bad input: shutdown from inside a handler throws instead of deadlocking") {
+  Fixture f;
+  CHECK(error_inside_handler(f, [&f] { f.rt.shutdown(1s); }) ==
         "Runtime::shutdown called from inside the runtime (a handler, a continuation or a timer "
         "callback): call it from a thread that is not the runtime's");
-  CHECK(p.status() == phyx::Status::running);
   f.nothing_lost();
 }
 
 TEST_CASE("bad input: run_until_idle from inside a handler throws") {
   Fixture f;
-  auto error = std::make_shared<std::string>();
-  using Msg = std::variant<int>;
-  phyx::Runtime* rt = &f.rt;
-  auto p = f.rt.spawn(phyx::ProcessSpec<Msg, int>{
-      .name = "reentrant",
-      .init = [](const phyx::Empty&) { return 0; },
-      .handle =
-          [error, rt](int&, Msg&, auto&) {
-            try {
-              rt->run_until_idle();
-            } catch (const phyx::Error& e) {
-              *error = e.what();
-            }
-          },
-  });
-  p.send(Msg{1});
-  f.rt.run_until_idle();
-  CHECK(*error == "Runtime::run_until_idle called from inside a handler");
+  CHECK(error_inside_handler(f, [&f] { f.rt.run_until_idle(); }) ==
+        "Runtime::run_until_idle called from inside a handler");
   f.nothing_lost();
 }
 
