@@ -5,9 +5,15 @@
 //   phyx-bench --workers 2 --json       JSON: one object per line
 //   phyx-bench --n 1000000              override the workload's main size
 //   phyx-bench --list                   the workloads
+//   phyx-bench --compare [--runs 3]     phyx beside CAF, Erlang, Go and Tokio, interleaved,
+//                                       with the ratio column (runs tools/peers.sh)
 //   phyx-bench load --rate R ...        the open-loop load harness (bench/load/load_driver.cpp)
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <set>
 #include <string>
@@ -22,6 +28,7 @@ namespace {
 
 void usage() {
   std::cerr << "usage: phyx-bench [--workload NAME]... [--workers N] [--json] [--list]\n"
+               "                  [--compare [--runs N]]\n"
                "                  [--n N] [--actors N] [--hops N] [--clients N] [--processes N] [--ms N]\n"
                "       phyx-bench load [--rate R] [--duration D] [--processes N] ... (phyx-bench load --help)\n";
 }
@@ -67,12 +74,39 @@ void print_row(const Measurement& m) {
   std::fflush(stdout);
 }
 
+/// --compare: the peers' versions of the workloads (../shared/anchors) run interleaved with
+/// this binary by tools/peers.sh, which builds them, runs `runs` rounds and prints the
+/// median table with the ratio column. One implementation of the interleaving, not two.
+/// Returns only on failure (exec).
+int run_compare(const std::set<std::string>& only, unsigned workers, long runs) {
+  const std::filesystem::path script = std::filesystem::path(PHYX_SOURCE_DIR) / "tools" / "peers.sh";
+  std::error_code ec;
+  if (!std::filesystem::exists(script, ec)) {
+    std::cerr << "phyx-bench --compare: " << script
+              << " is not there (it runs the peers; it needs phyx's source tree)\n";
+    return 2;
+  }
+  const std::string self = std::filesystem::canonical("/proc/self/exe", ec).string();
+  std::string workloads;
+  for (const auto& w : only) workloads += (workloads.empty() ? "" : ",") + w;
+  ::setenv("PHYX_BENCH", self.c_str(), 1);
+  ::setenv("RUNS", std::to_string(runs).c_str(), 1);
+  ::setenv("WORKERS", std::to_string(workers).c_str(), 1);
+  if (!workloads.empty()) ::setenv("ONLY_WORKLOADS", workloads.c_str(), 1);
+  std::fflush(stdout);
+  ::execlp("bash", "bash", script.c_str(), static_cast<char*>(nullptr));
+  std::perror("phyx-bench --compare: exec bash");
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "load") == 0) return phyx_bench::load::run_load(argc - 1, argv + 1);
   Params params;
   bool json = false;
+  bool compare = false;
+  long runs = 3;
   std::set<std::string> only;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -85,6 +119,10 @@ int main(int argc, char** argv) {
     };
     if (a == "--json") {
       json = true;
+    } else if (a == "--compare") {
+      compare = true;
+    } else if (a == "--runs") {
+      runs = std::stol(value());
     } else if (a == "--workload") {
       only.insert(value());
     } else if (a == "--workers") {
@@ -100,6 +138,7 @@ int main(int argc, char** argv) {
     }
   }
   const unsigned workers = params.workers != 0 ? params.workers : std::thread::hardware_concurrency();
+  if (compare) return run_compare(only, workers, runs);
   if (!json) {
     std::printf("phyx-bench: %u workers (hardware threads: %u)\n", workers, std::thread::hardware_concurrency());
     std::printf("%-14s %14s  %-14s %s\n", "workload", "value", "unit", "params");
