@@ -10,7 +10,7 @@
 //     parked worker is woken.
 // What a worker runs next (next_local):
 //  3. Every 61st turn, the global queue first (Go's fairness rule: injected work cannot be
-//     starved by a busy local queue).
+//     starved by a busy local queue), taking a fair share of it into the local queue.
 //  4. The LIFO slot, at most 3 turns in a row (then its occupant goes to the back of the
 //     local queue, so two processes bouncing a message cannot starve the rest).
 //  5. The local queue, then the global queue, then stealing half of a random victim's
@@ -52,6 +52,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -68,6 +69,7 @@ namespace {
 
 constexpr unsigned kBudget = 128;        // steps per turn: a flood to one process cannot starve others
 constexpr unsigned kGlobalEvery = 61;    // turns between forced looks at the global queue
+constexpr std::size_t kGlobalBatch = 64;  // most processes taken from the global queue at once
 constexpr unsigned kLifoStreak = 3;      // consecutive LIFO turns before the slot yields
 constexpr unsigned kSearchRounds = 2;    // steal sweeps before parking
 
@@ -81,6 +83,12 @@ struct Worker {
   unsigned tick = 0;
   std::uint64_t rng = 0;
   std::vector<ProcessCore*> overflow;  // scratch for LocalQueue::push_back
+  // This worker's consumer token for the global queue. Without one, moodycamel dequeues
+  // from the producer holding the most items, so a producer that enqueued once (a thread
+  // sending to 1,000 processes) could wait behind workers that keep overflowing into it:
+  // 486 of 1,000 processes had not run after 20 s. With a token, consumers rotate between
+  // producers after a quota (moodycamel's explicit consumption rotation).
+  std::optional<moodycamel::ConsumerToken> global_token;
   std::mutex park_mutex;
   std::condition_variable park_cv;
   bool notified = false;         // guarded by park_mutex
@@ -105,6 +113,7 @@ class WorkStealing final : public Scheduler {
       auto w = std::make_unique<Worker>();
       w->index = i;
       w->rng = 0x9E3779B97F4A7C15ull * (i + 1);
+      w->global_token.emplace(global_);
       stealers_.push_back(w->local.stealer());
       workers_.push_back(std::move(w));
     }
@@ -223,13 +232,13 @@ class WorkStealing final : public Scheduler {
           if ((p = w.local.pop()) != nullptr) return p;
           break;
         case 2:
-          if (global_.try_dequeue(p)) return p;
+          if (global_.try_dequeue(*w.global_token, p)) return p;
           break;
         default:
           break;
       }
     }
-    if (w.tick % kGlobalEvery == 0 && global_.try_dequeue(p)) return p;
+    if (w.tick % kGlobalEvery == 0 && (p = take_global_batch(w)) != nullptr) return p;
     if (w.lifo != nullptr) {
       if (w.lifo_streak < kLifoStreak) {
         ++w.lifo_streak;
@@ -239,8 +248,24 @@ class WorkStealing final : public Scheduler {
     }
     w.lifo_streak = 0;
     if ((p = w.local.pop()) != nullptr) return p;
-    if (global_.try_dequeue(p)) return p;
-    return nullptr;
+    return take_global_batch(w);
+  }
+
+  /// Steps 3 and 5: one process from the global queue to run now, and with it a fair share
+  /// of the rest moved to the local queue (Go's globrunqget: len/workers + 1, at most half
+  /// the ring's free room, at most kGlobalBatch). Taking one at a time starved the global
+  /// queue: with 1,000 runnable processes the local rings overflow into it, and a worker
+  /// that takes one every 61st turn left processes waiting for seconds (the gossip
+  /// workload measured first-run gaps of up to 15 s).
+  ProcessCore* take_global_batch(Worker& w) {
+    const std::size_t room = (RunRing<ProcessCore>::kCapacity - w.local.size()) / 2;
+    std::size_t want = global_.size_approx() / workers_.size() + 1;
+    want = std::min({want, room + 1, kGlobalBatch});
+    ProcessCore* batch[kGlobalBatch];
+    const std::size_t n = global_.try_dequeue_bulk(*w.global_token, batch, want);
+    if (n == 0) return nullptr;
+    for (std::size_t i = 1; i < n; ++i) push_local(w, batch[i]);  // fits: n - 1 <= room
+    return batch[0];
   }
 
   ProcessCore* steal(Worker& w) {
@@ -330,7 +355,7 @@ class WorkStealing final : public Scheduler {
       for (unsigned round = 0; round < kSearchRounds && found == nullptr; ++round) {
         e0 = work_epoch_.load(std::memory_order_seq_cst);  // read before the last look (step 6)
         found = steal(w);
-        if (found == nullptr && global_.try_dequeue(found)) break;
+        if (found == nullptr && global_.try_dequeue(*w.global_token, found)) break;
         if (found == nullptr) std::this_thread::yield();
       }
       searching = false;

@@ -248,7 +248,10 @@ TEST_CASE("ask mode: JSON progress lines, then one result whose counts add up") 
   CHECK(r["slo_p99_ns"].is_null());
   CHECK(r["slo_met"].is_null());
   CHECK(r["warmup_s"].number() == doctest::Approx(0.2));
-  CHECK(r["warmup_sent"].number() == 400);
+  // 400 are planned for the warm-up; a driver starved of CPU (a loaded CI machine) may end
+  // the phase with a few unsent, which the warm-up does not carry over.
+  CHECK(r["warmup_sent"].number() <= 400);
+  CHECK(r["warmup_sent"].number() > 0);
   CHECK(r["warmup_outstanding"].number() == 0);
   // The engine counted every ask of both phases.
   CHECK(r["stats"]["asks"].number() == r["sent"].number() + r["warmup_sent"].number());
