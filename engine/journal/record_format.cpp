@@ -118,9 +118,13 @@ DecodedLog decode_log(std::string_view file) {
   if (crc32c(header.substr(0, 28)) != get<std::uint32_t>(header, 28))
     return fail(DecodeEnd::corrupt, 0, "file header checksum mismatch");
   if (get<std::uint32_t>(header, 8) != kVersion ||
-      get<std::uint32_t>(header, 12) != kFileHeaderSize) {
+      get<std::uint32_t>(header, 12) != kFileHeaderSize || get<std::uint32_t>(header, 24) != 0) {
+    // Version 1 has no flags: a reserved field that is not 0 was written by a later
+    // version (or forged past the checksum), and is refused rather than guessed at.
     return fail(DecodeEnd::corrupt, 0,
-                "unsupported journal version " + std::to_string(get<std::uint32_t>(header, 8)));
+                "unsupported journal version " + std::to_string(get<std::uint32_t>(header, 8)) +
+                    " (header size " + std::to_string(get<std::uint32_t>(header, 12)) +
+                    ", flags " + std::to_string(get<std::uint32_t>(header, 24)) + ")");
   }
   log.base_sequence = get<std::uint64_t>(header, 16);
   log.valid_bytes = kFileHeaderSize;

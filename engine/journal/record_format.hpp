@@ -8,7 +8,7 @@
 //     8  u32 version = 1
 //    12  u32 header size = 32
 //    16  u64 base sequence         the sequence of the first record in this file
-//    24  u32 reserved = 0
+//    24  u32 reserved = 0            (checked: anything else is a later version)
 //    28  u32 CRC-32C of bytes 0..28
 //   records, back to back, each:
 //     0  u32 header CRC            CRC-32C of bytes 4..48 of this record

@@ -8,9 +8,9 @@
 //   structured  the input describes a valid file (base sequence, payloads) and damage
 //               to it (truncations, byte flips, appended bytes). This reaches every
 //               record path, and the decoder's answer can be checked against the truth:
-//               with only cuts and flips, the records it returns are a prefix of the
-//               records written, never something invented; with no damage it returns
-//               them all.
+//               with cuts and at most one flip, the records it returns are a prefix of
+//               the records written, never something invented; with no damage it
+//               returns them all.
 // In both modes the structural invariants hold: records contiguous from the header to
 // valid_bytes, sequences consecutive, re-encoding the records reproduces the accepted
 // bytes exactly, and decoding the accepted bytes alone is clean with the same records.
@@ -78,6 +78,7 @@ void structured(FuzzedDataProvider& in) {
         payloads.back(), file);
   }
   bool appended = false;
+  int flips = 0;
   const int damages = in.ConsumeIntegralInRange(0, 4);
   for (int d = 0; d < damages && !file.empty(); ++d) {
     const std::size_t at = in.ConsumeIntegralInRange<std::size_t>(0, file.size() - 1);
@@ -87,6 +88,7 @@ void structured(FuzzedDataProvider& in) {
         break;
       case 1:
         file[at] = static_cast<char>(file[at] ^ in.ConsumeIntegralInRange(1, 255));
+        ++flips;
         break;
       default:
         file += in.ConsumeRandomLengthString(200);
@@ -100,9 +102,12 @@ void structured(FuzzedDataProvider& in) {
     require(log.end == fmt::DecodeEnd::clean);
     require(log.records.size() == payloads.size());
   }
-  if (!appended && log.valid_bytes > 0) {
-    // Nothing invented: a prefix of what was written (a flip inside the header's base
-    // sequence is caught by the header checksum, so base is the original).
+  if (!appended && flips <= 1 && log.valid_bytes > 0) {
+    // Nothing invented: a prefix of what was written. CRC-32C catches every single
+    // damaged byte, so with one flip (and any cuts) this must hold. Two or more flips
+    // can be chosen to keep a checksum right (libFuzzer solves the comparison, and did):
+    // a checksum guards against damage, not forgery, so those inputs get the structural
+    // checks only.
     require(log.base_sequence == base);
     require(log.records.size() <= payloads.size());
     for (std::size_t i = 0; i < log.records.size(); ++i)

@@ -1,6 +1,7 @@
 // The journal file format's decoder (engine/journal/record_format.hpp), byte by byte:
 // round trips, a torn tail cut at every offset, corruption at every offset of the middle
 // record told apart from a torn tail, and the header's own checks. No files, no threads.
+#include "journal/crc32c.hpp"
 #include "journal/record_format.hpp"
 
 #include <doctest/doctest.h>
@@ -145,4 +146,16 @@ TEST_CASE("the file header: magic, checksum, version, and a short file") {
   CHECK(short_file.end == fmt::DecodeEnd::corrupt);
   CHECK(short_file.problem_offset == 0);
   CHECK(short_file.problem == "file header cut short (10 of 32 bytes)");
+}
+
+TEST_CASE("a header whose reserved flags are set is refused even with a matching checksum") {
+  // Found by the fuzzer, which forged the checksum: version 1 has no flags.
+  std::string file = fmt::encode_file_header(0);
+  file[24] = 1;
+  const std::uint32_t crc = phyx::detail::crc32c(std::string_view(file).substr(0, 28));
+  std::memcpy(file.data() + 28, &crc, 4);
+  const auto log = fmt::decode_log(file);
+  CHECK(log.end == fmt::DecodeEnd::corrupt);
+  CHECK(log.problem_offset == 0);
+  CHECK(log.problem == "unsupported journal version 1 (header size 32, flags 1)");
 }

@@ -206,3 +206,47 @@ TEST_CASE("bursts from 3 outside threads into 100 idle processes: every accepted
   CHECK(s.handled == static_cast<std::uint64_t>(3L * per_thread));
   check_laws(rt);
 }
+
+namespace {
+struct Busy {};
+}  // namespace
+
+TEST_CASE("fairness: 1,000 always-runnable processes started from outside all get to run") {
+  // Each process re-sends itself a message every turn, so it is runnable for ever; they are
+  // started from this thread, through the global queue. The local rings (256 each)
+  // overflow into the global queue while the workers run: a worker that took one process
+  // at a time from it, from the producer with the most items, left hundreds never run
+  // (the regression this guards). A liveness check with a generous bound, not a speed one.
+  phyx::Runtime rt(threads());
+  constexpr int kProcesses = 1000;
+  auto ran = std::make_shared<std::atomic<int>>(0);
+  auto all_ran = std::make_shared<std::promise<void>>();
+  auto stop = std::make_shared<std::atomic<bool>>(false);
+  struct Ctx {
+    std::shared_ptr<std::atomic<int>> ran;
+    std::shared_ptr<std::promise<void>> all_ran;
+    std::shared_ptr<std::atomic<bool>> stop;
+  };
+  const auto spec = phyx::share(phyx::ProcessSpec<Busy, bool, Ctx>{
+      .name = "busy",
+      .init = [](const Ctx&) { return false; },
+      .handle =
+          [](bool& started, Busy&, auto& tools) {
+            const Ctx& c = tools.ctx();
+            if (!std::exchange(started, true) &&
+                c.ran->fetch_add(1, std::memory_order_acq_rel) + 1 == kProcesses) {  // a tally
+              c.all_ran->set_value();
+            }
+            if (!c.stop->load(std::memory_order_relaxed)) tools.self().send(Busy{});  // a flag
+          },
+  });
+  std::vector<phyx::ProcessRef<Busy>> refs;
+  for (int i = 0; i < kProcesses; ++i) refs.push_back(rt.spawn(spec, Ctx{ran, all_ran, stop}));
+  for (auto& r : refs) r.send(Busy{});
+  const bool every_one_ran = all_ran->get_future().wait_for(60s) == std::future_status::ready;
+  stop->store(true, std::memory_order_relaxed);  // partner: the handlers' relaxed loads
+  CHECK(every_one_ran);
+  CHECK(ran->load(std::memory_order_acquire) == kProcesses);  // pairs with the fetch_adds
+  rt.shutdown(30s);
+  check_laws(rt);
+}
