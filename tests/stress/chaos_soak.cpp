@@ -612,37 +612,47 @@ int main(int argc, char** argv) {
       std::lock_guard lock(world.children_mutex);
       targets.insert(targets.end(), world.children.begin(), world.children.end());
     }
-    for (const Ref& r : targets) {
-      if (r.status() == phyx::Status::stopped || r.status() == phyx::Status::failed) continue;
-      ++probes;
-      // A probe refused because the lane is still full is asked again: the process is
-      // draining. One that times out is stuck.
-      for (int attempt = 0;; ++attempt) {
-        auto f = r.ask<long>(make_ping, 60s);
+    // All probes are in flight at once, so the wait is bounded by one timeout however
+    // many processes are stuck. A probe refused while its process is still running found
+    // the lane full: it is asked again in the next round (the process is draining).
+    auto terminal = [](phyx::Status st) {
+      return st == phyx::Status::stopped || st == phyx::Status::failed ||
+             st == phyx::Status::stopping;
+    };
+    std::erase_if(targets, [&](const Ref& r) { return terminal(r.status()); });
+    probes = targets.size();
+    std::size_t stuck = 0;
+    for (int round = 0; !targets.empty(); ++round) {
+      if (round == 100000) {
+        expect(false,
+               std::to_string(targets.size()) + " processes refused 100,000 rounds of probes");
+        break;
+      }
+      std::vector<phyx::Future<long>> inflight;
+      for (const Ref& r : targets) inflight.push_back(r.ask<long>(make_ping, 60s));
+      std::vector<Ref> again;
+      for (std::size_t k = 0; k < targets.size(); ++k) {
         try {
-          f.get();
+          inflight[k].get();
           ++probes_answered;
-          break;
         } catch (const phyx::TimeoutError&) {
-          expect(false, "process '" + r.name() + "' (status " +
-                            std::string(phyx::to_string(r.status())) +
-                            ") did not answer a probe within 60 s: stuck");
-          break;
-        } catch (const phyx::Error& e) {
-          const auto s = r.status();
-          if (s == phyx::Status::stopped || s == phyx::Status::failed ||
-              s == phyx::Status::stopping) {
+          if (++stuck <= 10) {
+            expect(false, "process '" + targets[k].name() + "' (status " +
+                              std::string(phyx::to_string(targets[k].status())) +
+                              ") did not answer a probe within 60 s: stuck");
+          }
+        } catch (const phyx::Error&) {
+          if (terminal(targets[k].status())) {
             ++probes_terminal;
-            break;
+          } else {
+            again.push_back(targets[k]);
           }
-          if (attempt == 10000) {
-            expect(false, "process '" + r.name() + "' refused 10,000 probes (" + e.what() + ")");
-            break;
-          }
-          std::this_thread::yield();  // the lane is full: let its process drain
         }
       }
+      targets.swap(again);
+      if (!targets.empty()) std::this_thread::yield();  // full lanes: let their processes drain
     }
+    expect(stuck == 0, std::to_string(stuck) + " processes stuck (the first 10 are named above)");
     targets.clear();
 
     // 4. Shutdown.
