@@ -34,10 +34,12 @@
 //        created has been destroyed once the runtime is (instance counters back to 0),
 //        and ASan/LSan (the asan-ubsan build) sees no leak. RSS is printed for the record.
 //
-// The seed: printed first. It fixes every driver's operation sequence and every
-// process's choices, not the thread interleaving (for that, run the systematic build,
-// whose scheduler draws from PHYX_SEED). A time-bounded run prints the op counts that
-// replay its sequence with `--seed S --ops N`.
+// The seed: printed first. It fixes every driver's operation sequence and the seed each
+// process draws its own choices from; it cannot fix the thread interleaving, so what a
+// process does with the messages it happens to get may differ (for a replayable
+// interleaving, run the systematic build: its one worker draws from PHYX_SEED, and so
+// does the soak). A time-bounded run prints the op counts that replay its sequence with
+// `--seed S --ops N`.
 //
 // Not a doctest file: it has its own main so that a long run takes --minutes. It is a
 // CTest entry per configuration (tests/CMakeLists.txt, PHYX_SOAK_SECONDS).
@@ -689,14 +691,19 @@ int main(int argc, char** argv) {
          eq("asks settled", read(c.asks_settled), "asks made", read(c.asks_made)));
   expect(read(c.asks_settled_twice) == 0,
          eq("asks settled twice", read(c.asks_settled_twice), "0", 0));
-  expect(s.restarts == read(c.ev_restart),
-         eq("stats.restarts", s.restarts, "supervisor:restart events", read(c.ev_restart)));
-  expect(s.giveups == read(c.ev_giveup),
-         eq("stats.giveups", s.giveups, "supervisor:giveup events", read(c.ev_giveup)));
-  expect(s.dead_letters == read(c.ev_dead_letter),
-         eq("stats.dead_letters", s.dead_letters, "process:dead_letter events",
-            read(c.ev_dead_letter)));
-  expect(s.events_dropped == 0, eq("events dropped", s.events_dropped, "0", 0));
+  // The sink saw every restart, give-up and dead letter that stats() counts. Exact unless
+  // the sink stalled for longer than its patience and more than 65,536 events queued
+  // meanwhile (Stats::events_dropped, not expected here): then the dropped events are
+  // the only difference, and they are of unknown types.
+  const std::uint64_t seen = read(c.ev_restart) + read(c.ev_giveup) + read(c.ev_dead_letter);
+  const std::uint64_t counted = s.restarts + s.giveups + s.dead_letters;
+  expect(read(c.ev_restart) <= s.restarts && read(c.ev_giveup) <= s.giveups &&
+             read(c.ev_dead_letter) <= s.dead_letters && seen + s.events_dropped == counted,
+         "telemetry: restart/giveup/dead_letter events " + std::to_string(read(c.ev_restart)) +
+             "/" + std::to_string(read(c.ev_giveup)) + "/" +
+             std::to_string(read(c.ev_dead_letter)) + " + events dropped " +
+             std::to_string(s.events_dropped) + " == stats " + std::to_string(s.restarts) + "/" +
+             std::to_string(s.giveups) + "/" + std::to_string(s.dead_letters));
   expect(s.sink_errors == 0, eq("sink errors", s.sink_errors, "0", 0));
   const long live_messages = g_live_messages.load(std::memory_order_relaxed);
   const long live_states = g_live_states.load(std::memory_order_relaxed);
@@ -731,7 +738,8 @@ int main(int argc, char** argv) {
       "  asks: %llu made, %llu settled once (ok %llu, timeout %llu, stopped %llu, refused %llu, no "
       "reply %llu); "
       "probes %zu (answered %zu, ended %zu)\n"
-      "  timers: %llu schedules, %llu cancelled, %llu fired (all kinds); dead letters %llu\n"
+      "  timers: %llu schedules, %llu cancelled, %llu fired (all kinds); dead letters %llu, "
+      "telemetry events dropped %llu\n"
       "  shutdown: stopped %zu, abandoned %zu, discarded %zu, %.1f ms\n"
       "  memory: RSS %ld KiB at start, peak %ld KiB, %ld KiB at the end; messages alive %ld, "
       "states alive %ld\n"
@@ -750,9 +758,10 @@ int main(int argc, char** argv) {
       (unsigned long long)read(c.asks_refused), (unsigned long long)read(c.asks_no_reply), probes,
       probes_answered, probes_terminal, (unsigned long long)read(c.schedules),
       (unsigned long long)read(c.cancels), (unsigned long long)s.timers_fired,
-      (unsigned long long)s.dead_letters, report.stopped, report.abandoned,
-      report.messages_discarded, std::chrono::duration<double, std::milli>(report.elapsed).count(),
-      rss_start_kib, rss_peak_kib, rss_end_kib, live_messages, live_states, rss_list.c_str());
+      (unsigned long long)s.dead_letters, (unsigned long long)s.events_dropped, report.stopped,
+      report.abandoned, report.messages_discarded,
+      std::chrono::duration<double, std::milli>(report.elapsed).count(), rss_start_kib,
+      rss_peak_kib, rss_end_kib, live_messages, live_states, rss_list.c_str());
   if (g_failures != 0) {
     std::printf("chaos_soak: %d check(s) FAILED; replay with --seed %llu --ops %s\n", g_failures,
                 static_cast<unsigned long long>(opt.seed), ops_list.c_str());
