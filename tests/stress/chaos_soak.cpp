@@ -10,7 +10,8 @@
 // The protocol, in order:
 //   1. Spawn `--slots` top-level processes, each with a random spec drawn from a fixed
 //      catalogue: capacity 1, 8, 64 or 1024; reject or drop_oldest; supervision none,
-//      restart-at-once, backoff with jitter, or a restart limit that gives up.
+//      restart-at-once, backoff with jitter, or a restart limit that gives up (children
+//      also get one_for_all and rest_for_one; see spec_catalogue).
 //   2. `--drivers` outside threads run a seeded operation mix against random slots until
 //      the time (or the op budget) is up: sends (1 in 40 a crash), bursts past the
 //      capacity, forwards that hop between processes, asks with 5-500 ms timeouts, asks
@@ -30,9 +31,10 @@
 //      - every ask completed exactly once: continuations run = asks made, none twice;
 //      - the telemetry sink saw as many supervisor:restart / supervisor:giveup /
 //        process:dead_letter events as stats() counts (nothing dropped);
-//      - memory returns to its baseline: every message and every state object the soak
-//        created has been destroyed once the runtime is (instance counters back to 0),
-//        and ASan/LSan (the asan-ubsan build) sees no leak. RSS is printed for the record.
+//      - memory returns to its baseline: no message is alive once shutdown has returned,
+//        every message and every state object the soak created has been destroyed once
+//        the runtime is (instance counters back to 0), ASan/LSan (the asan-ubsan build)
+//        sees no leak, and (release) RSS does not grow while the population is steady.
 //
 // The seed: printed first. It fixes every driver's operation sequence and the seed each
 // process draws its own choices from; it cannot fix the thread interleaving, so what a
@@ -197,13 +199,15 @@ struct Slot {
 
 struct World {
   std::vector<Slot> slots;
-  std::vector<NodeSpec> specs;  // the catalogue (index = spec id)
+  std::vector<NodeSpec> specs;      // the whole catalogue: for children
+  std::vector<NodeSpec> top_specs;  // without group strategies: for top-level processes
   Counts counts;
 
-  std::mutex children_mutex;  // guards children: a bounded ring of recent children
+  // Every child spawned, so that the end can probe every process. Stopped ones are
+  // pruned by driver 0 now and then; the size is also the bound on children.
+  std::mutex children_mutex;  // guards children
   std::vector<Ref> children;
-  std::size_t children_next = 0;
-  static constexpr std::size_t kChildrenKept = 4096;
+  static constexpr std::size_t kChildrenMax = 20000;
 
   std::mutex asks_mutex;  // with asks_cv: the quiescence wait for unsettled asks
   std::condition_variable asks_cv;
@@ -214,13 +218,19 @@ struct World {
     std::lock_guard lock(slots[i].mutex);
     return slots[i].ref;
   }
-  void keep_child(const Ref& child) {
+  bool keep_child(const Ref& child) {
     std::lock_guard lock(children_mutex);
-    if (children.size() < kChildrenKept) {
-      children.push_back(child);
-    } else {
-      children[children_next++ % kChildrenKept] = child;
-    }
+    if (children.size() >= kChildrenMax) return false;
+    children.push_back(child);
+    return true;
+  }
+  bool room_for_child() {
+    std::lock_guard lock(children_mutex);
+    return children.size() < kChildrenMax;
+  }
+  void prune_children() {  // `failed` stays: a sibling's group restart may revive it
+    std::lock_guard lock(children_mutex);
+    std::erase_if(children, [](const Ref& c) { return c.status() == phyx::Status::stopped; });
   }
   Ref some_child(Rng& rng) {
     std::lock_guard lock(children_mutex);
@@ -304,12 +314,11 @@ void handle(NodeState& st, Msg& msg, NodeTools& tools) {
           std::erase_if(st.children, [](const Ref& c) {
             return c.status() == phyx::Status::stopped || c.status() == phyx::Status::failed;
           });
-          if (depth < 3 && st.children.size() < 3 &&
-              g_live_states.load(std::memory_order_relaxed) < 20000) {
+          if (depth < 3 && st.children.size() < 3 && w.room_for_child()) {
             const auto& spec = w.specs[st.rng.below(w.specs.size())];
             Ref child = tools.spawn(spec, NodeCtx{&w, depth + 1, st.rng.next()});
             st.children.push_back(child);
-            w.keep_child(child);
+            if (!w.keep_child(child)) child.stop();  // raced past the bound: not kept, not probed
             bump(w.counts.children_spawned);
           }
         } else if constexpr (std::is_same_v<M, WorkChildren>) {
@@ -329,7 +338,12 @@ void handle(NodeState& st, Msg& msg, NodeTools& tools) {
   bump(w.counts.handler_returns);
 }
 
-std::vector<NodeSpec> spec_catalogue() {
+// The catalogue: every capacity × policy × supervision. Top-level processes draw only from
+// the entries without a group strategy: the root's family is every top-level process, so
+// one one_for_all crasher there would restart all of them (and revive the `failed` ones
+// the drivers have already replaced, leaving processes no ref reaches). Children, in
+// families of at most three, draw from all of it.
+std::vector<NodeSpec> spec_catalogue(bool with_group_strategies) {
   using phyx::MailboxPolicy;
   using phyx::Strategy;
   const std::size_t capacities[] = {1, 8, 64, 1024};
@@ -352,6 +366,9 @@ std::vector<NodeSpec> spec_catalogue() {
   for (std::size_t cap : capacities) {
     for (MailboxPolicy pol : policies) {
       for (const auto& sup : supervisions) {
+        const bool group =
+            sup->type == Strategy::one_for_all || sup->type == Strategy::rest_for_one;
+        if (group && !with_group_strategies) continue;
         std::string name = "node-" + std::to_string(cap) + "-" + std::string(phyx::to_string(pol)) +
                            "-" + std::string(phyx::to_string(sup->type));
         out.push_back(phyx::share(phyx::ProcessSpec<Msg, NodeState, NodeCtx>{
@@ -374,13 +391,14 @@ std::vector<NodeSpec> spec_catalogue() {
 }
 
 Ref spawn_into(phyx::Runtime& rt, World& w, Rng& rng) {
-  return rt.spawn(w.specs[rng.below(w.specs.size())], NodeCtx{&w, 0, rng.next()});
+  return rt.spawn(w.top_specs[rng.below(w.top_specs.size())], NodeCtx{&w, 0, rng.next()});
 }
 
 // --- the drivers ------------------------------------------------------------------------
 struct DriverPlan {
   std::uint64_t seed = 0;
   std::uint64_t op_budget = 0;  // 0 = until the deadline
+  unsigned index = 0;           // driver 0 also prunes the children registry
   Clock::time_point deadline;
 };
 
@@ -394,6 +412,7 @@ std::uint64_t drive(phyx::Runtime& rt, World& w, const DriverPlan& plan,
                                                    stop_all.load(std::memory_order_relaxed)))) {
       break;  // relaxed: stop_all is a hint to end early; the join orders everything after
     }
+    if (plan.index == 0 && (ops & 0xFFFF) == 0) w.prune_children();
     const std::size_t i = rng.below(w.slots.size());
     Ref ref = w.slot_ref(i);
     const auto roll = rng.below(1000);
@@ -403,11 +422,17 @@ std::uint64_t drive(phyx::Runtime& rt, World& w, const DriverPlan& plan,
         ref.stop(phyx::StopReason::normal(),
                  rng.one_in(2) ? phyx::StopMode::drain : phyx::StopMode::discard);
         bump(w.counts.stops);
+      } else if (ref.status() == phyx::Status::failed) {
+        ref.stop();  // a failed process stays (SPEC 6.4) until stopped: replace it for good
       }
-      Ref fresh = spawn_into(rt, w, rng);
+      // Under the slot's lock, and only if the slot still holds what this driver saw:
+      // two drivers respawning one slot at once would otherwise leave a process no ref
+      // reaches, alive until shutdown and never probed.
       std::lock_guard lock(w.slots[i].mutex);
-      w.slots[i].ref = std::move(fresh);
-      bump(w.counts.respawns);
+      if (w.slots[i].ref == ref) {
+        w.slots[i].ref = spawn_into(rt, w, rng);
+        bump(w.counts.respawns);
+      }
       continue;
     }
     if (roll < 550) {
@@ -537,7 +562,8 @@ int main(int argc, char** argv) {
   const auto started = Clock::now();
 
   World world(opt.slots);
-  world.specs = spec_catalogue();
+  world.specs = spec_catalogue(true);
+  world.top_specs = spec_catalogue(false);
   phyx::Stats final_stats;
   phyx::ShutdownReport report;
   std::vector<std::uint64_t> ops_done(opt.drivers, 0);
@@ -574,7 +600,7 @@ int main(int argc, char** argv) {
                                              std::chrono::duration<double>(opt.seconds));
     for (unsigned d = 0; d < opt.drivers; ++d) {
       DriverPlan plan{opt.seed ^ (0xD1B54A32D192ED03ull * (d + 1)),
-                      opt.ops.empty() ? 0 : opt.ops[d], deadline};
+                      opt.ops.empty() ? 0 : opt.ops[d], d, deadline};
       drivers.emplace_back([&, plan, d] { ops_done[d] = drive(rt, world, plan, stop_all); });
     }
     // Meanwhile: RSS every tenth of the run, for the record (mimalloc keeps freed pages
@@ -712,6 +738,15 @@ int main(int argc, char** argv) {
   expect(live_messages == 0, "messages alive after the runtime: " + std::to_string(live_messages));
   expect(live_states == 0, "states alive after the runtime: " + std::to_string(live_states));
   const long rss_end_kib = proc_status_kib("VmRSS:");
+  // No growth while the population is steady: RSS at the end of the run within 1.5× (plus
+  // 8 MiB for the allocator's slack) of RSS at its third tenth, when the population has
+  // reached its plateau. Not in the sanitizer builds, whose shadow memory and quarantine
+  // grow by design (they run LSan and the instance counters instead).
+  if (rss_samples_kib.size() == 10 && std::getenv("PHYX_TEST_INSTRUMENTED") == nullptr) {
+    expect(rss_samples_kib[9] <= rss_samples_kib[2] * 3 / 2 + 8 * 1024,
+           "RSS grew from " + std::to_string(rss_samples_kib[2]) + " KiB at 3/10 of the run to " +
+               std::to_string(rss_samples_kib[9]) + " KiB at its end");
+  }
   const double secs = std::chrono::duration<double>(Clock::now() - started).count();
 
   std::uint64_t total_ops = 0;
