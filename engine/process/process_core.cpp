@@ -17,6 +17,7 @@
 //     parent hears child_stopped.
 #include "phyx/detail/process_core.hpp"
 
+#include <algorithm>
 #include <exception>
 #include <string>
 #include <utility>
@@ -657,10 +658,11 @@ void ProcessCore::decide_after_crash() {
     attempt = ++history.in_life;
   }
   std::chrono::milliseconds delay{0};
-  if (sup.backoff) {
-    delay = backoff_delay(*sup.backoff, attempt, rt.random_unit());
-  } else if (history.crashed_in_init) {
-    delay = init_retry_delay(history.init_failures);  // never a busy loop on a failing init
+  if (sup.backoff) delay = backoff_delay(*sup.backoff, attempt, rt.random_unit());
+  if (history.crashed_in_init) {
+    // Never a busy loop on a failing init (SPEC 6): at least 1 ms doubling to 1 s, also
+    // under a configured backoff shorter than that (a zero backoff re-ran init at once).
+    delay = std::max(delay, init_retry_delay(history.init_failures));
   }
   rt.count(Counter::restarts);
   if (rt.telemetry_on()) {

@@ -17,8 +17,9 @@ namespace phyx::detail {
 /// (0.5 = no jitter), clamped to [0, max]. `attempt` counts from 1.
 std::chrono::milliseconds backoff_delay(const Backoff& b, std::uint64_t attempt, double unit) noexcept;
 
-/// SPEC 6 / 14.6: the wait before retrying a failed init when no backoff is configured:
-/// 1 ms doubling to 1 s. `failures` counts consecutive init failures from 1.
+/// SPEC 6 / 14.6: the wait before retrying a failed init when no backoff is configured, and
+/// the least wait when one is: 1 ms doubling to 1 s. `failures` counts consecutive init
+/// failures from 1.
 std::chrono::milliseconds init_retry_delay(std::uint32_t failures) noexcept;
 
 /// SPEC 6.4: true when `count` restarts already happened within the last `within`

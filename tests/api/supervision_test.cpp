@@ -533,6 +533,52 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "a failing init under a zero backoff still waits 1, 2, 4 ms: never a busy loop (SPEC 6; "
+    "found by tests/runtime/runtime_core_fuzz.cpp)") {
+  Det d;
+  auto failures = std::make_shared<int>(3);
+  auto w = d.spawn("w", {.backoff = phyx::Backoff{.initial = 0ms, .max = 0ms}}, failures);
+  d.rt.run_until_idle();
+  CHECK(d.take_log() == Log{"init:w"});  // was: four inits at once, in a loop
+  CHECK(w.status() == phyx::Status::starting);
+  d.rt.advance_by(1ms);
+  CHECK(d.take_log() == Log{"init:w"});
+  d.rt.advance_by(2ms);
+  CHECK(d.take_log() == Log{"init:w"});
+  d.rt.advance_by(3ms);
+  CHECK(d.take_log().empty());
+  d.rt.advance_by(1ms);
+  CHECK(d.take_log() == Log{"init:w"});
+  CHECK(w.status() == phyx::Status::running);
+  std::vector<std::int64_t> delays;
+  for (const auto& e : d.rec.of_type("supervisor:restart"))
+    delays.push_back(e.integer("delay_ms"));
+  CHECK(delays == std::vector<std::int64_t>{1, 2, 4});
+  check_laws(d.rt);
+}
+
+TEST_CASE(
+    "a failing init waits the longer of its backoff and 1 ms doubling; a handler crash waits "
+    "the backoff") {
+  Det d;
+  auto failures = std::make_shared<int>(4);
+  auto w = d.spawn("w", {.backoff = phyx::Backoff{.initial = 3ms, .max = 3ms}}, failures);
+  d.rt.run_until_idle();
+  for (std::int64_t wait : {3, 3, 4, 8}) d.rt.advance_by(std::chrono::milliseconds(wait));
+  CHECK(w.status() == phyx::Status::running);
+  w.send(Boom{});
+  d.rt.run_until_idle();
+  d.rt.advance_by(3ms);
+  CHECK(w.status() == phyx::Status::running);
+  std::vector<std::int64_t> delays;
+  for (const auto& e : d.rec.of_type("supervisor:restart"))
+    delays.push_back(e.integer("delay_ms"));
+  CHECK(delays == std::vector<std::int64_t>{3, 3, 4, 8, 3});
+  CHECK(d.take_log() == Log{"init:w", "init:w", "init:w", "init:w", "init:w", "init:w"});
+  check_laws(d.rt);
+}
+
+TEST_CASE(
     "OTP one_for_all_other_child_fails_restart: a member failing its re-init restarts the group "
     "again") {
   Det d;
