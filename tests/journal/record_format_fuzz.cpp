@@ -15,7 +15,9 @@
 // valid_bytes, sequences consecutive, re-encoding the records reproduces the accepted
 // bytes exactly, and decoding the accepted bytes alone is clean with the same records.
 //
-// Run: bash tools/fuzz.sh (clang; CI runs it for a bounded time).
+// Run: `bash tools/test.sh fuzz` (clang; the preset `fuzz`, PHYX_FUZZ_SECONDS each, as in
+// CI), or longer by hand: build/fuzz/journal_record_format_fuzz -max_total_time=600.
+// Replay a crash: build/fuzz/journal_record_format_fuzz <crash-file>.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstdint>
