@@ -483,6 +483,18 @@ void ProcessCore::handle_system(SysMsg& m) {
             return;
           }
           break;
+        case Phase::restart_wait:
+          // SPEC 4: a drain handles what is queued, and that needs a state. The restart
+          // timer went when the stop began ("cancels its timers"), so the backoff is cut
+          // short: init now, then the drain. A group's crasher (rare_->group) holds its
+          // family's baton: it stops as a discard, and the group goes on without it.
+          if (stop_->mode == StopMode::drain && !(rare_ && rare_->group)) {
+            do_init();
+            if (phase_ != Phase::running) return;  // init crashed: the crash path finishes the stop
+            phase_ = Phase::draining;
+            return;
+          }
+          break;
         default:
           break;
       }

@@ -656,6 +656,41 @@ TEST_CASE("stop during a restart's backoff: the restart timer is cancelled and t
   check_laws(rt);
 }
 
+TEST_CASE(
+    "stop(drain) during a restart's backoff: the backoff is cut short, init runs, the queued "
+    "messages are handled, then the process stops (SPEC 4)") {
+  Det d;
+  phyx::Runtime rt(d.options());
+  auto log = std::make_shared<Log>();
+  auto spec = node("p", log);
+  phyx::Supervision sup;
+  sup.backoff = phyx::Backoff{500ms, 500ms};
+  spec.supervision = sup;
+  auto p = rt.spawn(std::move(spec));
+  REQUIRE(p.send(Crash{}));
+  rt.run_until_idle();
+  REQUIRE(p.status() == phyx::Status::starting);
+  REQUIRE(p.send(Work{1}));
+  REQUIRE(p.send(Work{2}));
+  auto f = ask_get(p);
+  auto done = p.stop(phyx::StopReason::normal(), phyx::StopMode::drain);
+  CHECK(p.status() == phyx::Status::stopping);
+  CHECK_FALSE(p.send(Work{3}));  // new sends are refused meanwhile
+  rt.run_until_idle();           // no time passes: the 500 ms backoff is not waited out
+  CHECK(done.ready());
+  CHECK(p.status() == phyx::Status::stopped);
+  CHECK(f.get() == 2);  // answered by the fresh incarnation, after both Work messages
+  CHECK(log->snapshot() == std::vector<std::string>{"work:p:1", "work:p:2", "stop:p:normal:2"});
+  CHECK(d.clock->pending_timer_count() == 0);
+  const auto s = rt.stats();
+  CHECK(s.handled == 3);
+  CHECK(s.crashed == 1);
+  CHECK(s.discarded == 0);
+  CHECK(s.restarts == 1);
+  CHECK(s.processes_alive == 0);
+  check_laws(rt);
+}
+
 TEST_CASE("a crash during a drain ends the stop: no restart, the stop future completes") {
   Det d;
   phyx::Runtime rt(d.options());

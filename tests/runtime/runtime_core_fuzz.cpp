@@ -40,8 +40,8 @@
 // deadline order, ties in the order scheduled; schedule(0) delivers after the messages
 // already queued, before the process's next message), 8, 9, and 14.1-14.4, 14.6, 14.8, 14.9,
 // 14.11, 14.14, 14.17-14.19, 14.21. Where the SPEC is silent the model follows the decisions
-// written in engine/process/README.md: stop(drain) of a process that has not run init runs
-// init first; of one waiting for a restart discards.
+// written in engine/process/README.md: stop(drain) of a process that has not run init, or
+// of one waiting out a restart's backoff, runs init first (the backoff is cut short).
 //
 // Left out, on purpose:
 //   - group strategies (one_for_all, rest_for_one), children, and sends between processes:
@@ -562,6 +562,10 @@ struct Model {
           if (p.stop_requested) finish_stop(p);  // SPEC 14.4: no on_stop, no live state
           return;
         case Phase::waiting:
+          if (p.stop_requested && p.drain) {  // the backoff is cut short: drain needs a state
+            init(pid);
+            break;
+          }
           if (p.stop_requested) {  // its restart timer went when the stop began
             discard_lane(p, Outcome::stopped);
             finish_stop(p);
