@@ -207,6 +207,20 @@ phyx::Future<int> ask_keep(const phyx::ProcessRef<Msg>& p) {
   return p.ask<int>([](phyx::Reply<int> r) { return Msg{Keep{std::move(r)}}; });
 }
 
+/// A process "p" with a 500 ms backoff that has crashed once: it is `starting`, waiting out
+/// its backoff, with only the restart timer pending.
+phyx::ProcessRef<Msg> crashed_into_backoff(phyx::Runtime& rt, const std::shared_ptr<Log>& log) {
+  auto spec = node("p", log);
+  phyx::Supervision sup;
+  sup.backoff = phyx::Backoff{500ms, 500ms};
+  spec.supervision = sup;
+  auto p = rt.spawn(std::move(spec));
+  REQUIRE(p.send(Crash{}));
+  rt.run_until_idle();
+  REQUIRE(p.status() == phyx::Status::starting);
+  return p;
+}
+
 std::ptrdiff_t index_of(const std::vector<std::string>& v, const std::string& s) {
   auto it = std::find(v.begin(), v.end(), s);
   return it == v.end() ? -1 : it - v.begin();
@@ -628,14 +642,7 @@ TEST_CASE("stop during a restart's backoff: the restart timer is cancelled and t
   Det d;
   phyx::Runtime rt(d.options());
   auto log = std::make_shared<Log>();
-  auto spec = node("p", log);
-  phyx::Supervision sup;
-  sup.backoff = phyx::Backoff{500ms, 500ms};
-  spec.supervision = sup;
-  auto p = rt.spawn(std::move(spec));
-  REQUIRE(p.send(Crash{}));
-  rt.run_until_idle();
-  REQUIRE(p.status() == phyx::Status::starting);
+  auto p = crashed_into_backoff(rt, log);
   REQUIRE(d.clock->pending_timer_count() == 1);  // the restart wait
   REQUIRE(p.send(Work{1}));
   auto f = ask_get(p);
@@ -662,14 +669,7 @@ TEST_CASE(
   Det d;
   phyx::Runtime rt(d.options());
   auto log = std::make_shared<Log>();
-  auto spec = node("p", log);
-  phyx::Supervision sup;
-  sup.backoff = phyx::Backoff{500ms, 500ms};
-  spec.supervision = sup;
-  auto p = rt.spawn(std::move(spec));
-  REQUIRE(p.send(Crash{}));
-  rt.run_until_idle();
-  REQUIRE(p.status() == phyx::Status::starting);
+  auto p = crashed_into_backoff(rt, log);
   REQUIRE(p.send(Work{1}));
   REQUIRE(p.send(Work{2}));
   auto f = ask_get(p);
