@@ -171,6 +171,7 @@ struct Counts {
   std::atomic<std::uint64_t> asks_stopped{0};
   std::atomic<std::uint64_t> asks_refused{0};
   std::atomic<std::uint64_t> asks_no_reply{0};
+  std::atomic<std::uint64_t> asks_other{0};  // any other failure: not in SPEC 4's list
   std::atomic<std::uint64_t> stops{0};
   std::atomic<std::uint64_t> respawns{0};
   std::atomic<std::uint64_t> children_spawned{0};
@@ -262,6 +263,7 @@ void track_ask(World& w, const phyx::Future<R>& f) {
       } catch (const phyx::ProcessError&) {
         bump(w.counts.asks_refused);
       } catch (...) {
+        bump(w.counts.asks_other);
       }
     }
     {
@@ -715,6 +717,8 @@ int main(int argc, char** argv) {
          eq("stats.crashed", s.crashed, "handler throws", read(c.handler_throws)));
   expect(read(c.asks_settled) == read(c.asks_made),
          eq("asks settled", read(c.asks_settled), "asks made", read(c.asks_made)));
+  expect(read(c.asks_other) == 0,
+         eq("asks failed with an error SPEC 4 does not list", read(c.asks_other), "0", 0));
   expect(read(c.asks_settled_twice) == 0,
          eq("asks settled twice", read(c.asks_settled_twice), "0", 0));
   // The sink saw every restart, give-up and dead letter that stats() counts. Exact unless
