@@ -10,7 +10,8 @@
 //     parked worker is woken.
 // What a worker runs next (next_local):
 //  3. Every 61st turn, the global queue first (Go's fairness rule: injected work cannot be
-//     starved by a busy local queue), taking a fair share of it into the local queue.
+//     starved by a busy local queue), taking a fair share of it into the local queue; a
+//     share of more than one is new work in that queue, announced as in step 7.
 //  4. The LIFO slot, at most 3 turns in a row (then its occupant goes to the back of the
 //     local queue, so two processes bouncing a message cannot starve the rest).
 //  5. The local queue, then the global queue, then stealing half of a random victim's
@@ -265,6 +266,13 @@ class WorkStealing final : public Scheduler {
     const std::size_t n = global_.try_dequeue_bulk(*w.global_token, batch, want);
     if (n == 0) return nullptr;
     for (std::size_t i = 1; i < n; ++i) push_local(w, batch[i]);  // fits: n - 1 <= room
+    // The rest now waits in our local queue, where only a stealer can reach it: publish it
+    // as new work (step 7). Without this, a worker still searching when we took the batch
+    // could look at our queue before the pushes, find nothing, read an epoch already past
+    // the global pushes, and park, while we run batch[0]; if that handler blocks (or
+    // just runs long), the rest waits behind it with a worker asleep (seen: a counter
+    // never run in 10 s beside an init that blocks one of two workers, ~1 run in 60).
+    if (n > 1) wake_one();
     return batch[0];
   }
 
