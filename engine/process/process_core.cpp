@@ -780,9 +780,14 @@ void ProcessCore::finish_stop() {
 void ProcessCore::abandon() noexcept {
   std::shared_ptr<FutureState<void>> done;
   bool was_alive;
+  // Our references to our children, dropped below, after the lock. An abandoned child never
+  // reaches finish_stop(), so it keeps its reference to us: without this, the two would
+  // hold each other for ever (a leak of every abandoned branch, found by shutdown_test).
+  std::vector<ProcessHandle> children;
   mailbox_.close();
   {
     std::lock_guard lock(control_);
+    if (children_) children.swap(children_->list);  // the list changes under control_ only
     const Status s = status_.load(std::memory_order_relaxed);  // written under control_
     was_alive = s != Status::stopped;
     set_status(Status::stopped);

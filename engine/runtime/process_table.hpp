@@ -1,5 +1,6 @@
-// engine/runtime/process_table.hpp — every live process of a runtime, for shutdown and
-// stats, without a runtime-wide lock on spawn and stop.
+// engine/runtime/process_table.hpp — the live top-level processes of a runtime, for
+// shutdown and stats, without a runtime-wide lock on spawn and stop. Children are not in
+// it: their parents' lists reach them (RuntimeCore::live_processes()).
 //
 // Protocol:
 //  1. insert (spawn, any thread): lock the shard of the process's id, link the process at
@@ -12,7 +13,9 @@
 // Rejected: one std::unordered_map + std::map under one mutex (the previous design: on
 // skynet, 1.1 M spawns and stops from two workers spent ~20 % of the run contending for
 // it, and the two nodes cost ~100 bytes per idle process); a lock-free list (erasure
-// from the middle needs hazard pointers or epochs, for a path that is not hot once sharded).
+// from the middle needs hazard pointers or epochs, for a path that is not hot once sharded);
+// every process in the table, children too (the design until session 7: on skynet the
+// shards' mutexes, which both workers take, were ~16 % of the run).
 #pragma once
 
 #include <array>

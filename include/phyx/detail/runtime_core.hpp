@@ -161,11 +161,18 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
   std::mutex rng_mutex_;
   std::mt19937_64 rng_;
 
-  std::unique_ptr<ProcessTable> table_;  // every live process (sharded; no runtime-wide lock)
+  // The top-level processes not yet stopped (sharded; no runtime-wide lock). Children are
+  // reached through their parents' lists (live_processes()), so a child's spawn and stop
+  // touch no runtime-wide line.
+  std::unique_ptr<ProcessTable> table_;
   std::atomic<std::uint64_t> next_id_{1};
   /// The root's family (processes spawned on the Runtime) in spawn order, and its turn to
   /// run a group restart (engine/supervise/group_restart.cpp).
   std::vector<ProcessHandle> root_family() const;
+  /// Every process not yet retired: the table's top-level processes and, through each
+  /// parent's list, their descendants. Any thread; allocates; takes each parent's
+  /// `control_` in turn (never two at once).
+  std::vector<ProcessHandle> live_processes() const;
   SpinLock root_turn_lock_;
   GroupTurn root_turn_;  // guarded by root_turn_lock_
   /// Group restarts between their start and the end of their start baton. Shutdown lets
