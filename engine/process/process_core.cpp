@@ -59,8 +59,13 @@ struct PendingEnvelope {
 
 }  // namespace
 
-ProcessCore::ProcessCore(std::shared_ptr<RuntimeCore> runtime, std::shared_ptr<const CoreSpec> spec)
-    : runtime_(std::move(runtime)),
+RuntimeKeep::RuntimeKeep(RuntimeCore& rt) noexcept : rt_(&rt) { rt.keep(); }
+RuntimeKeep::~RuntimeKeep() { rt_->unkeep(); }
+
+std::weak_ptr<RuntimeCore> ProcessCore::runtime_ptr() const noexcept { return runtime_->weak_from_this(); }
+
+ProcessCore::ProcessCore(RuntimeCore& runtime, std::shared_ptr<const CoreSpec> spec)
+    : runtime_(runtime),
       spec_(std::move(spec)),
       max_inbox_(static_cast<std::uint32_t>(spec_->max_inbox)),  // <= 2^31-1 (validate_spec)
       policy_(static_cast<std::uint8_t>(spec_->policy)) {}
@@ -180,7 +185,7 @@ Future<void> ProcessCore::request_stop(StopReason reason, StopMode mode) {
     if (!stop_) stop_ = std::make_unique<StopState>();
     if (!stop_->done) {
       stop_->done = std::make_shared<FutureState<void>>();
-      if (runtime_->deterministic()) stop_->done->set_driver(runtime_);
+      if (runtime_->deterministic()) stop_->done->set_driver(runtime_ptr());
     }
     done = stop_->done;
     if (!stop_requested_ && status_.load(std::memory_order_relaxed) != Status::stopped) {  // written under control_

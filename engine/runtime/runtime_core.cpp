@@ -41,7 +41,9 @@ constexpr std::size_t kMaxEventsWhileStalled = 65'536;
 }  // namespace
 
 std::shared_ptr<RuntimeCore> RuntimeCore::create(const RuntimeOptions& options) {
-  auto core = std::make_shared<RuntimeCore>(options);
+  // The shared_ptrs together hold one keep (keep_credits.hpp step 1): when the last goes,
+  // the core lives on while a process does.
+  std::shared_ptr<RuntimeCore> core(new RuntimeCore(options), [](RuntimeCore* c) { c->unkeep_many(1); });
   if (options.deterministic) {
     core->scheduler_ = make_deterministic(options.seed);
   } else {

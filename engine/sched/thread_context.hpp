@@ -10,6 +10,7 @@ namespace phyx::detail {
 
 class ProcessCore;
 class EnvelopeCache;
+struct KeepCredits;
 
 /// How an unanswered Reply destroyed on this thread fails.
 enum class DropContext { crash_or_unanswered, stopping };
@@ -19,6 +20,7 @@ struct ThreadContext {
   int engine_depth = 0;            // > 0: a worker, or a handler in deterministic mode
   DropContext drop = DropContext::crash_or_unanswered;
   EnvelopeCache* envelopes = nullptr;  // a worker's recycled envelope blocks (mailbox/envelope_cache.hpp)
+  KeepCredits* keeps = nullptr;        // a worker's keeps on its runtime (runtime/keep_credits.hpp)
 };
 
 ThreadContext& thread_context() noexcept;

@@ -60,6 +60,7 @@
 #include "mailbox/envelope_cache.hpp"
 #include "phyx/detail/process_core.hpp"
 #include "phyx/detail/runtime_core.hpp"
+#include "runtime/keep_credits.hpp"
 #include "sched/choices.hpp"
 #include "sched/local_queue.hpp"
 #include "sched/scheduler.hpp"
@@ -108,7 +109,7 @@ WorkerSlot& current_slot() noexcept {
 
 class WorkStealing final : public Scheduler {
  public:
-  WorkStealing(RuntimeCore& rt, unsigned n, SchedulingChoices* choices) : choices_(choices) {
+  WorkStealing(RuntimeCore& rt, unsigned n, SchedulingChoices* choices) : rt_(rt), choices_(choices) {
     workers_.reserve(n);
     for (unsigned i = 0; i < n; ++i) {
       auto w = std::make_unique<Worker>();
@@ -346,6 +347,7 @@ class WorkStealing final : public Scheduler {
   void work(Worker& w) {
     EnvelopeCache envelopes(&envelope_depot_);  // freed when this thread leaves (mailbox/envelope_cache.hpp)
     EnvelopeCacheScope envelope_scope(&envelopes);
+    KeepCreditsScope keep_credits(rt_);  // returned as we leave, before the lambda's shared_ptr goes
     EngineThreadScope engine_thread;
     current_slot() = WorkerSlot{this, &w};
     bool searching = false;  // we are counted in searching_ (step 8)
@@ -384,6 +386,7 @@ class WorkStealing final : public Scheduler {
     exited_cv_.notify_all();
   }
 
+  RuntimeCore& rt_;                   // owns this scheduler; workers keep it alive (keep_credits.hpp)
   SchedulingChoices* const choices_;  // systematic mode only (sched/choices.hpp); else nullptr
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<Stealer<ProcessCore>> stealers_;

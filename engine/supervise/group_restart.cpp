@@ -179,7 +179,7 @@ void ProcessCore::start_group_stop() {
   retain();
   g->coordinator = ProcessHandle(this);
   g->parent = parent_;
-  g->runtime = runtime_;
+  g->runtime = &*runtime_;
   g->delay_ms = rare_->group_delay_ms;
   g->attempt = rare_->group_attempt;
   const auto self = std::find(family.begin(), family.end(), g->coordinator);

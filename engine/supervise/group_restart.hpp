@@ -15,7 +15,7 @@ namespace phyx::detail {
 struct GroupRestart {
   ProcessHandle coordinator;             // the process that crashed; holds the family's turn
   ProcessHandle parent;                  // the family's owner (empty: the root's family)
-  std::shared_ptr<RuntimeCore> runtime;  // the root's turn lives there
+  RuntimeCore* runtime = nullptr;        // the root's turn lives there; kept by the coordinator
   std::vector<ProcessHandle> members;    // spawn order; the coordinator is one of them
   std::int64_t delay_ms = 0;             // the coordinator's backoff, decided at its crash
   std::int64_t attempt = 0;              // the coordinator's attempt (members report it too)

@@ -105,11 +105,27 @@ struct CoreSpec {
   }
 };
 
+/// One keep on a runtime (engine/runtime/keep_credits.hpp): taken at construction, given
+/// back at destruction. The first member of ProcessCore, so it goes after everything else
+/// in the process. Any thread; never blocks; may delete the runtime's core.
+class RuntimeKeep {
+ public:
+  explicit RuntimeKeep(RuntimeCore& rt) noexcept;
+  ~RuntimeKeep();
+  RuntimeKeep(const RuntimeKeep&) = delete;
+  RuntimeKeep& operator=(const RuntimeKeep&) = delete;
+  RuntimeCore* operator->() const noexcept { return rt_; }
+  RuntimeCore& operator*() const noexcept { return *rt_; }
+
+ private:
+  RuntimeCore* const rt_;
+};
+
 class ProcessCore {
  public:
   /// `spec` is shared by every process spawned from one phyx::SharedSpec (or owned alone
   /// by a process spawned from a plain ProcessSpec); it outlives the process.
-  ProcessCore(std::shared_ptr<RuntimeCore> runtime, std::shared_ptr<const CoreSpec> spec);
+  ProcessCore(RuntimeCore& runtime, std::shared_ptr<const CoreSpec> spec);
   virtual ~ProcessCore();
   ProcessCore(const ProcessCore&) = delete;
   ProcessCore& operator=(const ProcessCore&) = delete;
@@ -125,7 +141,9 @@ class ProcessCore {
   ProcessId id() const noexcept { return id_; }
   const std::string& name() const noexcept { return spec_->name; }
   RuntimeCore& runtime() const noexcept { return *runtime_; }
-  const std::shared_ptr<RuntimeCore>& runtime_ptr() const noexcept { return runtime_; }
+  /// For a deterministic future's driver: empty once the Runtime is gone (the core may
+  /// live on while processes do, but nothing drives it any more).
+  std::weak_ptr<RuntimeCore> runtime_ptr() const noexcept;
   /// Any thread; never blocks.
   Status status() const noexcept {
     return status_.load(std::memory_order_acquire);  // pairs with the release stores in set_status()
@@ -284,7 +302,7 @@ class ProcessCore {
 
   // Ordered so that an idle process packs into a 224-byte allocation class (the small
   // fields together; see engine/runtime/README.md on idle memory).
-  std::shared_ptr<RuntimeCore> runtime_;
+  RuntimeKeep runtime_;  // first: destroyed last
   const std::shared_ptr<const CoreSpec> spec_;  // name and supervision (cold)
   ProcessId id_{};
   ProcessHandle parent_;

@@ -2,8 +2,9 @@
 //
 // RuntimeCore owns every subsystem of one runtime: the scheduler (threads or the
 // deterministic driver), the timer service, the process table, counters and the telemetry
-// sink. Processes keep it alive through a shared_ptr, so refs that outlive their Runtime
-// stay safe (SPEC 14.14): after shutdown every process is stopped and refuses work.
+// sink. Every process holds a keep on it (engine/runtime/keep_credits.hpp), so refs that
+// outlive their Runtime stay safe (SPEC 14.14): after shutdown every process is stopped
+// and refuses work.
 // Everything here is implemented in engine/runtime/; templates in the public headers call
 // only the members below.
 #pragma once
@@ -52,6 +53,15 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
   static std::shared_ptr<RuntimeCore> create(const RuntimeOptions& options);
   explicit RuntimeCore(const RuntimeOptions& options);
   ~RuntimeCore();
+
+  // --- lifetime (engine/runtime/keep_credits.hpp) ------------------------------------
+  /// Any thread; never blocks, never allocates. One keep per ProcessCore (RuntimeKeep),
+  /// taken from the calling worker's credits when it is a worker of this runtime.
+  void keep() noexcept;
+  /// Any thread; never blocks. Gives a keep back; the last one deletes the core.
+  void unkeep() noexcept;
+  /// Any thread: gives `n` keeps back at once (a worker's credits, the shared_ptrs' one).
+  void unkeep_many(std::int64_t n) noexcept;
 
   // --- processes -------------------------------------------------------------------
   /// Any thread. Registers `p` (assigning its id) under `parent` (nullptr = root) and
@@ -187,6 +197,8 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
   ShutdownReport report_;
   std::uint64_t user_steps_ = 0;  // deterministic: user messages whose handler ran
   std::atomic<std::uint64_t> retired_{0};  // processes that reached stopped
+  // 1 for the Runtime's shared_ptrs together, 1 per ProcessCore, plus workers' credits.
+  std::atomic<std::int64_t> keeps_{1};
 };
 
 }  // namespace phyx::detail

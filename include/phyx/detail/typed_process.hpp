@@ -40,9 +40,9 @@ struct Behaviour : CoreSpec {
 template <class Msg, class State, class Ctx>
 class TypedProcess : public ProcessCore {
  public:
-  TypedProcess(std::shared_ptr<RuntimeCore> rt, std::shared_ptr<const CoreSpec> spec,
-               const Behaviour<Msg, State, Ctx>* behaviour, Ctx ctx)
-      : ProcessCore(std::move(rt), std::move(spec)), behaviour_(behaviour), ctx_(std::move(ctx)) {}
+  TypedProcess(RuntimeCore& rt, std::shared_ptr<const CoreSpec> spec, const Behaviour<Msg, State, Ctx>* behaviour,
+               Ctx ctx)
+      : ProcessCore(rt, std::move(spec)), behaviour_(behaviour), ctx_(std::move(ctx)) {}
   ~TypedProcess() override { drop_suspended(); }  // before state_ and ctx_ go
 
  protected:
@@ -111,9 +111,9 @@ struct BehaviourHolder {
 template <class Msg, class State, class Ctx>
 class PlainProcess final : private BehaviourHolder<Msg, State, Ctx>, public TypedProcess<Msg, State, Ctx> {
  public:
-  PlainProcess(std::shared_ptr<RuntimeCore> rt, ProcessSpec<Msg, State, Ctx>&& spec, Ctx ctx)
+  PlainProcess(RuntimeCore& rt, ProcessSpec<Msg, State, Ctx>&& spec, Ctx ctx)
       : BehaviourHolder<Msg, State, Ctx>(std::move(spec)),
-        TypedProcess<Msg, State, Ctx>(std::move(rt), unowned(&this->held), &this->held, std::move(ctx)) {}
+        TypedProcess<Msg, State, Ctx>(rt, unowned(&this->held), &this->held, std::move(ctx)) {}
 
  private:
   /// A pointer that owns nothing (use_count() == 0): the behaviour dies with this object.
@@ -127,7 +127,7 @@ template <class Msg, class State, class Ctx>
 ProcessHandle spawn_shared(RuntimeCore& rt, ProcessCore* parent,
                            const std::shared_ptr<const Behaviour<Msg, State, Ctx>>& behaviour, Ctx ctx) {
   const Behaviour<Msg, State, Ctx>* b = behaviour.get();
-  ProcessHandle handle(new TypedProcess<Msg, State, Ctx>(rt.shared_from_this(), behaviour, b, std::move(ctx)));
+  ProcessHandle handle(new TypedProcess<Msg, State, Ctx>(rt, behaviour, b, std::move(ctx)));
   rt.adopt(handle.get(), parent);
   return handle;
 }
@@ -135,7 +135,7 @@ ProcessHandle spawn_shared(RuntimeCore& rt, ProcessCore* parent,
 /// Validates, builds and registers a process under `parent` (nullptr = the root).
 template <class Msg, class State, class Ctx>
 ProcessHandle spawn_process(RuntimeCore& rt, ProcessCore* parent, ProcessSpec<Msg, State, Ctx> spec, Ctx ctx) {
-  ProcessHandle handle(new PlainProcess<Msg, State, Ctx>(rt.shared_from_this(), std::move(spec), std::move(ctx)));
+  ProcessHandle handle(new PlainProcess<Msg, State, Ctx>(rt, std::move(spec), std::move(ctx)));
   rt.adopt(handle.get(), parent);
   return handle;
 }
