@@ -1,8 +1,8 @@
 // engine/runtime/keep_credits.hpp — how processes keep their runtime alive without a line
 // that every core writes.
 //
-// Every ProcessCore must outlive neither its RuntimeCore nor be outlived by it: a ref that
-// outlives its Runtime still reaches the core (SPEC 14.14). So the core counts its keeps.
+// A RuntimeCore must outlive every one of its ProcessCores: a ref that outlives its Runtime
+// still reaches the core through its process (SPEC 14.14). So the core counts its keeps.
 //
 // Protocol:
 //  1. `RuntimeCore::keeps_` counts one for the Runtime's shared_ptrs together (their deleter
