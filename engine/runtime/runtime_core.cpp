@@ -6,7 +6,8 @@
 //     top-level process can be spawned; the top-level list is snapshotted.
 //  2. Top-level processes are stopped one at a time, youngest first, each waiting for its
 //     own children (youngest first) before its on_stop: children before parents, siblings
-//     in reverse spawn order. Each wait is bounded by what is left of the deadline.
+//     in reverse spawn order. The workers pass the stops along (root_stop_chain.hpp); this
+//     thread waits for the last one, bounded by the deadline, then cuts the chain.
 //  3. The workers and the timer thread are stopped. At the deadline, processes that are not
 //     stopped are abandoned: `abandoned_` makes workers leave their slices, each abandoned
 //     process is forced to `stopped` (its queued messages discarded and counted), and
@@ -23,6 +24,7 @@
 #include "phyx/errors.hpp"
 #include "phyx/runtime.hpp"
 #include "runtime/process_table.hpp"
+#include "runtime/root_stop_chain.hpp"
 #include "sched/choices.hpp"
 #include "sched/scheduler.hpp"
 #include "sched/thread_context.hpp"
@@ -338,15 +340,21 @@ ShutdownReport RuntimeCore::shutdown(std::chrono::milliseconds deadline) {
   const std::uint64_t retired_before = retired_.load(std::memory_order_relaxed);
 
   std::vector<ProcessHandle> top = root_family();
-  for (auto it = top.rbegin(); it != top.rend(); ++it) {
-    Future<void> done = (*it)->request_stop(StopReason::shutdown(), StopMode::discard);
-    if (deterministic_) {
+  if (deterministic_) {
+    // Step 2 on the one driving thread: each stop is driven until it completes or nothing
+    // can move (a handler awaiting a ManualClock that nobody advances), then the next.
+    for (auto it = top.rbegin(); it != top.rend(); ++it) {
+      Future<void> done = (*it)->request_stop(StopReason::shutdown(), StopMode::discard);
       while (!done.ready() && std::chrono::steady_clock::now() < until && drive_step()) {
       }
-    } else {
-      const auto left = until - std::chrono::steady_clock::now();
-      if (left.count() > 0) done.wait_for(left);
     }
+  } else {
+    // Step 2 on workers: they pass the stops along (root_stop_chain.hpp); we wait once.
+    auto chain = std::make_shared<RootStopChain>(std::move(top));
+    chain->advance();
+    const auto left = until - std::chrono::steady_clock::now();
+    if (left.count() > 0) Future<void>(chain->all_stopped()).wait_for(left);
+    chain->cut();  // the rest are asked without waiting; step 3 abandons what does not stop
   }
 
   // Group restarts still passing their batons among stopped processes (group_restart.cpp

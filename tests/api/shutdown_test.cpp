@@ -414,6 +414,49 @@ struct Gate {
   ~Gate() { destroyed.set_value(); }
 };
 
+TEST_CASE("shutdown on worker threads: many top-level processes, some already stopped, in reverse spawn order") {
+  // The workers pass the stops along (engine/runtime/root_stop_chain.hpp); the ones
+  // stopped by their users beforehand are skipped, the others stop youngest first.
+  struct Order {
+    std::mutex mutex;
+    std::vector<int> stops;
+  };
+  auto order = std::make_shared<Order>();
+  phyx::Runtime rt(phyx::RuntimeOptions{.clock = phyx::create_system_clock(), .workers = 2});
+  const auto spec = phyx::share(phyx::ProcessSpec<int, int, int>{
+      .name = "root",
+      .init = [](const int& index) { return index; },
+      .handle = [](int&, int&, auto&) {},
+      .on_stop =
+          [order](int& index, const phyx::StopReason& r, const int&) {
+            if (r.kind != phyx::StopKind::shutdown) return;
+            std::lock_guard lock(order->mutex);
+            order->stops.push_back(index);
+          },
+  });
+  constexpr int kRoots = 3000;
+  std::vector<phyx::ProcessRef<int>> roots;
+  for (int i = 0; i < kRoots; ++i) roots.push_back(rt.spawn(spec, i));
+  std::vector<int> expected;
+  for (int i = kRoots - 1; i >= 0; --i) {
+    if (i % 3 == 1) {
+      REQUIRE(roots[static_cast<std::size_t>(i)].stop().wait_for(10s));
+    } else {
+      expected.push_back(i);
+      REQUIRE(roots[static_cast<std::size_t>(i)].send(i));  // some have queued work too
+    }
+  }
+  const auto report = rt.shutdown(20s);
+  CHECK(report.abandoned == 0);
+  CHECK(report.stopped == expected.size());
+  {
+    std::lock_guard lock(order->mutex);
+    CHECK(order->stops == expected);
+  }
+  for (const auto& r : roots) CHECK(r.status() == phyx::Status::stopped);
+  check_laws(rt);
+}
+
 TEST_CASE("a handler blocked past the deadline is abandoned and counted; shutdown returns at the deadline") {
   std::promise<void> release;
   auto gate = std::make_shared<Gate>();
