@@ -82,7 +82,7 @@ ProcessCore::~ProcessCore() {
 }
 
 void ProcessCore::set_status(Status s) noexcept {
-  status_.store(s, std::memory_order_release);  // pairs with the acquire load in status()
+  status_.store(static_cast<std::uint8_t>(s), std::memory_order_release);  // pairs with the acquire load in status()
 }
 
 // ---- sending ------------------------------------------------------------------------
@@ -188,7 +188,7 @@ Future<void> ProcessCore::request_stop(StopReason reason, StopMode mode) {
       if (runtime_->deterministic()) stop_->done->set_driver(runtime_ptr());
     }
     done = stop_->done;
-    if (!stop_requested_ && status_.load(std::memory_order_relaxed) != Status::stopped) {  // written under control_
+    if (!stop_requested_ && static_cast<Status>(status_.load(std::memory_order_relaxed)) != Status::stopped) {  // written under control_
       first = true;
       stop_requested_ = true;
       stop_->reason = std::move(reason);
@@ -793,7 +793,7 @@ void ProcessCore::abandon() noexcept {
   {
     std::lock_guard lock(control_);
     if (children_) children.swap(children_->list);  // the list changes under control_ only
-    const Status s = status_.load(std::memory_order_relaxed);  // written under control_
+    const auto s = static_cast<Status>(status_.load(std::memory_order_relaxed));  // written under control_
     was_alive = s != Status::stopped;
     set_status(Status::stopped);
     abandoned_ = true;

@@ -134,10 +134,10 @@ class Mailbox {
   void remove_all_held(DropChain& evicted, DropChain& discarded) noexcept;
 
   // The state word and the user lane (stub, head, tail) come first and together: 32
-  // bytes, which lie in one cache line whenever the mailbox starts 32-byte aligned (it
-  // does in a process: mimalloc's size classes of 224 and 384 bytes keep blocks 32- and
-  // 64-byte aligned). A send then moves one line of the receiver's between cores, not two
-  // (the word's CAS and the tail's exchange): ring-multi 20 -> see engine/mailbox/README.md.
+  // bytes. In a process the mailbox sits at offset 80, so they lie in one cache line
+  // whenever the process is 64-byte aligned (mimalloc's 192- and 384-byte classes keep
+  // blocks so). A send then moves one line of the receiver's between cores, not two (the
+  // word's CAS and the tail's exchange): ring-multi 20 -> see engine/mailbox/README.md.
   std::atomic<std::uint64_t> word_;
   MpscQueue user_;
   std::uint64_t next_seq_ = 0;  // head holder only

@@ -146,7 +146,7 @@ class ProcessCore {
   std::weak_ptr<RuntimeCore> runtime_ptr() const noexcept;
   /// Any thread; never blocks.
   Status status() const noexcept {
-    return status_.load(std::memory_order_acquire);  // pairs with the release stores in set_status()
+    return static_cast<Status>(status_.load(std::memory_order_acquire));  // pairs with the release stores in set_status()
   }
 
   /// Any thread. Takes ownership of `e` (destroyed if refused). Never blocks beyond the
@@ -195,6 +195,8 @@ class ProcessCore {
   /// True when no other process (and no phyx::SharedSpec) shares this one's behaviour:
   /// it lives in this object (use_count 0) or this is its last holder.
   bool behaviour_unshared() const noexcept { return spec_.use_count() <= 1; }
+  /// The spec this process was built from (its TypedProcess's Behaviour). Never changes.
+  const CoreSpec& core_spec() const noexcept { return *spec_; }
   MailboxPolicy policy() const noexcept { return static_cast<MailboxPolicy>(policy_); }
   /// Destruction only: frees a handler still suspended (abandoned at shutdown) and its
   /// message. TypedProcess calls it first, while the state the coroutine
@@ -300,7 +302,7 @@ class ProcessCore {
 
   friend class ProcessTable;
 
-  // Ordered so that an idle process packs into a 224-byte allocation class (the small
+  // Ordered so that an idle process packs into a 192-byte allocation class (the small
   // fields together; see engine/runtime/README.md on idle memory).
   RuntimeKeep runtime_;  // first: destroyed last
   const std::shared_ptr<const CoreSpec> spec_;  // name and supervision (cold)
@@ -310,8 +312,10 @@ class ProcessCore {
   ProcessCore* table_prev_ = nullptr;
   ProcessCore* table_next_ = nullptr;
   std::atomic<std::uint32_t> refs_{1};
-  std::atomic<Status> status_{Status::starting};
   const std::uint32_t max_inbox_;  // copies of the hot settings, read by every send
+  // A Status in one byte (the public enum is int-sized): with the other small fields it
+  // fills 16 bytes, so the mailbox starts at offset 80, not 88.
+  std::atomic<std::uint8_t> status_{static_cast<std::uint8_t>(Status::starting)};
   const std::uint8_t policy_;      // a MailboxPolicy (policy())
   bool in_table_ = false;          // under the table's shard lock
   bool root_ = false;  // spawned on the Runtime (a sibling under the root), set before insertion
