@@ -40,8 +40,19 @@
 //     not once per spawn.
 //  9. Systematic mode (-DPHYX_SYSTEMATIC=ON, sched/choices.hpp): one worker, and at each
 //     turn the seed picks the budget and where to look first (LIFO, local or global).
+// References (every queued process is held by one, taken at enqueue, given back after
+// its turn):
+// 10. A worker keeps the reference of a process whose turn it just ended (`held`, the last
+//     kHeldRefs of them) instead of dropping it, and an enqueue on that worker of a held
+//     process uses the held reference instead of taking one. Two processes trading
+//     messages on one worker (ping-pong, an ask and its answer) then touch no reference
+//     count at all: each one's turn ends before the other sends to it. The oldest held
+//     reference is dropped when a new one needs its place, and all of them before the
+//     worker searches (so a stopped process is freed when its worker runs dry, not kept
+//     for as long as the runtime is idle) and when the worker leaves.
 // Invariants: a process is in at most one queue or slot (its scheduled_ flag); the
-// scheduler holds one reference per queued process; only the owner touches its LIFO slot.
+// scheduler holds one reference per queued process, and each worker at most kHeldRefs
+// more (step 10); only the owner touches its LIFO slot and its held references.
 // Rejected: one global queue under a mutex (every push and pop contends, and ping-pong
 // crosses cores on every message: it was this runtime's first scheduler, 1.2 M msg/s on
 // ping-pong against 11 M now); Chase-Lev (see local_queue.hpp);
@@ -49,6 +60,7 @@
 // worker is enough: parking is off the hot path).
 #include <concurrentqueue.h>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <memory>
@@ -79,6 +91,7 @@ constexpr unsigned kLifoStreak = 3;      // consecutive LIFO turns before the sl
 // 0.81-1.14 M/s against 1.00-1.22 M/s with 8, 9 rounds side by side; idle-cpu 0.02 ->
 // 0.06 % of a core, still far under its 1 % bound).
 constexpr unsigned kSearchRounds = 8;
+constexpr std::size_t kHeldRefs = 4;      // references a worker keeps after turns (step 10)
 
 class WorkStealing;
 
@@ -86,6 +99,8 @@ struct Worker {
   unsigned index = 0;
   LocalQueue<ProcessCore> local;
   ProcessCore* lifo = nullptr;  // owner only
+  std::array<ProcessCore*, kHeldRefs> held{};  // owner only: references kept after turns (step 10)
+  std::size_t held_next = 0;                   // the slot the next kept reference goes to
   unsigned lifo_streak = 0;
   unsigned tick = 0;
   std::uint64_t rng = 0;
@@ -135,14 +150,15 @@ class WorkStealing final : public Scheduler {
 
   void enqueue(ProcessCore* p) override {
     if (stopping_.load(std::memory_order_acquire)) return;  // pairs with stop(): nothing runs after it
-    p->retain();  // released after the turn that runs it
     WorkerSlot& slot = current_slot();
     if (slot.scheduler == this) {
       Worker& w = *slot.worker;
+      if (!take_held(w, p)) p->retain();  // given back after the turn that runs it (step 10)
       ProcessCore* displaced = std::exchange(w.lifo, p);
       if (displaced == nullptr) return;  // this worker runs it next: nobody to wake
       push_local(w, displaced);
     } else {
+      p->retain();  // given back after the turn that runs it
       global_.enqueue(p);
       if (stopping_.load(std::memory_order_seq_cst)) {  // raced with stop(): its drain may be over
         drain_global();
@@ -199,6 +215,28 @@ class WorkStealing final : public Scheduler {
     if (w.local.push_back(p, w.overflow)) return;
     global_.enqueue_bulk(w.overflow.begin(), w.overflow.size());
     w.overflow.clear();
+  }
+
+  /// Step 10: the turn that ran `p` ended on `w`; keep its reference.
+  static void hold(Worker& w, ProcessCore* p) noexcept {
+    ProcessCore* oldest = std::exchange(w.held[w.held_next], p);
+    w.held_next = (w.held_next + 1) % kHeldRefs;
+    if (oldest != nullptr) oldest->release();
+  }
+  /// Step 10: true when `w` held a reference of `p`, now the caller's.
+  static bool take_held(Worker& w, ProcessCore* p) noexcept {
+    for (ProcessCore*& h : w.held) {
+      if (h == p) {
+        h = nullptr;
+        return true;
+      }
+    }
+    return false;
+  }
+  static void drop_held(Worker& w) noexcept {
+    for (ProcessCore*& h : w.held) {
+      if (h != nullptr) std::exchange(h, nullptr)->release();
+    }
   }
 
   /// Step 7.
@@ -332,7 +370,7 @@ class WorkStealing final : public Scheduler {
   void run_turn(Worker& w, ProcessCore* p) {
     const bool again = p->run_slice(choices_ != nullptr ? choices_->budget(kBudget) : kBudget);
     if (again) push_local(w, p);  // the budget ran out: back of the queue, others first
-    else p->release();
+    else hold(w, p);
   }
 
   /// Step 8: a searching worker that stops searching. If it found work and was the last
@@ -363,6 +401,7 @@ class WorkStealing final : public Scheduler {
         run_turn(w, p);
         continue;
       }
+      drop_held(w);  // step 10: nothing local to run; a stopped process is freed now
       ProcessCore* found = nullptr;
       if (!std::exchange(searching, true)) {
         searching_.fetch_add(1, std::memory_order_seq_cst);  // step 8; pairs with wake_one()'s load
@@ -385,6 +424,7 @@ class WorkStealing final : public Scheduler {
     // Leaving: drop our references to what was never run (every process is stopped now).
     if (w.lifo != nullptr) std::exchange(w.lifo, nullptr)->release();
     w.local.drain([](ProcessCore* p) { p->release(); });
+    drop_held(w);
     current_slot() = WorkerSlot{};
     std::lock_guard lock(stop_mutex_);
     ++exited_;
