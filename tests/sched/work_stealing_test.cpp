@@ -250,3 +250,52 @@ TEST_CASE("fairness: 1,000 always-runnable processes started from outside all ge
   rt.shutdown(30s);
   check_laws(rt);
 }
+
+namespace {
+
+struct Ball {
+  int left = 0;
+  phyx::ProcessRef<Ball> back;
+  std::shared_ptr<std::promise<void>> done;
+};
+
+}  // namespace
+
+TEST_CASE("held references (step 10): two processes that traded messages and stopped are freed when their worker runs dry") {
+  // A worker keeps the reference of the processes whose turns just ended on it. Nothing of
+  // a stopped process outlives its object but its spec's behaviour: once the SharedSpec
+  // is gone, the behaviour (and what its handler captured) goes with the last process.
+  phyx::Runtime rt(threads());
+  auto captured = std::make_shared<int>(0);
+  std::weak_ptr<int> watch = captured;
+  auto done = std::make_shared<std::promise<void>>();
+  auto finished = done->get_future();
+  {
+    auto spec = phyx::share(phyx::ProcessSpec<Ball, int>{
+        .name = "player",
+        .init = [](const phyx::Empty&) { return 0; },
+        .handle =
+            [captured](int&, Ball& b, auto& tools) {
+              if (b.left == 0) {
+                b.done->set_value();
+              } else {
+                b.back.send(Ball{b.left - 1, tools.self(), std::move(b.done)});
+              }
+            },
+    });
+    captured.reset();  // the behaviour holds the only copy now
+    auto a = rt.spawn(spec);
+    auto b = rt.spawn(spec);
+    REQUIRE(a.send(Ball{10'000 * scale(), b, done}));
+    done.reset();
+    REQUIRE(finished.wait_for(30s) == std::future_status::ready);
+    REQUIRE(a.stop().wait_for(10s));
+    REQUIRE(b.stop().wait_for(10s));
+  }  // the refs and the SharedSpec go: the processes' last holders are the workers' held references
+  // A bounded wait (no sleep): the workers run dry, drop what they hold, and park.
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (!watch.expired() && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+  CHECK(watch.expired());
+  rt.shutdown(5s);
+  check_laws(rt);
+}
