@@ -4,8 +4,9 @@
 // SPEC 2 orders shutdown: among siblings, reverse spawn order, each stop complete before
 // the next begins (as an OTP supervisor terminates its children). The first version had
 // the shutting-down thread request each stop and wait for it: two cross-thread wake-ups
-// per top-level process (the worker's for the stop, the waiter's for the future), ~40 µs
-// each on the 2-core host, so 1,000,000 idle top-level processes took 39 s to shut down.
+// per top-level process (the worker's for the stop, the waiter's for the future), ~28 µs
+// a process on the 2-core host, so 1,000,000 idle top-level processes took ~28 s to shut
+// down (1.2-1.5 s now; engine/runtime/README.md).
 //
 // Protocol:
 //  1. shutdown() builds the chain over the top-level processes in spawn order and calls
