@@ -49,7 +49,9 @@
 //     count at all: each one's turn ends before the other sends to it. The oldest held
 //     reference is dropped when a new one needs its place, and all of them before the
 //     worker searches (so a stopped process is freed when its worker runs dry, not kept
-//     for as long as the runtime is idle) and when the worker leaves.
+//     for as long as the runtime is idle) and when the worker leaves. A dropped reference
+//     can be a process's last, and its destructor can enqueue (a failed ask's continuation
+//     sends): after dropping, the worker looks at its own queues again before searching.
 // Invariants: a process is in at most one queue or slot (its scheduled_ flag); the
 // scheduler holds one reference per queued process, and each worker at most kHeldRefs
 // more (step 10); only the owner touches its LIFO slot and its held references.
@@ -233,10 +235,17 @@ class WorkStealing final : public Scheduler {
     }
     return false;
   }
-  static void drop_held(Worker& w) noexcept {
+  /// True when it dropped any: the last reference of a process runs its destructor, which
+  /// can fail asks whose continuations send, and so enqueue here (into our LIFO slot).
+  static bool drop_held(Worker& w) noexcept {
+    bool dropped = false;
     for (ProcessCore*& h : w.held) {
-      if (h != nullptr) std::exchange(h, nullptr)->release();
+      if (h != nullptr) {
+        std::exchange(h, nullptr)->release();  // the slot is empty first: release may re-enter enqueue
+        dropped = true;
+      }
     }
+    return dropped;
   }
 
   /// Step 7.
@@ -401,7 +410,10 @@ class WorkStealing final : public Scheduler {
         run_turn(w, p);
         continue;
       }
-      drop_held(w);  // step 10: nothing local to run; a stopped process is freed now
+      // Step 10: nothing local to run; a stopped process is freed now. What its destructor
+      // enqueued went to our LIFO slot, which no search looks at and no thief can take:
+      // look again before searching (the chaos soak found a process stranded there).
+      if (drop_held(w)) continue;
       ProcessCore* found = nullptr;
       if (!std::exchange(searching, true)) {
         searching_.fetch_add(1, std::memory_order_seq_cst);  // step 8; pairs with wake_one()'s load

@@ -286,7 +286,7 @@ TEST_CASE("held references (step 10): two processes that traded messages and sto
     captured.reset();  // the behaviour holds the only copy now
     auto a = rt.spawn(spec);
     auto b = rt.spawn(spec);
-    REQUIRE(a.send(Ball{10'000 * scale(), b, done}));
+    REQUIRE(a.send(Ball{static_cast<int>(10'000 * scale()), b, done}));
     done.reset();
     REQUIRE(finished.wait_for(30s) == std::future_status::ready);
     REQUIRE(a.stop().wait_for(10s));
