@@ -20,6 +20,7 @@ constexpr int kSpinsBeforeBlocking = 64;  // 20-60 us of yields here; more gaine
 }  // namespace
 
 FutureStateBase::~FutureStateBase() {
+  delete parking_.load(std::memory_order_acquire);  // pairs with parking()'s CAS (no waiter is left)
   // Never settled (its last holder gave up on it): the continuations go unrun.
   Continuation* c = continuations_.load(std::memory_order_acquire);  // pairs with push_continuation's CAS
   if (c == settled_mark()) return;
@@ -32,12 +33,12 @@ FutureStateBase::~FutureStateBase() {
 
 void FutureStateBase::publish() {
   on_settled();
-  // Step 4's publisher half: seq_cst store, then seq_cst load of waiters_. Pairs with the
-  // waiter's seq_cst increment and load in wait() / wait_for().
+  // Step 4's publisher half: seq_cst store, then seq_cst load of parking_. Pairs with the
+  // waiter's seq_cst CAS (or load) of parking_ and its load of settled_ in wait() / wait_for().
   settled_.store(true, std::memory_order_seq_cst);
-  if (waiters_.load(std::memory_order_seq_cst) != 0) {
-    { std::lock_guard lock(mutex_); }  // a counted waiter is inside cv_.wait now, or saw settled_
-    cv_.notify_all();
+  if (Parking* p = parking_.load(std::memory_order_seq_cst)) {  // step 4: pairs with parking()'s CAS
+    { std::lock_guard lock(p->mutex); }  // a waiter is inside cv.wait now, or will see settled_
+    p->cv.notify_all();
   }
   // Step 2/3: take the list, leave the mark. acq_rel: acquire sees the pushed nodes
   // (pairs with push_continuation's release CAS); release publishes the result to a push
@@ -73,6 +74,17 @@ void FutureStateBase::push_continuation(Continuation* c) {
   }
 }
 
+FutureStateBase::Parking& FutureStateBase::parking() {
+  Parking* p = parking_.load(std::memory_order_seq_cst);  // step 4: pairs with publish's seq_cst load
+  if (p != nullptr) return *p;
+  auto* mine = new Parking;
+  // seq_cst: the waiter's half of step 4's StoreLoad pair (its load of settled_ follows);
+  // release publishes the new Parking to other waiters and to publish().
+  if (parking_.compare_exchange_strong(p, mine, std::memory_order_seq_cst, std::memory_order_seq_cst)) return *mine;
+  delete mine;  // another waiter installed one first: p is it
+  return *p;
+}
+
 void FutureStateBase::wait() {
   if (ready()) return;
   if (thread_context().engine_depth > 0) throw WouldBlockError(kWouldBlock);
@@ -90,10 +102,9 @@ void FutureStateBase::wait() {
     if (ready()) return;
     std::this_thread::yield();  // lets a worker on this core run the handler meanwhile
   }
-  std::unique_lock lock(mutex_);
-  waiters_.fetch_add(1, std::memory_order_seq_cst);  // step 4: pairs with publish's seq_cst load
-  cv_.wait(lock, [&] { return settled_.load(std::memory_order_seq_cst); });  // pairs with publish's store
-  waiters_.fetch_sub(1, std::memory_order_relaxed);  // a count; only its being non-zero matters
+  Parking& p = parking();
+  std::unique_lock lock(p.mutex);
+  p.cv.wait(lock, [&] { return settled_.load(std::memory_order_seq_cst); });  // pairs with publish's store
 }
 
 bool FutureStateBase::wait_for(std::chrono::nanoseconds d) {
@@ -105,12 +116,9 @@ bool FutureStateBase::wait_for(std::chrono::nanoseconds d) {
     }
     return ready();
   }
-  std::unique_lock lock(mutex_);
-  waiters_.fetch_add(1, std::memory_order_seq_cst);  // step 4: pairs with publish's seq_cst load
-  const bool settled =
-      cv_.wait_for(lock, d, [&] { return settled_.load(std::memory_order_seq_cst); });  // pairs with publish's store
-  waiters_.fetch_sub(1, std::memory_order_relaxed);  // a count; only its being non-zero matters
-  return settled;
+  Parking& p = parking();
+  std::unique_lock lock(p.mutex);
+  return p.cv.wait_for(lock, d, [&] { return settled_.load(std::memory_order_seq_cst); });  // pairs with publish's store
 }
 
 }  // namespace phyx::detail

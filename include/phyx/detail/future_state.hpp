@@ -5,24 +5,29 @@
 //     gets true. Later settlers (a reply after a timeout) get false and count a late reply.
 //  2. The winner stores the result (plain write, it is the only writer), then publish():
 //     sets `settled_` (seq_cst; ready()'s acquire loads pair with it), wakes blocked
-//     waiters if any are counted in `waiters_`, then takes the continuation list with an
+//     waiters if a Parking was made (step 4), then takes the continuation list with an
 //     exchange that leaves the "settled" mark in it, and runs the continuations in
 //     registration order, outside every lock.
 //  3. A continuation is pushed on `continuations_` with a CAS (a Treiber stack: one
 //     allocation, the callable inline, no lock); a push that finds the mark runs at once
 //     on the caller instead. Either way it runs exactly once, after the result is written.
-//  4. A thread that must block counts itself in `waiters_` (seq_cst) under `mutex_`, then
-//     looks at `settled_` (seq_cst) before sleeping on `cv_`; publish stores `settled_`
-//     (seq_cst) before it loads `waiters_` (seq_cst). That StoreLoad pair means either the
-//     publisher sees the waiter (and takes `mutex_` to notify it) or the waiter sees the
-//     result; a settle with nobody blocked touches neither the mutex nor the condvar.
+//  4. A thread that must block finds the state's Parking (a mutex and a condvar), or makes
+//     it and installs it with a CAS on `parking_` (seq_cst; a loser deletes its own and
+//     uses the winner's), then, under its mutex, looks at `settled_` (seq_cst) before
+//     sleeping on its condvar. publish stores `settled_` (seq_cst) before it loads
+//     `parking_` (seq_cst). That StoreLoad pair means either the publisher sees the Parking
+//     (and takes its mutex to notify) or the waiter sees the result. A future nobody
+//     blocks on (every ask answered to a handler, every stop whose future is dropped)
+//     never makes one: no mutex and condvar to build and destroy, 80 bytes less.
 //  5. Readers check ready() (acquire) before touching the result, so the plain write of
 //     step 2 happens-before their read.
 // Invariant: the result is written once, before `settled_` becomes true, and never again.
-// Rejected: a mutex around a vector of std::function (the first version: every pipe and
-// every reply took the mutex twice and allocated twice; 5-10% of an ask); a futex on
-// `settled_` instead of the condvar (C++20 atomic wait): blocking is the rare path (an
-// outside thread's get() after its spin), the condvar keeps wait_for simple.
+// Rejected: a mutex and a condvar in every state (until session 8: pthread_cond_destroy's
+// atomic RMW on every ask and every stop, ~1.6 % of the ask workload); a mutex around a
+// vector of std::function (the first version: every pipe and every reply took the mutex
+// twice and allocated twice; 5-10% of an ask); a futex on `settled_` instead of the
+// condvar (C++20 atomic wait): blocking is the rare path (an outside thread's get() after
+// its spin), the condvar keeps wait_for simple.
 #pragma once
 
 #include <atomic>
@@ -108,10 +113,14 @@ class FutureStateBase {
 
   std::atomic<bool> claimed_{false};
   std::atomic<bool> settled_{false};
-  std::atomic<std::uint32_t> waiters_{0};               // step 4
+  struct Parking {  // step 4: made by the first thread that blocks
+    std::mutex mutex;
+    std::condition_variable cv;
+  };
+  Parking& parking();
+
   std::atomic<Continuation*> continuations_{nullptr};  // step 3; settled_mark() once published
-  std::mutex mutex_;
-  std::condition_variable cv_;
+  std::atomic<Parking*> parking_{nullptr};              // step 4; owned, freed with the state
   std::weak_ptr<RuntimeCore> driver_;
 };
 
