@@ -3,8 +3,6 @@
 
 #include <utility>
 
-#include "phyx/future.hpp"
-
 namespace phyx::detail {
 
 RootStopChain::RootStopChain(std::vector<ProcessHandle> roots)
@@ -26,8 +24,7 @@ void RootStopChain::advance() {
     // acquire: pairs with cut()'s release store (cut() then asks the rest itself).
     if (cut_.load(std::memory_order_acquire)) return;
     if (!claim(index)) break;
-    ProcessHandle process = std::move(roots_[index]);
-    Future<void> stopped = process->request_stop(StopReason::shutdown(), StopMode::discard);
+    Future<void> stopped = ask(index);
     if (!stopped.ready()) {
       // Step 3: the thread completing this stop asks the next one.
       stopped.state()->on_ready([self = shared_from_this()] {
@@ -45,10 +42,12 @@ void RootStopChain::advance() {
 void RootStopChain::cut() {
   cut_.store(true, std::memory_order_release);  // pairs with advance()'s acquire load
   std::size_t index = 0;
-  while (claim(index)) {
-    ProcessHandle process = std::move(roots_[index]);
-    (void)process->request_stop(StopReason::shutdown(), StopMode::discard);
-  }
+  while (claim(index)) (void)ask(index);
+}
+
+Future<void> RootStopChain::ask(std::size_t index) {
+  ProcessHandle process = std::move(roots_[index]);  // ours alone: we claimed it
+  return process->request_stop(StopReason::shutdown(), StopMode::discard);
 }
 
 }  // namespace phyx::detail

@@ -42,6 +42,7 @@
 
 #include "phyx/detail/future_state.hpp"
 #include "phyx/detail/process_core.hpp"
+#include "phyx/future.hpp"
 
 namespace phyx::detail {
 
@@ -61,6 +62,7 @@ class RootStopChain : public std::enable_shared_from_this<RootStopChain> {
 
  private:
   bool claim(std::size_t& index) noexcept;  // the youngest not yet asked, if any
+  Future<void> ask(std::size_t index);      // a claimed process: its stop, reason shutdown
 
   std::vector<ProcessHandle> roots_;  // spawn order; emptied from the back
   std::atomic<std::size_t> next_;     // roots_[next_ - 1] is the next to ask

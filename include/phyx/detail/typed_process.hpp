@@ -41,9 +41,10 @@ struct Behaviour : CoreSpec {
 template <class Msg, class State, class Ctx>
 class TypedProcess : public ProcessCore {
  public:
-  /// `spec` is the process's Behaviour<Msg, State, Ctx> (owned, or not, as above).
-  TypedProcess(RuntimeCore& rt, std::shared_ptr<const CoreSpec> spec, Ctx ctx)
-      : ProcessCore(rt, std::move(spec)), ctx_(std::move(ctx)) {}
+  /// `behaviour` is kept as ProcessCore's spec (owned, or not, as above): behaviour()
+  /// casts it back, which the parameter's type makes safe.
+  TypedProcess(RuntimeCore& rt, std::shared_ptr<const Behaviour<Msg, State, Ctx>> behaviour, Ctx ctx)
+      : ProcessCore(rt, std::move(behaviour)), ctx_(std::move(ctx)) {}
   ~TypedProcess() override { drop_suspended(); }  // before state_ and ctx_ go
 
  protected:
@@ -133,8 +134,8 @@ class PlainProcess final : private BehaviourHolder<Msg, State, Ctx>, public Type
 
  private:
   /// A pointer that owns nothing (use_count() == 0): the behaviour dies with this object.
-  static std::shared_ptr<const CoreSpec> unowned(const CoreSpec* spec) noexcept {
-    return std::shared_ptr<const CoreSpec>(std::shared_ptr<const CoreSpec>(), spec);
+  static std::shared_ptr<const Behaviour<Msg, State, Ctx>> unowned(const Behaviour<Msg, State, Ctx>* b) noexcept {
+    return std::shared_ptr<const Behaviour<Msg, State, Ctx>>(std::shared_ptr<const Behaviour<Msg, State, Ctx>>(), b);
   }
 };
 
