@@ -1,20 +1,20 @@
-// engine/mailbox/envelope_alloc_cached.cpp — Envelope's operator new/delete, and coroutine
-// frames', through the calling worker's EnvelopeCache (envelope_cache.hpp). The default;
-// sanitizer builds with ASan compile envelope_alloc_plain.cpp instead (CMake chooses).
+// engine/mailbox/envelope_alloc_cached.cpp — the small blocks (phyx/detail/small_blocks.hpp:
+// envelopes, coroutine frames, ask and promise states, continuation and timer nodes)
+// through the calling worker's EnvelopeCache (envelope_cache.hpp). The default; sanitizer
+// builds with ASan compile envelope_alloc_plain.cpp instead (CMake chooses).
 #include "mailbox/envelope_cache.hpp"
 #include "phyx/detail/mailbox.hpp"
-#include "phyx/task.hpp"
+#include "phyx/detail/small_blocks.hpp"
 #include "sched/thread_context.hpp"
 
 namespace phyx::detail {
-namespace {
 
-void* cached_allocate(std::size_t size) {
+void* allocate_small(std::size_t size) {
   EnvelopeCache* cache = thread_context().envelopes;
   return cache != nullptr ? cache->allocate(size) : ::operator new(EnvelopeCache::block_size(size));
 }
 
-void cached_free(void* p, std::size_t size) noexcept {
+void free_small(void* p, std::size_t size) noexcept {
   EnvelopeCache* cache = thread_context().envelopes;
   if (cache != nullptr) {
     cache->deallocate(p, size);
@@ -23,14 +23,7 @@ void cached_free(void* p, std::size_t size) noexcept {
   }
 }
 
-}  // namespace
-
-void* Envelope::operator new(std::size_t size) { return cached_allocate(size); }
-void Envelope::operator delete(void* p, std::size_t size) noexcept { cached_free(p, size); }
-
-// Coroutine frames (phyx/task.hpp) share the size classes: a small frame freed by one
-// handler is reused by the next, as envelopes are.
-void* allocate_frame(std::size_t size) { return cached_allocate(size); }
-void free_frame(void* p, std::size_t size) noexcept { cached_free(p, size); }
+void* Envelope::operator new(std::size_t size) { return allocate_small(size); }
+void Envelope::operator delete(void* p, std::size_t size) noexcept { free_small(p, size); }
 
 }  // namespace phyx::detail

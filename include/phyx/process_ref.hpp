@@ -54,7 +54,8 @@ class ProcessRef {
   }
 
   /// Builds the message with a fresh Reply<R> (`build`: Msg(Reply<R>)) and sends it. Any
-  /// thread; never blocks; allocates the future's state, the timeout timer and the envelope.
+  /// thread; never blocks; allocates the future's state, the timeout timer and the envelope
+  /// (on a worker, from its recycled small blocks: phyx/detail/small_blocks.hpp).
   /// The future fails with ProcessError (refused), TimeoutError, NoReplyError or
   /// StoppedError (SPEC 4). A timeout <= 0 throws SpecError; what `build` throws
   /// propagates, and no ask was made.
@@ -63,7 +64,8 @@ class ProcessRef {
     if (timeout.count() <= 0) detail::throw_bad_timeout("ask timeout", timeout);
     if (!core_) return make_ready_future<R>(Result<R>(std::make_exception_ptr(ProcessError("Failed to send ask message"))));
     auto& rt = core_->runtime();
-    auto state = std::make_shared<detail::AskState<R>>(core_, timeout.count());
+    auto state = std::allocate_shared<detail::AskState<R>>(detail::SmallAllocator<detail::AskState<R>>{}, core_,
+                                                           timeout.count());
     if (rt.deterministic()) state->set_driver(core_->runtime_ptr());
     std::weak_ptr<detail::AskState<R>> weak = state;
     detail::TimerNode* timer = detail::make_timer_node([weak](TimerId) {

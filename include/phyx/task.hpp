@@ -12,14 +12,9 @@
 #include <exception>
 #include <utility>
 
-namespace phyx {
+#include "phyx/detail/small_blocks.hpp"
 
-namespace detail {
-/// Coroutine frames (engine/mailbox/envelope_alloc_*.cpp): the calling worker's block
-/// cache for small frames, else the allocator. Any thread.
-void* allocate_frame(std::size_t size);
-void free_frame(void* p, std::size_t size) noexcept;
-}  // namespace detail
+namespace phyx {
 
 template <class T = void>
 class Task;
@@ -33,9 +28,9 @@ class Task<void> {
   /// The coroutine's promise (the C++ coroutine protocol; not called by users).
   struct promise_type {
     /// The frame, from the engine's allocator: the calling worker's cache for small ones.
-    static void* operator new(std::size_t size) { return detail::allocate_frame(size); }
+    static void* operator new(std::size_t size) { return detail::allocate_small(size); }
     /// Returns the frame to that allocator.
-    static void operator delete(void* p, std::size_t size) noexcept { detail::free_frame(p, size); }
+    static void operator delete(void* p, std::size_t size) noexcept { detail::free_small(p, size); }
     std::exception_ptr error;  ///< what escaped the body, if anything (rethrow_if_failed)
     /// The Task that owns this frame.
     Task get_return_object() noexcept {

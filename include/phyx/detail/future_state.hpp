@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "phyx/result.hpp"
+#include "phyx/detail/small_blocks.hpp"
 #include "phyx/detail/timer_node.hpp"
 
 namespace phyx::detail {
@@ -92,7 +93,7 @@ class FutureStateBase {
 
  private:
   /// A continuation: a node of the list of step 3, its callable inline.
-  struct Continuation {
+  struct Continuation : SmallBlocks {  // often freed on another worker than its maker's
     virtual ~Continuation() = default;
     virtual void run() noexcept = 0;
     Continuation* next = nullptr;

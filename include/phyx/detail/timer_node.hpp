@@ -32,6 +32,7 @@
 #include <utility>
 
 #include "phyx/detail/mpsc_queue.hpp"
+#include "phyx/detail/small_blocks.hpp"
 #include "phyx/ids.hpp"
 
 namespace phyx::detail {
@@ -51,6 +52,11 @@ class TimerNode : public TimerArmLink, public TimerDisarmLink {
 
   TimerNode() noexcept = default;
   TimerNode(const TimerNode&) = delete;
+  // Small blocks (phyx/detail/small_blocks.hpp): made by a worker, usually freed by the
+  // timer thread or another worker. The sized delete gets the derived node's size through
+  // the virtual destructor.
+  static void* operator new(std::size_t size) { return allocate_small(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { free_small(p, size); }
   TimerNode& operator=(const TimerNode&) = delete;
 
   /// Any thread (the holder). Step 3: true if the timer was pending; it will never fire
