@@ -150,9 +150,25 @@ TimerId RuntimeCore::start_timer(std::int64_t after_ms, TimerNode* node) {
   const std::int64_t deadline =
       after_ms > (INT64_MAX - std::max<std::int64_t>(now, 0)) / 1'000'000 ? INT64_MAX : now + after_ms * 1'000'000;
   bool wake = false;
-  const TimerId id = timers_->start(node, deadline, &wake);
+  // Step 0 of timer_service.hpp: a worker of this runtime stages a timer that is not due
+  // soon (every ask's timeout); its stage exists only when the timer thread drives.
+  TimerStage* stage = thread_context().timer_stage;
+  const TimerId id = stage != nullptr && stage->service() == timers_.get() && after_ms >= TimerService::kStageMinMs
+                         ? timers_->stage(*stage, node, deadline, now, &wake)
+                         : timers_->start(node, deadline, &wake);
   if (wake && timer_thread_) timer_thread_->poke();
   return id;
+}
+
+// Called by each worker as it starts, which may be before create() has made the timer
+// thread: decided by what is set before the workers start (a timer thread is made exactly
+// when there is no ManualClock; deterministic runtimes have no workers).
+TimerStage* RuntimeCore::open_timer_stage() { return manual_clock_ == nullptr ? timers_->open_stage() : nullptr; }
+
+void RuntimeCore::flush_timer_stage(TimerStage& stage) {
+  bool wake = false;
+  timers_->flush_stage(stage, &wake);
+  if (wake && timer_thread_) timer_thread_->poke();
 }
 
 bool RuntimeCore::fire_due_timers() {

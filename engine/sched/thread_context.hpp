@@ -10,6 +10,7 @@ namespace phyx::detail {
 
 class ProcessCore;
 class EnvelopeCache;
+class TimerStage;
 struct KeepCredits;
 
 /// How an unanswered Reply destroyed on this thread fails.
@@ -21,6 +22,7 @@ struct ThreadContext {
   DropContext drop = DropContext::crash_or_unanswered;
   EnvelopeCache* envelopes = nullptr;  // a worker's recycled envelope blocks (mailbox/envelope_cache.hpp)
   KeepCredits* keeps = nullptr;        // a worker's keeps on its runtime (runtime/keep_credits.hpp)
+  TimerStage* timer_stage = nullptr;   // a worker's staged timers (timer/timer_service.hpp step 0)
 };
 
 ThreadContext& thread_context() noexcept;
@@ -46,6 +48,20 @@ class EnvelopeCacheScope {
 
  private:
   EnvelopeCache* saved_;
+};
+
+/// A worker thread's timer stage for the scope (the worker's whole life).
+class TimerStageScope {
+ public:
+  explicit TimerStageScope(TimerStage* stage) noexcept : saved_(thread_context().timer_stage) {
+    thread_context().timer_stage = stage;
+  }
+  ~TimerStageScope() { thread_context().timer_stage = saved_; }
+  TimerStageScope(const TimerStageScope&) = delete;
+  TimerStageScope& operator=(const TimerStageScope&) = delete;
+
+ private:
+  TimerStage* saved_;
 };
 
 class CurrentProcessScope {

@@ -52,6 +52,10 @@
 //     for as long as the runtime is idle) and when the worker leaves. A dropped reference
 //     can be a process's last, and its destructor can enqueue (a failed ask's continuation
 //     sends): after dropping, the worker looks at its own queues again before searching.
+// Timers (step 11): a worker stages the long timers it starts (every ask's timeout) instead
+// of handing each to the timer thread (timer/timer_service.hpp step 0), and flushes its
+// stage after a turn once the driver's epoch says it has waited long enough, before it
+// searches or parks, and when it leaves.
 // Invariants: a process is in at most one queue or slot (its scheduled_ flag); the
 // scheduler holds one reference per queued process, and each worker at most kHeldRefs
 // more (step 10); only the owner touches its LIFO slot and its held references.
@@ -79,6 +83,7 @@
 #include "sched/local_queue.hpp"
 #include "sched/scheduler.hpp"
 #include "sched/thread_context.hpp"
+#include "timer/timer_service.hpp"
 
 namespace phyx::detail {
 namespace {
@@ -103,6 +108,7 @@ struct Worker {
   ProcessCore* lifo = nullptr;  // owner only
   std::array<ProcessCore*, kHeldRefs> held{};  // owner only: references kept after turns (step 10)
   std::size_t held_next = 0;                   // the slot the next kept reference goes to
+  TimerStage* timer_stage = nullptr;           // owner only: its staged timers (step 11)
   unsigned lifo_streak = 0;
   unsigned tick = 0;
   std::uint64_t rng = 0;
@@ -380,6 +386,11 @@ class WorkStealing final : public Scheduler {
     const bool again = p->run_slice(choices_ != nullptr ? choices_->budget(kBudget) : kBudget);
     if (again) push_local(w, p);  // the budget ran out: back of the queue, others first
     else hold(w, p);
+    // Step 11: the timers this worker staged go to the driver once they have waited a
+    // period or two (timer_service.hpp step 0a); two relaxed loads when nothing is due.
+    if (w.timer_stage != nullptr && w.timer_stage->service()->stage_wants_flush(*w.timer_stage)) {
+      rt_.flush_timer_stage(*w.timer_stage);
+    }
   }
 
   /// Step 8: a searching worker that stops searching. If it found work and was the last
@@ -399,6 +410,8 @@ class WorkStealing final : public Scheduler {
   void work(Worker& w) {
     EnvelopeCache envelopes(&envelope_depot_);  // freed when this thread leaves (mailbox/envelope_cache.hpp)
     EnvelopeCacheScope envelope_scope(&envelopes);
+    w.timer_stage = rt_.open_timer_stage();  // owned by the timer service (step 11)
+    TimerStageScope timer_stage_scope(w.timer_stage);
     KeepCreditsScope keep_credits(rt_);  // returned as we leave, before the lambda's shared_ptr goes
     EngineThreadScope engine_thread;
     current_slot() = WorkerSlot{this, &w};
@@ -414,6 +427,9 @@ class WorkStealing final : public Scheduler {
       // enqueued went to our LIFO slot, which no search looks at and no thief can take:
       // look again before searching (the chaos soak found a process stranded there).
       if (drop_held(w)) continue;
+      // Step 11: nothing staged is left behind while we search or sleep (so an idle
+      // runtime's timer thread sleeps deeply). Flushing frees nodes and enqueues nothing.
+      if (w.timer_stage != nullptr) rt_.flush_timer_stage(*w.timer_stage);
       ProcessCore* found = nullptr;
       if (!std::exchange(searching, true)) {
         searching_.fetch_add(1, std::memory_order_seq_cst);  // step 8; pairs with wake_one()'s load
@@ -437,6 +453,7 @@ class WorkStealing final : public Scheduler {
     if (w.lifo != nullptr) std::exchange(w.lifo, nullptr)->release();
     w.local.drain([](ProcessCore* p) { p->release(); });
     drop_held(w);
+    if (w.timer_stage != nullptr) rt_.flush_timer_stage(*w.timer_stage);  // step 11: the driver's now
     current_slot() = WorkerSlot{};
     std::lock_guard lock(stop_mutex_);
     ++exited_;

@@ -3,12 +3,20 @@
 #include <algorithm>
 #include <climits>
 
+#include "sched/thread_context.hpp"
+
 namespace phyx::detail {
 
 namespace {
 
 TimerNode* from_arm(MailNode* m) noexcept { return static_cast<TimerNode*>(static_cast<TimerArmLink*>(m)); }
 TimerNode* from_disarm(MailNode* m) noexcept { return static_cast<TimerNode*>(static_cast<TimerDisarmLink*>(m)); }
+// A staged node's successor on its stage (step 0), linked through its arm link: relaxed,
+// the list was handed over by an exchange that synchronised with the pushes' CAS.
+TimerNode* staged_next(TimerNode* n) noexcept {
+  MailNode* next = static_cast<TimerArmLink*>(n)->next.load(std::memory_order_relaxed);
+  return next != nullptr ? from_arm(next) : nullptr;
+}
 
 }  // namespace
 
@@ -38,6 +46,18 @@ TimerService::TimerService(std::int64_t now_ns, std::atomic<std::uint64_t>* shar
 TimerService::~TimerService() {
   std::lock_guard lock(drive_mutex_);
   drain();
+  for (auto& s : stages_) {  // no worker is left to flush them
+    // acquire: pairs with the owner's CAS in stage().
+    for (TimerNode* n = s->head_.exchange(nullptr, std::memory_order_acquire); n != nullptr;) {
+      TimerNode* next = staged_next(n);
+      if (n->claim_cancel()) {
+        finished_.fetch_add(1, std::memory_order_release);  // pairs with pending()'s acquire load
+        n->invoke(false);  // never runs: the runtime is gone
+      }
+      n->release();  // the service's reference
+      n = next;
+    }
+  }
   wheel_.drain([this](TimerNode* n) {
     if (n->claim_cancel()) {
       finished_.fetch_add(1, std::memory_order_release);  // pairs with pending()'s acquire load
@@ -47,16 +67,27 @@ TimerService::~TimerService() {
   });
 }
 
-TimerId TimerService::start(TimerNode* n, std::int64_t deadline_ns, bool* wake_driver) noexcept {
+TimerId TimerService::assign(TimerNode* n, std::int64_t deadline_ns) noexcept {
   n->service_ = this;
-  // relaxed: a count, published to the driver by the push below and to pending() as a
-  // tally; ids rise with it.
+  // relaxed: a count, published to the driver by the push that follows and to pending()
+  // as a tally; ids rise with it.
   const std::uint64_t started = started_.fetch_add(1, std::memory_order_relaxed) + 1;
   // relaxed: ids need only be unique and rise with creation; the push publishes them.
   n->set_due(deadline_ns, TimerId{shared_ids_ != nullptr ? shared_ids_->fetch_add(1, std::memory_order_relaxed) + 1 : started});
+  return n->id_;
+}
+
+TimerId TimerService::start(TimerNode* n, std::int64_t deadline_ns, bool* wake_driver) noexcept {
+  const TimerId id = assign(n, deadline_ns);
   // Step 1's half of the StoreLoad pair: the seq_cst exchange of the push is ordered
-  // before the seq_cst loads below. Pairs with prepare_sleep()'s stores and look.
+  // before announce()'s seq_cst loads. Pairs with prepare_sleep()'s stores and look.
   arms_.push_seq_cst(static_cast<TimerArmLink*>(n));
+  const bool wake = announce(deadline_ns);
+  if (wake_driver != nullptr) *wake_driver = wake;
+  return id;
+}
+
+bool TimerService::announce(std::int64_t deadline_ns) noexcept {
   bool wake = false;
   std::int64_t announced = announced_.load(std::memory_order_seq_cst);  // pairs with prepare_sleep()'s store
   while (deadline_ns < announced) {
@@ -73,13 +104,116 @@ TimerId TimerService::start(TimerNode* n, std::int64_t deadline_ns, bool* wake_d
   if (!wake && deep_sleep_.load(std::memory_order_seq_cst) && deep_sleep_.exchange(false, std::memory_order_relaxed)) {
     wake = true;
   }
+  return wake;
+}
+
+TimerStage* TimerService::open_stage() {
+  std::lock_guard lock(stages_mutex_);
+  stages_.push_back(std::unique_ptr<TimerStage>(new TimerStage(this)));
+  return stages_.back().get();
+}
+
+TimerId TimerService::stage(TimerStage& s, TimerNode* n, std::int64_t deadline_ns, std::int64_t now_ns,
+                            bool* wake_driver) noexcept {
+  const TimerId id = assign(n, deadline_ns);
+  auto* link = static_cast<TimerArmLink*>(n);
+  TimerNode* head = s.head_.load(std::memory_order_relaxed);  // only the owner pushes
+  do {
+    link->next.store(head != nullptr ? static_cast<TimerArmLink*>(head) : nullptr, std::memory_order_relaxed);
+    // seq_cst: publishes the node and its link to whoever takes the list (their acquire
+    // exchange), and is step 0b's half of the StoreLoad pair with prepare_sleep()'s
+    // announcement and look at the stages (then announce()'s seq_cst loads).
+  } while (!s.head_.compare_exchange_weak(head, n, std::memory_order_seq_cst, std::memory_order_relaxed));
+  bool wake = false;
+  if (head == nullptr) {  // step 0b: the list became non-empty
+    // relaxed: hints for stage_wants_flush(), the driver's steal (step 0c) and its warmth
+    // (0b); single writer for fills_.
+    s.since_.store(stage_epoch_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    s.fills_.store(s.fills_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    wake = announce(now_ns + kStagePeriodNs);
+  }
   if (wake_driver != nullptr) *wake_driver = wake;
-  return n->id_;
+  return id;
+}
+
+void TimerService::flush_stage(TimerStage& s, bool* wake_driver) noexcept {
+  bool wake = false;
+  if (wake_driver != nullptr) *wake_driver = false;
+  if (s.head_.load(std::memory_order_relaxed) == nullptr) return;  // only the owner pushes
+  // acquire: pairs with the CAS of every push (one release sequence on head_).
+  for (TimerNode* n = s.head_.exchange(nullptr, std::memory_order_acquire); n != nullptr;) {
+    TimerNode* next = staged_next(n);
+    if (!n->is_pending()) {
+      n->release();  // the service's reference: cancelled while staged, the driver never saw it
+    } else {
+      arms_.push_seq_cst(static_cast<TimerArmLink*>(n));  // as start(): push, then announce
+      wake = announce(n->deadline_ns()) || wake;
+    }
+    n = next;
+  }
+  if (wake_driver != nullptr) *wake_driver = wake;
+}
+
+void TimerService::visit_stages(std::int64_t now_ns) {
+  std::lock_guard lock(drive_mutex_);
+  if (now_ns - stage_epoch_ns_ < kStagePeriodNs) return;
+  stage_epoch_ns_ = now_ns;
+  const std::uint64_t epoch = stage_epoch_.load(std::memory_order_relaxed) + 1;
+  stage_epoch_.store(epoch, std::memory_order_relaxed);  // single writer; read as a hint
+  std::lock_guard stages(stages_mutex_);
+  for (auto& s : stages_) {
+    // relaxed: hints; the list is handed over by the exchange.
+    if (s->head_.load(std::memory_order_relaxed) == nullptr) continue;
+    if (epoch - s->since_.load(std::memory_order_relaxed) < 3) continue;  // its owner's to flush (0a)
+    // acquire: pairs with the owner's CAS in stage().
+    for (TimerNode* n = s->head_.exchange(nullptr, std::memory_order_acquire); n != nullptr;) {
+      TimerNode* next = staged_next(n);
+      busy_ = true;
+      link_or_drop(n);
+      n = next;
+    }
+  }
+}
+
+bool TimerService::stages_in_use() {
+  bool in_use = false;
+  std::lock_guard lock(stages_mutex_);
+  for (auto& s : stages_) {
+    const std::uint64_t fills = s->fills_.load(std::memory_order_relaxed);  // a hint (see stage())
+    in_use = in_use || fills != s->fills_seen_ ||
+             s->head_.load(std::memory_order_seq_cst) != nullptr;  // pairs with stage()'s CAS
+    s->fills_seen_ = fills;
+  }
+  return in_use;
+}
+
+bool TimerService::any_staged_seq_cst() {
+  std::lock_guard lock(stages_mutex_);
+  for (auto& s : stages_) {
+    if (s->head_.load(std::memory_order_seq_cst) != nullptr) return true;  // pairs with stage()'s CAS
+  }
+  return false;
 }
 
 bool TimerService::post_disarm(TimerNode* n) noexcept {
   finished_.fetch_add(1, std::memory_order_release);  // pairs with pending()'s acquire load
   n->invoke(false);
+  // Step 0, the common case of an ask answered on the worker that made it: the node is
+  // still the head of this worker's stage. Pop it (only the owner pops, and the caller's
+  // reference keeps `n` alive meanwhile, so its link is safe to read) and drop the stage's
+  // reference: the node is freed now, into this worker's cache, instead of at the flush.
+  TimerStage* own = thread_context().timer_stage;
+  // relaxed: only the owner pushes and pops; a driver's exchange makes the CAS fail.
+  if (own != nullptr && own->service_ == this && own->head_.load(std::memory_order_relaxed) == n) {
+    TimerNode* expected = n;
+    // release: a later taker's acquire exchange still synchronises with the pushes (an
+    // RMW continues their release sequence); the pop itself publishes nothing new.
+    if (own->head_.compare_exchange_strong(expected, staged_next(n), std::memory_order_release,
+                                           std::memory_order_relaxed)) {
+      n->release();  // the stage's (service's) reference; the caller drops the holder's
+      return false;
+    }
+  }
   // Step 2's second half for the canceller: seq_cst load, pairs with the driver's seq_cst
   // store of linked_ in drain() (after its own seq_cst re-read of the state).
   if (!n->linked_.load(std::memory_order_seq_cst)) return false;  // the driver will see the CAS
@@ -102,21 +236,24 @@ void TimerService::drain() {
     n->release();  // the notice's reference
   }
   while (MailNode* m = arms_.pop()) {
-    TimerNode* n = from_arm(m);
     busy_ = true;
-    if (!n->is_pending()) {
-      n->release();  // the service's reference: cancelled before it was ever linked
-      continue;
-    }
-    wheel_.insert(n);
-    // Step 2's driver half: seq_cst store, then a seq_cst re-read of the state. Pairs with
-    // the canceller's seq_cst CAS and load of linked_.
-    n->linked_.store(true, std::memory_order_seq_cst);
-    if (n->state_.load(std::memory_order_seq_cst) == TimerNode::cancelled && n->place == TimerNode::Place::slot) {
-      wheel_.remove(n);  // cancelled meanwhile; its canceller may or may not have posted a notice
-      n->release();      // the service's reference
-    }  // (in the due heap it leaves through pop_due, claim lost)
+    link_or_drop(from_arm(m));
   }
+}
+
+void TimerService::link_or_drop(TimerNode* n) noexcept {
+  if (!n->is_pending()) {
+    n->release();  // the service's reference: cancelled before it was ever linked
+    return;
+  }
+  wheel_.insert(n);
+  // Step 2's driver half: seq_cst store, then a seq_cst re-read of the state. Pairs with
+  // the canceller's seq_cst CAS and load of linked_.
+  n->linked_.store(true, std::memory_order_seq_cst);
+  if (n->state_.load(std::memory_order_seq_cst) == TimerNode::cancelled && n->place == TimerNode::Place::slot) {
+    wheel_.remove(n);  // cancelled meanwhile; its canceller may or may not have posted a notice
+    n->release();      // the service's reference
+  }  // (in the due heap it leaves through pop_due, claim lost)
 }
 
 TimerNode* TimerService::pop_due(std::int64_t limit_ns) {
@@ -153,15 +290,19 @@ std::optional<std::int64_t> TimerService::prepare_sleep(std::int64_t now_ns) {
   std::lock_guard lock(drive_mutex_);
   drain();
   std::int64_t until = wheel_.wake_bound().value_or(INT64_MAX);
-  const bool deep = !busy_;
+  const bool staged = stages_in_use();  // step 0b: come by once a period while any is
+  const bool deep = !busy_ && !staged;
   if (busy_) until = std::min(until, now_ns > INT64_MAX - kBusyDrainNs ? INT64_MAX : now_ns + kBusyDrainNs);
+  if (staged) until = std::min(until, now_ns > INT64_MAX - kStagePeriodNs ? INT64_MAX : now_ns + kStagePeriodNs);
   busy_ = false;
   // Step 4's half of the StoreLoad pair: seq_cst stores, then the seq_cst look at the
   // inbox. Pair with start()'s push_seq_cst and seq_cst loads: a start either sees these
   // stores or its timer is seen by the look.
   announced_.store(until, std::memory_order_seq_cst);
   deep_sleep_.store(deep, std::memory_order_seq_cst);
-  if (!arms_.empty_seq_cst()) {
+  // A stage that became non-empty after the look above announced now + a period, which
+  // this sleep may not honour: look again (step 0b, the same pair as the inbox's).
+  if (!arms_.empty_seq_cst() || (!staged && any_staged_seq_cst())) {
     wake_up();
     return std::nullopt;
   }

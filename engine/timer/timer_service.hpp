@@ -9,6 +9,30 @@
 // (timer_node.hpp), not by the driver, so cancel() answers at once and exactly.
 //
 // Protocol:
+//  0. Stage (a worker of this runtime, real clock, a delay of at least kStageMinMs): the
+//     timer gets its id and count as in step 1, but goes on the worker's own stage (a
+//     Treiber list, one uncontended CAS on the worker's line) instead of `arms_`. Most
+//     such timers are asks' timeouts, cancelled microseconds later by the answer; the
+//     driver then never touches them, and the worker frees them into its own block cache.
+//     a. The stage's owner, after a turn, flushes it once the driver's stage epoch has
+//        moved 2 past the epoch at which the list became non-empty (so after 1-2
+//        kStagePeriodNs): it takes the whole list (exchange), frees the cancelled timers
+//        and pushes the pending ones on `arms_` as step 1 does (push, then announce). A
+//        worker also flushes before it searches or parks, and when it leaves.
+//     b. A push onto an empty stage announces a deadline of now + kStagePeriodNs (step
+//        1's announce): the driver comes by at least once a period while anything is
+//        staged. prepare_sleep caps its sleep at a period while it sees a stage in use, or
+//        one filled since its last look (it stays warm: the announcement then lowers
+//        nothing, and an ask whose node is popped at once wakes nobody); step 4 looks at
+//        the stages as at `arms_`, the same StoreLoad pair.
+//     c. The driver, at most once a period, bumps the stage epoch and takes the list of
+//        any stage whose owner let it sit 3 epochs (a handler that runs for seconds
+//        flushes nothing): pending timers are linked into the wheel, cancelled ones
+//        dropped. So a staged timer reaches the wheel within ~4 periods (8 ms) of its
+//        start, long before a deadline at least kStageMinMs (50 ms) away: staging never
+//        makes a timer late.
+//     Why not every timer: a short delay could be due before a period passes; a ManualClock
+//     or deterministic driver runs only when time is moved (nobody would come by).
 //  1. start (any thread): take an id (ids rise with creation: ties fire in creation
 //     order), count the timer pending, push it on `arms_` (one seq_cst exchange). Then
 //     read `announced_` (seq_cst), the time the driver sleeps until: if the new
@@ -44,6 +68,11 @@
 // ManualClock::pending_timer_count; one counter each, so a start costs one RMW for it); a node is linked in the wheel only while the service
 // holds its reference; the driver never runs a callback under `drive_mutex_` (a callback
 // may start or cancel timers, or tear the runtime down).
+// Rejected (staging): flushing a stage at every turn's end (an ask's answer comes in the
+// server's turn, after the flush: nothing saved); letting only the owner flush (a handler
+// that blocks its worker would hold that worker's timeouts back, and the asks would time
+// out late); letting only the driver collect (it would touch, and free on its own thread,
+// every node: the cross-thread misses staging exists to avoid).
 // Rejected: one mutex around a heap or wheel (the design this replaced: every ask took it
 // twice, and two workers and the timer thread contended for it); per-worker wheels (a
 // process and the asks it makes migrate between workers, so most cancels would cross
@@ -56,7 +85,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <memory>
 #include <optional>
+#include <vector>
 
 #include "phyx/detail/mpsc_queue.hpp"
 #include "phyx/detail/timer_node.hpp"
@@ -64,10 +95,43 @@
 
 namespace phyx::detail {
 
+class TimerService;
+
+/// A worker's staged timers (step 0). Made by TimerService::open_stage, owned by the
+/// service; one worker pushes and flushes, the driver may take the list too.
+class TimerStage {
+ public:
+  TimerService* service() const noexcept { return service_; }
+  /// Any thread: nothing staged right now (a snapshot).
+  bool empty() const noexcept {
+    return head_.load(std::memory_order_acquire) == nullptr;  // pairs with the pushes' CAS
+  }
+  TimerStage(const TimerStage&) = delete;
+  TimerStage& operator=(const TimerStage&) = delete;
+
+ private:
+  friend class TimerService;
+  explicit TimerStage(TimerService* service) noexcept : service_(service) {}
+  TimerService* const service_;
+  // The list, linked through the nodes' arm links. Pushed by the owner (CAS), taken whole
+  // by the owner or the driver (exchange).
+  alignas(64) std::atomic<TimerNode*> head_{nullptr};
+  // The driver's stage epoch when the list last became non-empty (a hint for who flushes
+  // when; the list itself is handed over by the exchange).
+  std::atomic<std::uint64_t> since_{0};
+  // How often the list became non-empty (the owner's count): the driver stays warm (step
+  // 0b) while it moves, so an ask answered at once (its node popped at once) pokes nobody.
+  std::atomic<std::uint64_t> fills_{0};
+  std::uint64_t fills_seen_ = 0;  // the driver's
+};
+
 class TimerService {
  public:
   /// The sleep cap of a driver that is seeing traffic (step 5).
   static constexpr std::int64_t kBusyDrainNs = 10'000'000;
+  /// Step 0: the driver's stage period, and the shortest delay that is staged.
+  static constexpr std::int64_t kStagePeriodNs = 2'000'000;
+  static constexpr std::int64_t kStageMinMs = 50;
 
   /// `now_ns`: the clock's monotonic time now. `shared_ids`: an id source shared by the
   /// services of one ManualClock (so ties across runtimes fire in creation order);
@@ -83,6 +147,26 @@ class TimerService {
   /// `n` (fresh from make_timer_node) for `deadline_ns`. Returns its id. `*wake_driver`
   /// is set when the driver must be woken (the caller owns the driver's wake-up).
   TimerId start(TimerNode* n, std::int64_t deadline_ns, bool* wake_driver) noexcept;
+  /// A worker, once, as it starts: a stage of its own (step 0), valid until the service is
+  /// destroyed. Takes a mutex; allocates.
+  TimerStage* open_stage();
+  /// The stage's owner; never blocks, allocates nothing. Step 0: as start(), but onto
+  /// `s`. The caller checked that the delay is at least kStageMinMs. `now_ns`: the time
+  /// the deadline was computed from.
+  TimerId stage(TimerStage& s, TimerNode* n, std::int64_t deadline_ns, std::int64_t now_ns,
+                bool* wake_driver) noexcept;
+  /// The stage's owner, after a turn: whether step 0a's flush is due. Two relaxed loads.
+  bool stage_wants_flush(const TimerStage& s) const noexcept {
+    // relaxed: a hint; the list is handed over by flush_stage()'s exchange.
+    return s.head_.load(std::memory_order_relaxed) != nullptr &&
+           stage_epoch_.load(std::memory_order_relaxed) - s.since_.load(std::memory_order_relaxed) >= 2;
+  }
+  /// The stage's owner; never blocks, allocates nothing. Step 0a: frees its cancelled
+  /// timers, hands the pending ones to the driver. `*wake_driver` as for start().
+  void flush_stage(TimerStage& s, bool* wake_driver) noexcept;
+  /// The driver, once per loop (the timer thread): step 0c.
+  void visit_stages(std::int64_t now_ns);
+
   /// Any thread: timers started and neither fired nor cancelled.
   std::size_t pending() const noexcept {
     // Finished first: every finished timer was started before, so the difference is never
@@ -119,6 +203,11 @@ class TimerService {
   /// False if no notice was posted (the caller keeps its reference).
   bool post_disarm(TimerNode* n) noexcept;
   void drain();                             // step 3's two inboxes, under drive_mutex_
+  TimerId assign(TimerNode* n, std::int64_t deadline_ns) noexcept;  // step 1's id and count
+  bool announce(std::int64_t deadline_ns) noexcept;  // step 1's second half: true = wake the driver
+  void link_or_drop(TimerNode* n) noexcept;          // the driver: a node off `arms_` or a stage
+  bool any_staged_seq_cst();                         // step 0b/4: a stage in use
+  bool stages_in_use();                              // step 0b, the driver: in use or filled since
 
   static constexpr std::int64_t kAwake = INT64_MIN;  // `announced_` while the driver is awake
 
@@ -130,6 +219,11 @@ class TimerService {
   std::atomic<bool> deep_sleep_{false};
   MpscQueue arms_;
   MpscQueue disarms_;
+  // Step 0. The epoch is written by the driver only, read by the stages' owners.
+  alignas(64) std::atomic<std::uint64_t> stage_epoch_{0};
+  std::int64_t stage_epoch_ns_ = 0;  // the driver's: when the epoch last moved
+  std::mutex stages_mutex_;          // open_stage() against the driver's and ~'s walks
+  std::vector<std::unique_ptr<TimerStage>> stages_;
   // The driver's.
   alignas(64) std::mutex drive_mutex_;
   TimerWheel wheel_;

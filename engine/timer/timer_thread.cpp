@@ -42,6 +42,7 @@ void TimerThread::run(std::shared_ptr<Shared> shared, std::shared_ptr<TimerServi
     // Step 1.
     service->wake_up();
     std::int64_t now = clock->now().mono_ns;
+    service->visit_stages(now);  // timer_service.hpp step 0c
     while (TimerNode* due = service->pop_due(now)) {
       service->fire(due);
       {

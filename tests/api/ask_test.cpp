@@ -712,6 +712,56 @@ TEST_CASE("an ask on real time times out with TimeoutError (threads)") {
   check_laws(rt);
 }
 
+namespace ask_staged {
+struct Hold {  // the target would keep the Reply (it never runs while the worker is blocked)
+  phyx::Reply<int> reply;
+};
+struct AskThenBlock {};
+struct StagedEnv {
+  phyx::ProcessRef<Hold> target;
+  std::promise<phyx::Future<int>> handoff;
+  std::promise<void> release;
+};
+}  // namespace ask_staged
+
+TEST_CASE("an ask made by a handler times out on time while that handler blocks its worker (threads)") {
+  // The ask's timer is staged on the worker (engine/timer/timer_service.hpp step 0), and
+  // the handler then blocks the only worker, so the worker never flushes its stage: only
+  // the timer thread taking the stage (step 0c) lets the timeout fire. Without it, the
+  // future would stay pending until the handler returned, which it does only after the
+  // bounded wait below.
+  using namespace ask_staged;
+  auto env = std::make_shared<StagedEnv>();
+  auto handed = env->handoff.get_future();
+  auto released = env->release.get_future().share();
+  phyx::Runtime rt({.clock = phyx::create_system_clock(), .workers = 1});
+  env->target = rt.spawn(phyx::ProcessSpec<Hold, std::vector<phyx::Reply<int>>>{
+      .name = "holder",
+      .init = [](const phyx::Empty&) { return std::vector<phyx::Reply<int>>{}; },
+      .handle = [](std::vector<phyx::Reply<int>>& kept, Hold& m, auto&) { kept.push_back(std::move(m.reply)); },
+  });
+  auto asker = rt.spawn(phyx::ProcessSpec<AskThenBlock, int, std::shared_ptr<StagedEnv>>{
+      .name = "asker",
+      .init = [](const std::shared_ptr<StagedEnv>&) { return 0; },
+      .handle =
+          [released](int&, AskThenBlock&, auto& tools) {
+            StagedEnv& e = *tools.ctx();
+            e.handoff.set_value(e.target.template ask<int>([](phyx::Reply<int> r) { return Hold{std::move(r)}; }, 100ms));
+            released.wait();  // blocks the only worker (a test's bounded handshake, not a sleep)
+          },
+  }, env);
+  REQUIRE(asker.send(AskThenBlock{}));
+  REQUIRE(handed.wait_for(5s) == std::future_status::ready);
+  auto f = handed.get();
+  const bool timed_out = f.wait_for(5s);
+  env->release.set_value();  // unblock the worker before any REQUIRE can leave the test
+  REQUIRE(timed_out);
+  CHECK_THROWS_WITH_AS(f.get(), "Ask timeout after 100ms", phyx::TimeoutError);
+  rt.shutdown(5s);
+  CHECK(rt.stats().ask_timeouts == 1);
+  check_laws(rt);
+}
+
 TEST_CASE("a Reply moved to another process follows that process (SPEC 14.2)") {
   Det d;
   phyx::Runtime rt(d.options());

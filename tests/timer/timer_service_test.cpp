@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "phyx/detail/timer_node.hpp"
+#include "sched/thread_context.hpp"
 #include "support/scale.hpp"
 #include "timer/timer_service.hpp"
 
@@ -18,6 +19,8 @@ using phyx::TimerId;
 using phyx::detail::make_timer_node;
 using phyx::detail::TimerNode;
 using phyx::detail::TimerService;
+using phyx::detail::TimerStage;
+using phyx::detail::TimerStageScope;
 
 namespace {
 
@@ -227,4 +230,197 @@ TEST_CASE("destroying the service cancels what is pending without running it") {
   CHECK(tally.destroyed == 2);
   CHECK_FALSE(held->cancel());  // the holder may still hold the shell
   held->release();
+}
+
+// ---- staging (timer_service.hpp step 0) ------------------------------------------------
+
+namespace {
+
+TimerNode* stage_node(TimerService& s, TimerStage& st, Tally& t, std::int64_t deadline, std::int64_t now = 0) {
+  TimerNode* n = counted_node(t);
+  s.stage(st, n, deadline, now, nullptr);
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("staging: the driver does not see a staged timer until the owner flushes; the flush frees the cancelled") {
+  TimerService s(0);
+  TimerStage* st = s.open_stage();
+  Tally tally;
+  TimerNode* a = stage_node(s, *st, tally, 100 * kMs);
+  TimerNode* b = stage_node(s, *st, tally, 100 * kMs);
+  TimerNode* c = stage_node(s, *st, tally, 200 * kMs);
+  CHECK(a->id().value < b->id().value);  // ids rise with creation, staged or not
+  CHECK(s.pending() == 3);
+  CHECK(b->cancel());  // not the owner's thread (no stage in scope): it stays staged
+  CHECK(s.pending() == 2);
+  CHECK(tally.destroyed == 1);  // the callback goes at the cancel, the shell at the flush
+  CHECK(fire_due(s, 300 * kMs) == 0);  // staged: the driver has not seen them
+  CHECK_FALSE(st->empty());
+  CHECK_FALSE(s.stage_wants_flush(*st));  // the stage epoch has not moved
+  s.flush_stage(*st, nullptr);
+  CHECK(st->empty());
+  CHECK(fire_due(s, 150 * kMs) == 1);
+  CHECK(fire_due(s, 300 * kMs) == 1);
+  CHECK(tally.ran == 2);
+  CHECK(tally.destroyed == 3);
+  CHECK(s.pending() == 0);
+  for (TimerNode* n : {a, b, c}) n->release();
+}
+
+TEST_CASE("staging: the owner's cancel pops its node off its own stage at once") {
+  TimerService s(0);
+  TimerStage* st = s.open_stage();
+  TimerStageScope scope(st);  // this thread is the stage's owner, as a worker is
+  Tally tally;
+  TimerNode* a = stage_node(s, *st, tally, 100 * kMs);
+  TimerNode* b = stage_node(s, *st, tally, 100 * kMs);
+  CHECK(b->cancel_and_release());  // the head: popped and freed now (ASan checks the free)
+  CHECK_FALSE(st->empty());
+  CHECK(a->cancel());  // the head again
+  CHECK(st->empty());
+  CHECK(s.pending() == 0);
+  CHECK(tally.destroyed == 2);
+  CHECK(tally.ran == 0);
+  a->release();
+  // Not the head: stays until the flush, which frees it.
+  TimerNode* c = stage_node(s, *st, tally, 100 * kMs);
+  TimerNode* d = stage_node(s, *st, tally, 100 * kMs);
+  CHECK(c->cancel());
+  CHECK_FALSE(st->empty());
+  s.flush_stage(*st, nullptr);
+  CHECK(fire_due(s, 100 * kMs) == 1);  // d
+  CHECK(tally.ran == 1);
+  for (TimerNode* n : {c, d}) n->release();
+}
+
+TEST_CASE("staging: the owner flushes after two stage epochs; the driver takes a stage left for three") {
+  TimerService s(0);
+  TimerStage* mine = s.open_stage();
+  TimerStage* stuck = s.open_stage();  // its owner is busy in a long handler: never flushes
+  Tally tally;
+  TimerNode* a = stage_node(s, *mine, tally, 100 * kMs);
+  TimerNode* b = stage_node(s, *stuck, tally, 100 * kMs);
+  const std::int64_t period = TimerService::kStagePeriodNs;
+  s.visit_stages(period / 2);  // less than a period since the service began: no epoch
+  CHECK_FALSE(s.stage_wants_flush(*mine));
+  s.visit_stages(period);  // epoch 1
+  CHECK_FALSE(s.stage_wants_flush(*mine));
+  s.visit_stages(period + period / 2);  // at most one epoch a period
+  CHECK_FALSE(s.stage_wants_flush(*mine));
+  s.visit_stages(2 * period);  // epoch 2: the owner's turn
+  CHECK(s.stage_wants_flush(*mine));
+  s.flush_stage(*mine, nullptr);
+  CHECK(mine->empty());
+  CHECK_FALSE(stuck->empty());  // the driver leaves it one more epoch
+  s.visit_stages(3 * period);  // epoch 3: the driver takes the stuck stage
+  CHECK(stuck->empty());
+  CHECK(fire_due(s, 100 * kMs) == 2);  // both on time
+  CHECK(tally.ran == 2);
+  for (TimerNode* n : {a, b}) n->release();
+}
+
+TEST_CASE("staging: the driver stays warm (a period's sleep) while a stage is in use or was filled since its last look") {
+  TimerService s(0);
+  TimerStage* st = s.open_stage();
+  TimerStageScope scope(st);
+  Tally tally;
+  const std::int64_t period = TimerService::kStagePeriodNs;
+  s.wake_up();
+  auto until = s.prepare_sleep(0);  // nothing at all: a deep sleep, until woken
+  REQUIRE(until.has_value());
+  CHECK(*until == INT64_MAX);
+  // Deep asleep: the first push onto an empty stage wakes it (it must come by in a period).
+  TimerNode* a = counted_node(tally);
+  bool wake = false;
+  s.stage(*st, a, 100 * kMs, 0, &wake);
+  CHECK(wake);
+  s.wake_up();
+  until = s.prepare_sleep(0);  // a stage in use: a period
+  REQUIRE(until.has_value());
+  CHECK(*until == period);
+  CHECK(a->cancel());  // popped: the stage is empty again
+  CHECK(st->empty());
+  // Warm: filled since its last look, though empty now; and a push wakes nobody.
+  TimerNode* b = counted_node(tally);
+  s.stage(*st, b, 100 * kMs, 0, &wake);
+  CHECK_FALSE(wake);
+  CHECK(b->cancel());
+  s.wake_up();
+  until = s.prepare_sleep(0);
+  REQUIRE(until.has_value());
+  CHECK(*until == period);
+  s.wake_up();
+  until = s.prepare_sleep(0);  // nothing filled since: deep again
+  REQUIRE(until.has_value());
+  CHECK(*until == INT64_MAX);
+  for (TimerNode* n : {a, b}) n->release();
+}
+
+TEST_CASE("staging: destroying the service cancels what is staged without running it") {
+  Tally tally;
+  TimerNode* held = nullptr;
+  {
+    TimerService s(0);
+    TimerStage* st = s.open_stage();
+    held = stage_node(s, *st, tally, 10 * kMs);
+    stage_node(s, *st, tally, 20 * kMs)->release();
+  }
+  CHECK(tally.ran == 0);
+  CHECK(tally.destroyed == 2);
+  CHECK_FALSE(held->cancel());
+  held->release();
+}
+
+TEST_CASE("staging, concurrent: owners stage and cancel, others cancel, the driver visits; every timer fired xor cancelled once") {
+  const int owners = 2;
+  const int per_owner = static_cast<int>(20'000 * phyx_test::scale());
+  auto service = std::make_unique<TimerService>(0);
+  TimerService& s = *service;
+  std::vector<TimerStage*> stages;
+  for (int i = 0; i < owners; ++i) stages.push_back(s.open_stage());
+  Tally tally;
+  std::atomic<std::uint64_t> cancelled{0};
+  std::atomic<std::int64_t> clock{0};  // the driver's time, in ns
+  std::atomic<int> owners_left{owners};
+  std::thread driver([&] {
+    for (;;) {
+      const std::int64_t now = clock.fetch_add(kMs / 8, std::memory_order_relaxed);  // a clock; no ordering
+      s.visit_stages(now);
+      fire_due(s, now);
+      // acquire: pairs with the owners' release decrement; their stages were flushed before.
+      if (owners_left.load(std::memory_order_acquire) == 0 && s.pending() == 0) break;
+    }
+  });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < owners; ++t) {
+    threads.emplace_back([&, t] {
+      TimerStageScope scope(stages[static_cast<std::size_t>(t)]);
+      TimerStage& st = *stages[static_cast<std::size_t>(t)];
+      std::vector<TimerNode*> mine;
+      for (int i = 0; i < per_owner; ++i) {
+        const std::int64_t now = clock.load(std::memory_order_relaxed);  // a clock; no ordering
+        TimerNode* n = counted_node(tally);
+        s.stage(st, n, now + (60 + (i * 7 + t) % 40) * kMs, now, nullptr);
+        mine.push_back(n);
+        if (i % 3 != 0) {  // cancel two thirds: the newest (popped), or an older one (left staged)
+          TimerNode* victim = mine[static_cast<std::size_t>(i % 2 == 0 ? i : i / 2)];
+          if (victim->cancel()) cancelled.fetch_add(1, std::memory_order_relaxed);  // a tally
+        }
+        if (s.stage_wants_flush(st)) s.flush_stage(st, nullptr);
+      }
+      s.flush_stage(st, nullptr);  // as a worker does when it leaves
+      for (TimerNode* n : mine) n->release();
+      owners_left.fetch_sub(1, std::memory_order_release);  // pairs with the driver's acquire
+    });
+  }
+  for (auto& th : threads) th.join();
+  driver.join();
+  const std::uint64_t started = static_cast<std::uint64_t>(owners) * static_cast<std::uint64_t>(per_owner);
+  CHECK(s.pending() == 0);
+  CHECK(tally.ran.load(std::memory_order_relaxed) == s.fired());  // joined: plain reads
+  CHECK(s.fired() + cancelled.load(std::memory_order_relaxed) == started);
+  CHECK(tally.destroyed.load(std::memory_order_relaxed) == started);
+  service.reset();  // frees the shells it still holds (ASan checks)
 }

@@ -41,6 +41,7 @@ void systematic_yield_point(SchedulingChoices& choices) noexcept;
 class ProcessTable;
 class TimerService;
 class TimerThread;
+class TimerStage;
 /// engine/platform/system_clock.cpp: whether `clock` is create_system_clock()'s, and its
 /// monotonic time alone.
 bool is_system_clock(const Clock& clock) noexcept;
@@ -92,6 +93,12 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
   /// the ManualClock's caller, or the deterministic driver). The caller keeps the
   /// holder's reference: node->cancel() to cancel, node->release() when done with it.
   TimerId start_timer(std::int64_t after_ms, TimerNode* node);
+  /// A worker, once, as it starts: its timer stage (timer_service.hpp step 0), or nullptr
+  /// when timers are driven by a ManualClock or the deterministic driver. Allocates.
+  TimerStage* open_timer_stage();
+  /// The stage's worker: hands its staged timers to the driver (step 0a). Never blocks;
+  /// allocates nothing; may free nodes.
+  void flush_timer_stage(TimerStage& stage);
 
   // --- telemetry and counters ------------------------------------------------------
   bool telemetry_on() const noexcept {
