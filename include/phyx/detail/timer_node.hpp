@@ -52,9 +52,9 @@ class TimerNode : public TimerArmLink, public TimerDisarmLink {
 
   TimerNode() noexcept = default;
   TimerNode(const TimerNode&) = delete;
-  // Small blocks (phyx/detail/small_blocks.hpp): made by a worker, usually freed by the
-  // timer thread or another worker. The sized delete gets the derived node's size through
-  // the virtual destructor.
+  // Small blocks (phyx/detail/small_blocks.hpp): freed by whoever drops the last
+  // reference, often another thread than the maker (another worker, the timer thread).
+  // The sized delete gets the derived node's size through the virtual destructor.
   static void* operator new(std::size_t size) { return allocate_small(size); }
   static void operator delete(void* p, std::size_t size) noexcept { free_small(p, size); }
   TimerNode& operator=(const TimerNode&) = delete;
