@@ -18,6 +18,18 @@ TimerNode* staged_next(TimerNode* n) noexcept {
   return next != nullptr ? from_arm(next) : nullptr;
 }
 
+// Takes a stage's whole list (step 0: the owner's flush, the driver's take, the service's
+// end) and calls f on each node; f may free the node (its link is read first).
+template <class F>
+void take_staged(std::atomic<TimerNode*>& head, F f) {
+  // acquire: pairs with the CAS of every push in stage() (one release sequence on head).
+  for (TimerNode* n = head.exchange(nullptr, std::memory_order_acquire); n != nullptr;) {
+    TimerNode* next = staged_next(n);
+    f(n);
+    n = next;
+  }
+}
+
 }  // namespace
 
 // ---- TimerNode (timer_node.hpp, step 3 there) -----------------------------------------
@@ -46,25 +58,15 @@ TimerService::TimerService(std::int64_t now_ns, std::atomic<std::uint64_t>* shar
 TimerService::~TimerService() {
   std::lock_guard lock(drive_mutex_);
   drain();
-  for (auto& s : stages_) {  // no worker is left to flush them
-    // acquire: pairs with the owner's CAS in stage().
-    for (TimerNode* n = s->head_.exchange(nullptr, std::memory_order_acquire); n != nullptr;) {
-      TimerNode* next = staged_next(n);
-      if (n->claim_cancel()) {
-        finished_.fetch_add(1, std::memory_order_release);  // pairs with pending()'s acquire load
-        n->invoke(false);  // never runs: the runtime is gone
-      }
-      n->release();  // the service's reference
-      n = next;
-    }
-  }
-  wheel_.drain([this](TimerNode* n) {
+  const auto cancel_unrun = [this](TimerNode* n) {
     if (n->claim_cancel()) {
       finished_.fetch_add(1, std::memory_order_release);  // pairs with pending()'s acquire load
       n->invoke(false);  // never runs: the runtime is gone
     }
     n->release();  // the service's reference; a holder may keep the shell a little longer
-  });
+  };
+  for (auto& s : stages_) take_staged(s->head_, cancel_unrun);  // no worker is left to flush them
+  wheel_.drain(cancel_unrun);
 }
 
 TimerId TimerService::assign(TimerNode* n, std::int64_t deadline_ns) noexcept {
@@ -140,17 +142,14 @@ void TimerService::flush_stage(TimerStage& s, bool* wake_driver) noexcept {
   bool wake = false;
   if (wake_driver != nullptr) *wake_driver = false;
   if (s.head_.load(std::memory_order_relaxed) == nullptr) return;  // only the owner pushes
-  // acquire: pairs with the CAS of every push (one release sequence on head_).
-  for (TimerNode* n = s.head_.exchange(nullptr, std::memory_order_acquire); n != nullptr;) {
-    TimerNode* next = staged_next(n);
+  take_staged(s.head_, [&](TimerNode* n) {
     if (!n->is_pending()) {
       n->release();  // the service's reference: cancelled while staged, the driver never saw it
     } else {
       arms_.push_seq_cst(static_cast<TimerArmLink*>(n));  // as start(): push, then announce
       wake = announce(n->deadline_ns()) || wake;
     }
-    n = next;
-  }
+  });
   if (wake_driver != nullptr) *wake_driver = wake;
 }
 
@@ -165,13 +164,10 @@ void TimerService::visit_stages(std::int64_t now_ns) {
     // relaxed: hints; the list is handed over by the exchange.
     if (s->head_.load(std::memory_order_relaxed) == nullptr) continue;
     if (epoch - s->since_.load(std::memory_order_relaxed) < 3) continue;  // its owner's to flush (0a)
-    // acquire: pairs with the owner's CAS in stage().
-    for (TimerNode* n = s->head_.exchange(nullptr, std::memory_order_acquire); n != nullptr;) {
-      TimerNode* next = staged_next(n);
+    take_staged(s->head_, [this](TimerNode* n) {
       busy_ = true;
       link_or_drop(n);
-      n = next;
-    }
+    });
   }
 }
 

@@ -44,7 +44,10 @@ struct TimerArmLink : MailNode {};
 /// The link a cancelled timer is queued by on its service's disarm inbox (a shell to unlink).
 struct TimerDisarmLink : MailNode {};
 
-class TimerNode : public TimerArmLink, public TimerDisarmLink {
+// Small blocks (phyx/detail/small_blocks.hpp): a node is freed by whoever drops the last
+// reference, often another thread than its maker; the sized delete gets the derived
+// node's size through the virtual destructor.
+class TimerNode : public TimerArmLink, public TimerDisarmLink, public SmallBlocks {
  public:
   enum State : std::uint32_t { pending = 0, fired = 1, cancelled = 2 };
   /// Where the driver keeps the node (driver-only bookkeeping).
@@ -52,11 +55,6 @@ class TimerNode : public TimerArmLink, public TimerDisarmLink {
 
   TimerNode() noexcept = default;
   TimerNode(const TimerNode&) = delete;
-  // Small blocks (phyx/detail/small_blocks.hpp): freed by whoever drops the last
-  // reference, often another thread than the maker (another worker, the timer thread).
-  // The sized delete gets the derived node's size through the virtual destructor.
-  static void* operator new(std::size_t size) { return allocate_small(size); }
-  static void operator delete(void* p, std::size_t size) noexcept { free_small(p, size); }
   TimerNode& operator=(const TimerNode&) = delete;
 
   /// Any thread (the holder). Step 3: true if the timer was pending; it will never fire
