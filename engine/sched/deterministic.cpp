@@ -29,13 +29,15 @@ class Deterministic final : public Scheduler {
  public:
   explicit Deterministic(std::uint64_t seed) : rng_state_(seed) {}
   ~Deterministic() override {
-    for (ProcessCore* p : ready_) p->release();
+    for (ProcessCore* p : ready_) p->drop_entry();
   }
 
   void enqueue(ProcessCore* p) override {
     std::lock_guard lock(mutex_);
     if (stopped_) return;  // after shutdown nothing runs; holding a ref would leak a cycle
-    p->retain();
+    // Always counted: this driver is for tests, and a counted entry keeps it independent of
+    // anchors (ProcessCore::open_entry()); the work-stealing scheduler saves the count.
+    p->open_entry(/*counted=*/true);
     ready_.push_back(p);
   }
 
@@ -49,13 +51,28 @@ class Deterministic final : public Scheduler {
       ready_[i] = ready_.back();
       ready_.pop_back();
     }
-    bool again;
+    ProcessCore::TurnEnd end;
     {
       EngineThreadScope engine_thread;
-      again = p->run_slice(1);
+      end = p->run_slice(1);
     }
-    if (again) enqueue(p);
-    p->release();
+    switch (end) {
+      case ProcessCore::TurnEnd::again: {
+        std::unique_lock lock(mutex_);
+        if (!stopped_) {
+          ready_.push_back(p);  // the same entry, still counted
+          return true;
+        }
+        lock.unlock();
+        p->drop_entry();  // stopped meanwhile: nothing runs again
+        return true;
+      }
+      case ProcessCore::TurnEnd::left_release:
+        p->release();  // the entry's reference (the process may be freed here)
+        return true;
+      case ProcessCore::TurnEnd::left:
+        return true;
+    }
     return true;
   }
 
@@ -66,7 +83,7 @@ class Deterministic final : public Scheduler {
       stopped_ = true;
       leftover.swap(ready_);
     }
-    for (ProcessCore* p : leftover) p->release();
+    for (ProcessCore* p : leftover) p->drop_entry();
     return 0;
   }
 
