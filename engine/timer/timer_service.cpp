@@ -146,8 +146,11 @@ void TimerService::flush_stage(TimerStage& s, bool* wake_driver) noexcept {
     if (!n->is_pending()) {
       n->release();  // the service's reference: cancelled while staged, the driver never saw it
     } else {
+      // Read before the push: once pushed, the driver may fire or drop the node and free
+      // it (TSan saw this read race with the driver's free).
+      const std::int64_t deadline_ns = n->deadline_ns();
       arms_.push_seq_cst(static_cast<TimerArmLink*>(n));  // as start(): push, then announce
-      wake = announce(n->deadline_ns()) || wake;
+      wake = announce(deadline_ns) || wake;
     }
   });
   if (wake_driver != nullptr) *wake_driver = wake;
