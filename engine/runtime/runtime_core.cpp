@@ -86,7 +86,7 @@ RuntimeCore::~RuntimeCore() {
 // ---- processes ----------------------------------------------------------------------
 
 void RuntimeCore::adopt(ProcessCore* p, ProcessCore* parent) {
-  p->id_ = ProcessId{next_id_.fetch_add(1, std::memory_order_relaxed)};  // unique is all we need
+  p->id_ = ProcessId{next_process_id(parent != nullptr)};  // runtime/id_blocks.hpp
   p->root_ = parent == nullptr;
   if (p->root_) {
     // Checked under the shard's lock, which shutdown() takes after setting the flag: a root

@@ -12,6 +12,7 @@ class ProcessCore;
 class EnvelopeCache;
 class TimerStage;
 struct KeepCredits;
+struct IdBlock;
 
 /// How an unanswered Reply destroyed on this thread fails.
 enum class DropContext { crash_or_unanswered, stopping };
@@ -22,6 +23,7 @@ struct ThreadContext {
   DropContext drop = DropContext::crash_or_unanswered;
   EnvelopeCache* envelopes = nullptr;  // a worker's recycled envelope blocks (mailbox/envelope_cache.hpp)
   KeepCredits* keeps = nullptr;        // a worker's keeps on its runtime (runtime/keep_credits.hpp)
+  IdBlock* ids = nullptr;              // a worker's process ids (runtime/id_blocks.hpp)
   TimerStage* timer_stage = nullptr;   // a worker's staged timers (timer/timer_service.hpp step 0)
 };
 

@@ -88,6 +88,7 @@
 #include "mailbox/envelope_cache.hpp"
 #include "phyx/detail/process_core.hpp"
 #include "phyx/detail/runtime_core.hpp"
+#include "runtime/id_blocks.hpp"
 #include "runtime/keep_credits.hpp"
 #include "sched/choices.hpp"
 #include "sched/local_queue.hpp"
@@ -444,6 +445,7 @@ class WorkStealing final : public Scheduler {
     w.timer_stage = rt_.open_timer_stage();  // owned by the timer service (step 11)
     TimerStageScope timer_stage_scope(w.timer_stage);
     KeepCreditsScope keep_credits(rt_);  // returned as we leave, before the lambda's shared_ptr goes
+    IdBlockScope id_block(rt_);          // children spawned here take ids from a block
     EngineThreadScope engine_thread;
     current_slot() = WorkerSlot{this, &w};
     bool searching = false;  // we are counted in searching_ (step 8)

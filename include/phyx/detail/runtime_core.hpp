@@ -183,6 +183,9 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
   // touch no runtime-wide line.
   std::unique_ptr<ProcessTable> table_;
   std::atomic<std::uint64_t> next_id_{1};
+  /// Any thread: a fresh process id; a child spawned on a worker of this runtime takes it
+  /// from the worker's block (engine/runtime/id_blocks.hpp). Never blocks, never allocates.
+  std::uint64_t next_process_id(bool child) noexcept;
   /// The root's family (processes spawned on the Runtime) in spawn order, and its turn to
   /// run a group restart (engine/supervise/group_restart.cpp).
   std::vector<ProcessHandle> root_family() const;
