@@ -29,7 +29,8 @@
 //     clear and enqueues the process.
 //  6. Stop / failure: close() refuses further offers; discard_all() takes `head` and
 //     unlinks every counted message (waiting for pushes in flight: their offers were
-//     counted before the close). At the shutdown deadline abandon_all() does the same
+//     counted before the close). A closed lane with nothing counted stays empty, so
+//     discard_all() then only loads the word. At the shutdown deadline abandon_all() does the same
 //     from another thread and never lets go of `head`, so a worker still inside the
 //     process can never claim again. A reject-policy owner may have claimed just before
 //     (without `head`): the owner claims only after finishing its previous unlink, so
@@ -179,6 +180,12 @@ void Mailbox::close() noexcept {
   word_.fetch_or(lane::kClosed, std::memory_order_relaxed);  // publishes no data; offers read it in their CAS
 }
 
+void Mailbox::close_as_owner() noexcept {
+  // relaxed: only the owner clears kClosed (reopen()), and it is the caller.
+  if (lane::has(word_.load(std::memory_order_relaxed), lane::kClosed)) return;
+  close();
+}
+
 void Mailbox::reopen() noexcept {
   std::uint64_t w = word_.load(std::memory_order_relaxed);  // a first guess; the CAS checks it
   while (!lane::has(w, lane::kAbandoned)) {
@@ -220,6 +227,12 @@ void Mailbox::remove_all_held(DropChain& evicted, DropChain& discarded) noexcept
 }
 
 void Mailbox::discard_all(DropChain& evicted, DropChain& discarded) noexcept {
+  // Step 6's fast path: closed with nothing counted stays so (no offer counts a message
+  // on a closed lane, and owed evictions are counted in physical), so there is nothing to
+  // unlink and no head to take: every stop discards, and most lanes are empty by then.
+  // acquire: pairs with the release of the last head holder and with offer()'s CAS.
+  const std::uint64_t w = word_.load(std::memory_order_acquire);
+  if (lane::has(w, lane::kClosed) && lane::physical(w) == 0) return;
   if (!claim_head(0, nullptr)) return;  // abandoned: shutdown discarded the lane already
   remove_all_held(evicted, discarded);
   release_head(evicted);

@@ -735,7 +735,7 @@ void ProcessCore::enter_failed() {
 // ---- stopping -----------------------------------------------------------------------
 
 void ProcessCore::discard_user_lane(std::string_view reason) {
-  mailbox_.close();  // every caller has closed it already; discard_all() needs it closed
+  mailbox_.close_as_owner();  // every caller has closed it already; discard_all() needs it closed
   DropChain evicted;
   DropChain discarded;
   mailbox_.discard_all(evicted, discarded);

@@ -105,10 +105,14 @@ class Mailbox {
   void set_wants_user(bool on) noexcept;
   /// Any thread: refuse further sends (idempotent).
   void close() noexcept;
+  /// Owner: as close(), but without a write when the lane is closed already (only the
+  /// owner reopens, so what it reads cannot change under it). Never blocks.
+  void close_as_owner() noexcept;
   /// Owner, on an empty closed lane (a failed process revived by a group restart): accept
   /// sends again. Never reopens a lane that shutdown abandoned.
   void reopen() noexcept;
-  /// Owner, on a closed lane: removes every queued message (owed evictions first).
+  /// Owner, on a closed lane: removes every queued message (owed evictions first). An
+  /// empty closed lane costs one load (step 6).
   void discard_all(DropChain& evicted, DropChain& discarded) noexcept;
   /// Shutdown, at the deadline, beside a worker that may still be inside the process:
   /// closes the lane, takes the head for good (so that worker never unlinks again; it
