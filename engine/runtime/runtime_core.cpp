@@ -135,7 +135,7 @@ std::vector<ProcessHandle> RuntimeCore::root_family() const {
 
 void RuntimeCore::retire(ProcessCore* p) {
   if (p->root_) table_->erase(p);  // children are not in the table (adopt())
-  retired_.fetch_add(1, std::memory_order_relaxed);  // a tally read by shutdown() after joins
+  count(Counter::retired);  // a sharded tally, read by shutdown(): no line all workers write
 }
 
 void RuntimeCore::schedule(ProcessCore* p) { scheduler_->enqueue(p); }
@@ -356,7 +356,7 @@ ShutdownReport RuntimeCore::shutdown(std::chrono::milliseconds deadline) {
   const auto until = started + deadline;
   shutting_down_.store(true, std::memory_order_release);  // pairs with the acquire in adopt()
   const std::uint64_t discarded_before = counters_->sum(Counter::discarded);
-  const std::uint64_t retired_before = retired_.load(std::memory_order_relaxed);
+  const std::uint64_t retired_before = counters_->sum(Counter::retired);
 
   std::vector<ProcessHandle> top = root_family();
   if (deterministic_) {
@@ -404,7 +404,7 @@ ShutdownReport RuntimeCore::shutdown(std::chrono::milliseconds deadline) {
   dropped.clear();
   table_->clear();
 
-  report_.stopped = static_cast<std::size_t>(retired_.load(std::memory_order_relaxed) - retired_before);
+  report_.stopped = static_cast<std::size_t>(counters_->sum(Counter::retired) - retired_before);
   report_.abandoned = abandoned_count;
   report_.messages_discarded = static_cast<std::size_t>(counters_->sum(Counter::discarded) - discarded_before);
   report_.elapsed = std::chrono::steady_clock::now() - started;

@@ -42,6 +42,7 @@ enum class Counter : unsigned {
   dead_letters,
   sink_errors,
   events_dropped,
+  retired,  // processes that reached stopped (ShutdownReport::stopped; not in Stats)
   kCount
 };
 

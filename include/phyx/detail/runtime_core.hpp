@@ -206,7 +206,6 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
   bool shut_down_ = false;
   ShutdownReport report_;
   std::uint64_t user_steps_ = 0;  // deterministic: user messages whose handler ran
-  std::atomic<std::uint64_t> retired_{0};  // processes that reached stopped
   // 1 for the Runtime's shared_ptrs together, 1 per ProcessCore, plus workers' credits.
   std::atomic<std::int64_t> keeps_{1};
 };
