@@ -30,8 +30,9 @@
 //  6. Stop / failure: close() refuses further offers; discard_all() takes `head` and
 //     unlinks every counted message (waiting for pushes in flight: their offers were
 //     counted before the close). A closed lane with nothing counted stays empty, so
-//     discard_all() then only loads the word. At the shutdown deadline abandon_all() does the same
-//     from another thread and never lets go of `head`, so a worker still inside the
+//     discard_all() then only loads the word. At the shutdown deadline abandon_all()
+//     takes `head` and unlinks every counted message from another thread, and never lets
+//     go of `head`, so a worker still inside the
 //     process can never claim again. A reject-policy owner may have claimed just before
 //     (without `head`): the owner claims only after finishing its previous unlink, so
 //     its published parity is either that of the claim abandon_all() saw or the one
