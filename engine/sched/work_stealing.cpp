@@ -243,16 +243,11 @@ class WorkStealing final : public Scheduler {
   }
 
   void keep_until_workers_exit(std::vector<ProcessHandle> anchors) override {
-    {
-      std::lock_guard lock(stop_mutex_);
-      if (exited_ < workers_.size()) {
-        // Step 10: a detached worker may still be inside one of these processes, or hold
-        // its entry in its queues; the last one to leave drops them (work()'s end).
-        for (ProcessHandle& p : anchors) graveyard_.push_back(std::move(p));
-        return;
-      }
-    }
-    anchors.clear();  // all have left meanwhile: dropped now, outside the lock
+    std::unique_lock lock(stop_mutex_);
+    if (exited_ == workers_.size()) return;  // all gone: `anchors` is dropped on return
+    // Step 10: a detached worker may still be inside one of these processes, or hold its
+    // entry in its queues; the last one to leave drops them (work()'s end).
+    for (ProcessHandle& p : anchors) graveyard_.push_back(std::move(p));
   }
 
  private:
