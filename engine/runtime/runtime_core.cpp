@@ -11,10 +11,7 @@
 //  3. The workers and the timer thread are stopped. At the deadline, processes that are not
 //     stopped are abandoned: `abandoned_` makes workers leave their slices, each abandoned
 //     process is forced to `stopped` (its queued messages discarded and counted), and
-//     workers still inside a handler are detached. The anchors (the table's references and
-//     the abandoned processes' children lists) are dropped then, or, if a worker was
-//     detached, when the last detached worker leaves: a queued or running process that has
-//     not finished holds no reference of its own (work_stealing.cpp step 10).
+//     workers still inside a handler are detached.
 //  4. The report is stored; later calls return it.
 #include "phyx/detail/runtime_core.hpp"
 

@@ -54,9 +54,7 @@
 //     enqueue and one decrement after the turn, ~15 % of `ring`'s samples). A turn that
 //     ends with the entry holding a reference (TurnEnd::left_release) releases it; that
 //     can free the process, whose destructor can enqueue into our LIFO slot, which the
-//     loop looks at next. The deterministic scheduler always counts its entries. The
-//     global queue's entries carry the count in the pointer's low bit (GlobalEntry), so
-//     an enqueuer that drains it after racing with stop() touches only counted ones.
+//     loop looks at next. The deterministic scheduler always counts its entries.
 //     Rejected: a worker keeping the references of its last 4 turns and reusing them for
 //     an enqueue of the same process (session 8): it served ping-pong, but a ring of 1,000
 //     never hit it; folding the reference into the lane word as Tokio folds it into the
@@ -78,7 +76,6 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -112,26 +109,6 @@ constexpr unsigned kSearchRounds = 8;
 
 class WorkStealing;
 
-/// An entry of the global queue: the process, and in the pointer's low bit whether the
-/// entry holds a reference. An enqueuer that raced with stop() drains the queue itself,
-/// possibly after shutdown has dropped the anchors (step 10): it must drop the counted
-/// entries and must not touch the others, whose processes may be gone. A type of its own,
-/// so that a raw process pointer cannot be pushed or popped by mistake.
-class GlobalEntry {
- public:
-  GlobalEntry() noexcept = default;
-  /// The entry's holder (the enqueuer, or the worker moving its own entries).
-  explicit GlobalEntry(ProcessCore* p) noexcept
-      : bits_(reinterpret_cast<std::uintptr_t>(p) | (p->entry_holds_ref() ? kCounted : 0)) {}
-  ProcessCore* process() const noexcept { return reinterpret_cast<ProcessCore*>(bits_ & ~kCounted); }
-  bool counted() const noexcept { return (bits_ & kCounted) != 0; }
-
- private:
-  static constexpr std::uintptr_t kCounted = 1;
-  static_assert(alignof(ProcessCore) > kCounted, "the low bit of a process pointer must be free");
-  std::uintptr_t bits_ = 0;
-};
-
 struct Worker {
   unsigned index = 0;
   LocalQueue<ProcessCore> local;
@@ -141,7 +118,6 @@ struct Worker {
   unsigned tick = 0;
   std::uint64_t rng = 0;
   std::vector<ProcessCore*> overflow;  // scratch for LocalQueue::push_back
-  std::vector<GlobalEntry> overflow_entries;  // the same, as global entries
   // This worker's consumer token for the global queue. Without one, moodycamel dequeues
   // from the producer holding the most items, so a producer that enqueued once (a thread
   // sending to 1,000 processes) could wait behind workers that keep overflowing into it:
@@ -196,7 +172,7 @@ class WorkStealing final : public Scheduler {
       push_local(w, displaced);
     } else {
       p->open_entry(/*counted=*/false);  // step 10
-      global_.enqueue(GlobalEntry(p));
+      global_.enqueue(p);
       if (stopping_.load(std::memory_order_seq_cst)) {  // raced with stop(): its drain may be over
         drain_global();
         return;
@@ -252,20 +228,13 @@ class WorkStealing final : public Scheduler {
 
  private:
   void drain_global() {
-    // Only counted entries are touched: after stop() a racing enqueuer's drain can meet
-    // entries whose anchors shutdown has dropped since (GlobalEntry).
-    GlobalEntry e;
-    while (global_.try_dequeue(e)) {
-      if (e.counted()) e.process()->drop_entry();
-    }
+    ProcessCore* p;
+    while (global_.try_dequeue(p)) p->drop_entry();
   }
 
   void push_local(Worker& w, ProcessCore* p) {
     if (w.local.push_back(p, w.overflow)) return;
-    std::vector<GlobalEntry>& entries = w.overflow_entries;
-    for (ProcessCore* q : w.overflow) entries.emplace_back(q);
-    global_.enqueue_bulk(entries.begin(), entries.size());
-    entries.clear();
+    global_.enqueue_bulk(w.overflow.begin(), w.overflow.size());
     w.overflow.clear();
   }
 
@@ -306,11 +275,9 @@ class WorkStealing final : public Scheduler {
         case 1:
           if ((p = w.local.pop()) != nullptr) return p;
           break;
-        case 2: {
-          GlobalEntry e;
-          if (global_.try_dequeue(*w.global_token, e)) return e.process();
+        case 2:
+          if (global_.try_dequeue(*w.global_token, p)) return p;
           break;
-        }
         default:
           break;
       }
@@ -338,10 +305,10 @@ class WorkStealing final : public Scheduler {
     const std::size_t room = (RunRing<ProcessCore>::kCapacity - w.local.size()) / 2;
     std::size_t want = global_.size_approx() / workers_.size() + 1;
     want = std::min({want, room + 1, kGlobalBatch});
-    GlobalEntry batch[kGlobalBatch];
+    ProcessCore* batch[kGlobalBatch];
     const std::size_t n = global_.try_dequeue_bulk(*w.global_token, batch, want);
     if (n == 0) return nullptr;
-    for (std::size_t i = 1; i < n; ++i) push_local(w, batch[i].process());  // fits: n - 1 <= room
+    for (std::size_t i = 1; i < n; ++i) push_local(w, batch[i]);  // fits: n - 1 <= room
     // The rest now waits in our local queue, where only a stealer can reach it: publish it
     // as new work (step 7). Without this, a worker still searching when we took the batch
     // could look at our queue before the pushes, find nothing, read an epoch already past
@@ -349,7 +316,7 @@ class WorkStealing final : public Scheduler {
     // just runs long), the rest waits behind it with a worker asleep (seen: a counter
     // never run in 10 s beside an init that blocks one of two workers, ~1 run in 60).
     if (n > 1) wake_one();
-    return batch[0].process();
+    return batch[0];
   }
 
   ProcessCore* steal(Worker& w) {
@@ -461,11 +428,7 @@ class WorkStealing final : public Scheduler {
       for (unsigned round = 0; round < kSearchRounds && found == nullptr; ++round) {
         e0 = work_epoch_.load(std::memory_order_seq_cst);  // read before the last look (step 6)
         found = steal(w);
-        GlobalEntry e;
-        if (found == nullptr && global_.try_dequeue(*w.global_token, e)) {
-          found = e.process();
-          break;
-        }
+        if (found == nullptr && global_.try_dequeue(*w.global_token, found)) break;
         if (found == nullptr) std::this_thread::yield();
       }
       searching = false;
@@ -497,7 +460,7 @@ class WorkStealing final : public Scheduler {
   SchedulingChoices* const choices_;  // systematic mode only (sched/choices.hpp); else nullptr
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<Stealer<ProcessCore>> stealers_;
-  moodycamel::ConcurrentQueue<GlobalEntry> global_;
+  moodycamel::ConcurrentQueue<ProcessCore*> global_;
   EnvelopeDepot envelope_depot_;  // the workers' caches trade magazines here (mailbox/envelope_depot.hpp)
 
   alignas(64) std::atomic<std::uint64_t> work_epoch_{0};
