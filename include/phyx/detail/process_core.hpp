@@ -200,8 +200,6 @@ class ProcessCore {
   }
   /// A scheduler dropping an entry it will never run (drained at stop): releases the
   /// entry's reference if it held one. The process may be destroyed here.
-  /// The holder of the entry: whether it holds a reference (fixed while it is queued).
-  bool entry_holds_ref() const noexcept { return entry_ref_; }
   void drop_entry() noexcept {
     if (!entry_ref_) return;
     entry_ref_ = false;
@@ -363,9 +361,7 @@ class ProcessCore {
   bool abandoned_ : 1 = false;  // forced to stopped at the shutdown deadline
   // Touched only by the holder of the mailbox's `scheduled` bit: the thread inside
   // run_slice(), or the one enqueueing the process (open_entry()). One byte, so that an
-  // idle process still packs into its allocation class, and a memory location apart from
-  // the bits above (the zero-width field), which other threads write under control_.
-  std::uint8_t : 0;
+  // idle process still packs into its allocation class.
   Phase phase_ : 5 = Phase::init_pending;
   bool entry_ref_ : 1 = false;   // the current run-queue entry holds a reference
   bool unanchored_ : 1 = false;  // finish_stop() let go of the anchor: every entry must hold one
