@@ -274,14 +274,10 @@ ProcessCore::RareState& ProcessCore::rare_state() {
 
 // ---- running ------------------------------------------------------------------------
 
-ProcessCore::TurnEnd ProcessCore::run_slice(unsigned budget) {
+bool ProcessCore::run_slice(unsigned budget) {
   CurrentProcessScope current(this);
   for (unsigned step = 0; step < budget; ++step) {
-    if (runtime_->abandoned_.load(std::memory_order_acquire)) {  // pairs with shutdown()'s release
-      const bool entry_ref = entry_ref_;  // the entry ends here: the caller releases it
-      entry_ref_ = false;
-      return entry_ref ? TurnEnd::left_release : TurnEnd::left;
-    }
+    if (runtime_->abandoned_.load(std::memory_order_acquire)) return false;  // pairs with shutdown()'s release
     if (MailNode* node = mailbox_.pop_system()) {
       SysMsg m = std::move(static_cast<SysNode*>(node)->msg);
       delete static_cast<SysNode*>(node);
@@ -301,23 +297,18 @@ ProcessCore::TurnEnd ProcessCore::run_slice(unsigned budget) {
       runtime_->yield_point();  // systematic mode: in hand, not yet handled
       handle_user(user);
     } else if (taken == Mailbox::Take::busy) {
-      return TurnEnd::again;  // a sender is evicting at the head for an instant: let others run meanwhile
+      return true;  // a sender is evicting at the head for an instant: let others run meanwhile
     } else if (phase_ == Phase::init_pending) {
       do_init();
     } else if (phase_ == Phase::draining) {  // the lane is empty: carry on with the stop
       phase_ = Phase::stopping_children;
       mailbox_.set_wants_user(false);
       stop_next_child();
-    } else {
-      // Read before the idle CAS: once it succeeds, the next sender owns these fields.
-      const bool entry_ref = entry_ref_;
-      if (mailbox_.try_idle()) {
-        // Idle: the next send or system message schedules us again.
-        return entry_ref ? TurnEnd::left_release : TurnEnd::left;
-      }
+    } else if (mailbox_.try_idle()) {
+      return false;  // idle: the next send or system message schedules us again
     }
   }
-  return TurnEnd::again;  // budget used: we keep `scheduled` and the worker re-enqueues us
+  return true;  // budget used: we keep `scheduled` and the worker re-enqueues us
 }
 
 void ProcessCore::handle_user(Envelope* e) {
@@ -749,14 +740,6 @@ void ProcessCore::discard_user_lane(std::string_view reason) {
 
 void ProcessCore::finish_stop() {
   RuntimeCore& rt = *runtime_;
-  // Below, our anchor goes (retire() for a top-level process; for a child, the parent
-  // drops it once it sees us stopped): from here on the entry running us, and every later
-  // one, holds a reference of its own (open_entry()).
-  unanchored_ = true;
-  if (!entry_ref_) {
-    retain();
-    entry_ref_ = true;
-  }
   if (has_state()) {
     try {
       run_on_stop(stop_ ? stop_->reason : StopReason::normal());
@@ -799,20 +782,17 @@ void ProcessCore::finish_stop() {
   if (done) done->settle(Result<void>());  // last: its continuations may run long on this thread
 }
 
-void ProcessCore::abandon(std::vector<ProcessHandle>& dropped_children) noexcept {
+void ProcessCore::abandon() noexcept {
   std::shared_ptr<FutureState<void>> done;
   bool was_alive;
-  // Our references to our children go to the caller, who drops them. An abandoned child
-  // never reaches finish_stop(), so it keeps its reference to us: without this, the two
-  // would hold each other for ever (a leak of every abandoned branch, found by
-  // shutdown_test).
+  // Our references to our children, dropped below, after the lock. An abandoned child never
+  // reaches finish_stop(), so it keeps its reference to us: without this, the two would
+  // hold each other for ever (a leak of every abandoned branch, found by shutdown_test).
+  std::vector<ProcessHandle> children;
   mailbox_.close();
   {
     std::lock_guard lock(control_);
-    if (children_) {  // the list changes under control_ only
-      for (ProcessHandle& child : children_->list) dropped_children.push_back(std::move(child));
-      children_->list.clear();
-    }
+    if (children_) children.swap(children_->list);  // the list changes under control_ only
     const auto s = static_cast<Status>(status_.load(std::memory_order_relaxed));  // written under control_
     was_alive = s != Status::stopped;
     set_status(Status::stopped);

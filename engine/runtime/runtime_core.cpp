@@ -385,24 +385,14 @@ ShutdownReport RuntimeCore::shutdown(std::chrono::milliseconds deadline) {
   }
 
   std::vector<ProcessHandle> remaining = live_processes();
-  const std::size_t abandoned_count = remaining.size();
   if (!remaining.empty()) abandoned_.store(true, std::memory_order_release);  // pairs with run_slice()
-  const std::size_t busy_workers = scheduler_->stop(until);
+  scheduler_->stop(until);
   if (timer_thread_) timer_thread_->stop();
-  std::vector<ProcessHandle> dropped;  // the anchors that go now: children lists, then the table
-  for (auto& p : remaining) p->abandon(dropped);
-  if (busy_workers > 0) {
-    // A detached worker may still be inside one of these, or hold a queue entry without
-    // a reference (work_stealing.cpp step 10): the anchors go when the last one leaves.
-    // `remaining` covers the table: it starts from its snapshot.
-    for (auto& p : remaining) dropped.push_back(std::move(p));
-    scheduler_->keep_until_workers_exit(std::move(dropped));
-  }
-  dropped.clear();
+  for (auto& p : remaining) p->abandon();
   table_->clear();
 
   report_.stopped = static_cast<std::size_t>(counters_->sum(Counter::retired) - retired_before);
-  report_.abandoned = abandoned_count;
+  report_.abandoned = remaining.size();
   report_.messages_discarded = static_cast<std::size_t>(counters_->sum(Counter::discarded) - discarded_before);
   report_.elapsed = std::chrono::steady_clock::now() - started;
   shut_down_ = true;

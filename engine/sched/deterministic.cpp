@@ -29,15 +29,13 @@ class Deterministic final : public Scheduler {
  public:
   explicit Deterministic(std::uint64_t seed) : rng_state_(seed) {}
   ~Deterministic() override {
-    for (ProcessCore* p : ready_) p->drop_entry();
+    for (ProcessCore* p : ready_) p->release();
   }
 
   void enqueue(ProcessCore* p) override {
     std::lock_guard lock(mutex_);
     if (stopped_) return;  // after shutdown nothing runs; holding a ref would leak a cycle
-    // Always counted: this driver is for tests, and a counted entry keeps it independent of
-    // anchors (ProcessCore::open_entry()); the work-stealing scheduler saves the count.
-    p->open_entry(/*counted=*/true);
+    p->retain();
     ready_.push_back(p);
   }
 
@@ -51,28 +49,13 @@ class Deterministic final : public Scheduler {
       ready_[i] = ready_.back();
       ready_.pop_back();
     }
-    ProcessCore::TurnEnd end;
+    bool again;
     {
       EngineThreadScope engine_thread;
-      end = p->run_slice(1);
+      again = p->run_slice(1);
     }
-    switch (end) {
-      case ProcessCore::TurnEnd::again: {
-        std::unique_lock lock(mutex_);
-        if (!stopped_) {
-          ready_.push_back(p);  // the same entry, still counted
-          return true;
-        }
-        lock.unlock();
-        p->drop_entry();  // stopped meanwhile: nothing runs again
-        return true;
-      }
-      case ProcessCore::TurnEnd::left_release:
-        p->release();  // the entry's reference (the process may be freed here)
-        return true;
-      case ProcessCore::TurnEnd::left:
-        return true;
-    }
+    if (again) enqueue(p);
+    p->release();
     return true;
   }
 
@@ -83,7 +66,7 @@ class Deterministic final : public Scheduler {
       stopped_ = true;
       leftover.swap(ready_);
     }
-    for (ProcessCore* p : leftover) p->drop_entry();
+    for (ProcessCore* p : leftover) p->release();
     return 0;
   }
 

@@ -9,9 +9,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <vector>
-
-#include "phyx/detail/process_core.hpp"
 
 namespace phyx::detail {
 
@@ -23,17 +20,13 @@ class Scheduler {
  public:
   virtual ~Scheduler() = default;
   /// Any thread. `p` had its scheduled_ flag set by the caller: it is in no queue now.
-  /// The entry holds a reference only where the scheduler needs one (open_entry()).
+  /// The scheduler holds a reference until the slice that runs it ends.
   virtual void enqueue(ProcessCore* p) = 0;
   /// Deterministic only: runs one step of one runnable process. False if none is runnable.
   virtual bool run_one() { return false; }
   /// Stops the workers after their current slice; waits for them until `deadline`
   /// (steady clock). Returns the number of workers still busy at the deadline (detached).
   virtual std::size_t stop(std::chrono::steady_clock::time_point deadline) = 0;
-  /// Shutdown, after stop() returned non-zero: `anchors` (the references shutdown would
-  /// drop) are kept until the detached workers have left, since one may still be inside
-  /// those processes or hold entries for them without a reference. Default: dropped now.
-  virtual void keep_until_workers_exit(std::vector<ProcessHandle> anchors) { (void)anchors; }
   /// Any thread: workers parked right now (a snapshot, for tests of the parking protocol).
   virtual unsigned parked_workers() const { return 0; }
   /// Any thread: worker threads started (0 = deterministic: the caller drives).

@@ -40,33 +40,25 @@
 //     not once per spawn.
 //  9. Systematic mode (-DPHYX_SYSTEMATIC=ON, sched/choices.hpp): one worker, and at each
 //     turn the seed picks the budget and where to look first (LIFO, local or global).
-// References (step 10; ProcessCore::open_entry()):
-// 10. A queued process is kept alive by its anchor, not by its entry. A process that has
-//     not finished is held by the runtime's table (top level) or its parent's list (a
-//     child), and only two things drop that anchor:
-//     a. its own finish_stop(), inside a turn: first it makes the entry running it hold a
-//        reference, and marks itself unanchored, so every later entry takes one too
-//        (open_entry() reads the mark, written by the previous holder of `scheduled`);
-//     b. shutdown, after stop(): the workers have left (their queues drained), or, for
-//        workers it detached, it hands the anchors to keep_until_workers_exit() and the
-//        last detached worker to leave drops them, after draining its own queues.
-//     So a wake-up and a turn touch no reference count (before: one locked increment at
-//     enqueue and one decrement after the turn, ~15 % of `ring`'s samples). A turn that
-//     ends with the entry holding a reference (TurnEnd::left_release) releases it; that
-//     can free the process, whose destructor can enqueue into our LIFO slot, which the
-//     loop looks at next. The deterministic scheduler always counts its entries.
-//     Rejected: a worker keeping the references of its last 4 turns and reusing them for
-//     an enqueue of the same process (session 8): it served ping-pong, but a ring of 1,000
-//     never hit it; folding the reference into the lane word as Tokio folds it into the
-//     task state: the word has no bits left (engine/mailbox/lane_word.hpp); publishing the
-//     process a worker runs so that stop() could pin it: a StoreLoad per turn.
+// References (every queued process is held by one, taken at enqueue, given back after
+// its turn):
+// 10. A worker keeps the reference of a process whose turn it just ended (`held`, the last
+//     kHeldRefs of them) instead of dropping it, and an enqueue on that worker of a held
+//     process uses the held reference instead of taking one. Two processes trading
+//     messages on one worker (ping-pong, an ask and its answer) then touch no reference
+//     count at all: each one's turn ends before the other sends to it. The oldest held
+//     reference is dropped when a new one needs its place, and all of them before the
+//     worker searches (so a stopped process is freed when its worker runs dry, not kept
+//     for as long as the runtime is idle) and when the worker leaves. A dropped reference
+//     can be a process's last, and its destructor can enqueue (a failed ask's continuation
+//     sends): after dropping, the worker looks at its own queues again before searching.
 // Timers (step 11): a worker stages the long timers it starts (every ask's timeout) instead
 // of handing each to the timer thread (timer/timer_service.hpp step 0), and flushes its
 // stage after a turn once the driver's epoch says it has waited long enough, before it
 // searches or parks, and when it leaves.
-// Invariants: a process is in at most one queue or slot (its scheduled_ flag); a queued
-// process is anchored, or its entry holds a reference (step 10); only the owner touches
-// its LIFO slot.
+// Invariants: a process is in at most one queue or slot (its scheduled_ flag); the
+// scheduler holds one reference per queued process, and each worker at most kHeldRefs
+// more (step 10); only the owner touches its LIFO slot and its held references.
 // Rejected: one global queue under a mutex (every push and pop contends, and ping-pong
 // crosses cores on every message: it was this runtime's first scheduler, 1.2 M msg/s on
 // ping-pong against 11 M now); Chase-Lev (see local_queue.hpp);
@@ -74,6 +66,7 @@
 // worker is enough: parking is off the hot path).
 #include <concurrentqueue.h>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <memory>
@@ -106,6 +99,7 @@ constexpr unsigned kLifoStreak = 3;      // consecutive LIFO turns before the sl
 // 0.81-1.14 M/s against 1.00-1.22 M/s with 8, 9 rounds side by side; idle-cpu 0.02 ->
 // 0.06 % of a core, still far under its 1 % bound).
 constexpr unsigned kSearchRounds = 8;
+constexpr std::size_t kHeldRefs = 4;      // references a worker keeps after turns (step 10)
 
 class WorkStealing;
 
@@ -113,6 +107,8 @@ struct Worker {
   unsigned index = 0;
   LocalQueue<ProcessCore> local;
   ProcessCore* lifo = nullptr;  // owner only
+  std::array<ProcessCore*, kHeldRefs> held{};  // owner only: references kept after turns (step 10)
+  std::size_t held_next = 0;                   // the slot the next kept reference goes to
   TimerStage* timer_stage = nullptr;           // owner only: its staged timers (step 11)
   unsigned lifo_streak = 0;
   unsigned tick = 0;
@@ -166,12 +162,12 @@ class WorkStealing final : public Scheduler {
     WorkerSlot& slot = current_slot();
     if (slot.scheduler == this) {
       Worker& w = *slot.worker;
-      p->open_entry(/*counted=*/false);  // step 10: counted only once the anchor is gone
+      if (!take_held(w, p)) p->retain();  // given back after the turn that runs it (step 10)
       ProcessCore* displaced = std::exchange(w.lifo, p);
       if (displaced == nullptr) return;  // this worker runs it next: nobody to wake
       push_local(w, displaced);
     } else {
-      p->open_entry(/*counted=*/false);  // step 10
+      p->retain();  // given back after the turn that runs it
       global_.enqueue(p);
       if (stopping_.load(std::memory_order_seq_cst)) {  // raced with stop(): its drain may be over
         drain_global();
@@ -218,24 +214,45 @@ class WorkStealing final : public Scheduler {
     return busy;
   }
 
-  void keep_until_workers_exit(std::vector<ProcessHandle> anchors) override {
-    std::unique_lock lock(stop_mutex_);
-    if (exited_ == workers_.size()) return;  // all gone: `anchors` is dropped on return
-    // Step 10: a detached worker may still be inside one of these processes, or hold its
-    // entry in its queues; the last one to leave drops them (work()'s end).
-    for (ProcessHandle& p : anchors) graveyard_.push_back(std::move(p));
-  }
-
  private:
   void drain_global() {
     ProcessCore* p;
-    while (global_.try_dequeue(p)) p->drop_entry();
+    while (global_.try_dequeue(p)) p->release();
   }
 
   void push_local(Worker& w, ProcessCore* p) {
     if (w.local.push_back(p, w.overflow)) return;
     global_.enqueue_bulk(w.overflow.begin(), w.overflow.size());
     w.overflow.clear();
+  }
+
+  /// Step 10: the turn that ran `p` ended on `w`; keep its reference.
+  static void hold(Worker& w, ProcessCore* p) noexcept {
+    ProcessCore* oldest = std::exchange(w.held[w.held_next], p);
+    w.held_next = (w.held_next + 1) % kHeldRefs;
+    if (oldest != nullptr) oldest->release();
+  }
+  /// Step 10: true when `w` held a reference of `p`, now the caller's.
+  static bool take_held(Worker& w, ProcessCore* p) noexcept {
+    for (ProcessCore*& h : w.held) {
+      if (h == p) {
+        h = nullptr;
+        return true;
+      }
+    }
+    return false;
+  }
+  /// True when it dropped any: the last reference of a process runs its destructor, which
+  /// can fail asks whose continuations send, and so enqueue here (into our LIFO slot).
+  static bool drop_held(Worker& w) noexcept {
+    bool dropped = false;
+    for (ProcessCore*& h : w.held) {
+      if (h != nullptr) {
+        std::exchange(h, nullptr)->release();  // the slot is empty first: release may re-enter enqueue
+        dropped = true;
+      }
+    }
+    return dropped;
   }
 
   /// Step 7.
@@ -367,19 +384,9 @@ class WorkStealing final : public Scheduler {
   }
 
   void run_turn(Worker& w, ProcessCore* p) {
-    switch (p->run_slice(choices_ != nullptr ? choices_->budget(kBudget) : kBudget)) {
-      case ProcessCore::TurnEnd::again:
-        push_local(w, p);  // the budget ran out: back of the queue, others first
-        break;
-      case ProcessCore::TurnEnd::left_release:
-        // Step 10: the process had lost its anchor. This can free it, and its destructor
-        // can enqueue (a failed ask's continuation sends): into our LIFO slot, which the
-        // loop looks at next.
-        p->release();
-        break;
-      case ProcessCore::TurnEnd::left:
-        break;  // not ours any more: not touched again
-    }
+    const bool again = p->run_slice(choices_ != nullptr ? choices_->budget(kBudget) : kBudget);
+    if (again) push_local(w, p);  // the budget ran out: back of the queue, others first
+    else hold(w, p);
     // Step 11: the timers this worker staged go to the driver once they have waited a
     // period or two (timer_service.hpp step 0a); two relaxed loads when nothing is due.
     if (w.timer_stage != nullptr && w.timer_stage->service()->stage_wants_flush(*w.timer_stage)) {
@@ -418,6 +425,10 @@ class WorkStealing final : public Scheduler {
         run_turn(w, p);
         continue;
       }
+      // Step 10: nothing local to run; a stopped process is freed now. What its destructor
+      // enqueued went to our LIFO slot, which no search looks at and no thief can take:
+      // look again before searching (the chaos soak found a process stranded there).
+      if (drop_held(w)) continue;
       // Step 11: nothing staged is left behind while we search or sleep (so an idle
       // runtime's timer thread sleeps deeply). Flushing frees nodes and enqueues nothing.
       if (w.timer_stage != nullptr) rt_.flush_timer_stage(*w.timer_stage);
@@ -440,20 +451,15 @@ class WorkStealing final : public Scheduler {
       searching = park(w, e0);
     }
     if (searching) searching_.fetch_sub(1, std::memory_order_seq_cst);  // pairs with wake_one()'s load
-    // Leaving: drop the entries never run (every process is stopped now). A ref-less
-    // entry's process is still anchored here: shutdown drops anchors only after stop()
-    // (step 10), or, if it detached us, keeps them until the last of us has left.
-    if (w.lifo != nullptr) std::exchange(w.lifo, nullptr)->drop_entry();
-    w.local.drain([](ProcessCore* p) { p->drop_entry(); });
+    // Leaving: drop our references to what was never run (every process is stopped now).
+    if (w.lifo != nullptr) std::exchange(w.lifo, nullptr)->release();
+    w.local.drain([](ProcessCore* p) { p->release(); });
+    drop_held(w);
     if (w.timer_stage != nullptr) rt_.flush_timer_stage(*w.timer_stage);  // step 11: the driver's now
     current_slot() = WorkerSlot{};
-    std::vector<ProcessHandle> anchors;  // dropped after the lock: destructors may enqueue
-    {
-      std::lock_guard lock(stop_mutex_);
-      ++exited_;
-      if (exited_ == workers_.size()) anchors.swap(graveyard_);
-      exited_cv_.notify_all();
-    }
+    std::lock_guard lock(stop_mutex_);
+    ++exited_;
+    exited_cv_.notify_all();
   }
 
   RuntimeCore& rt_;                   // owns this scheduler; workers keep it alive (keep_credits.hpp)
@@ -473,9 +479,6 @@ class WorkStealing final : public Scheduler {
   std::mutex stop_mutex_;
   std::condition_variable exited_cv_;
   std::size_t exited_ = 0;
-  // Under stop_mutex_: anchors that shutdown dropped while a detached worker was still
-  // busy (keep_until_workers_exit()); the last worker to leave drops them (step 10).
-  std::vector<ProcessHandle> graveyard_;
   bool stopped_ = false;
 };
 

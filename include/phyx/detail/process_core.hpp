@@ -31,7 +31,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "phyx/detail/mailbox.hpp"
@@ -175,45 +174,11 @@ class ProcessCore {
   /// Number of queued user messages. Any thread; lock-free; a snapshot.
   std::size_t queued() const noexcept { return mailbox_.queued(); }
 
-  // ---- the run-queue entry (engine/sched/README.md, "Run entries without a reference") --
-  // A process that has not finished is held by its anchor (the runtime's table for a
-  // top-level process, its parent's list for a child), and only its own finish_stop() or
-  // the end of shutdown drops that anchor. So the entry that queues it needs no reference
-  // of its own, and the two locked operations per wake-up (take one at enqueue, drop it
-  // after the turn) are saved. The entry holds one only once the anchor is gone.
-  // `entry_ref_` and `unanchored_` are plain fields of the `scheduled` bit's holder: the
-  // CAS that sets the bit (acquire) orders them after the previous holder's idle CAS
-  // (release), as for `phase_`.
-
-  /// How a turn ended (run_slice()).
-  enum class TurnEnd : std::uint8_t {
-    again,         // the budget ran out: still scheduled; queue the same entry again
-    left,          // no longer this entry's (idle, or abandoned at shutdown): forget it
-    left_release,  // as `left`, and the entry held a reference: release it now
-  };
-  /// The thread that set `scheduled` (a scheduler's enqueue), before the process can run:
-  /// opens its entry, with a reference when `counted` or when the anchor is gone. May
-  /// take one reference (one locked increment); never blocks, never allocates.
-  void open_entry(bool counted) noexcept {
-    entry_ref_ = counted || unanchored_;
-    if (entry_ref_) retain();
-  }
-  /// A scheduler dropping an entry it will never run (drained at stop): releases the
-  /// entry's reference if it held one. The process may be destroyed here.
-  void drop_entry() noexcept {
-    if (!entry_ref_) return;
-    entry_ref_ = false;
-    release();
-  }
-
-  /// Worker: runs up to `budget` steps of the entry it dequeued. After `left` or
-  /// `left_release` the caller must not touch the process again (another worker may run
-  /// it at once), except to release the entry's reference.
-  TurnEnd run_slice(unsigned budget);
-  /// Runtime, at the end of shutdown: forces an abandoned process to `stopped`. Its
-  /// references to its children are moved into `dropped_children` (the caller drops them
-  /// once no worker can be inside those children).
-  void abandon(std::vector<ProcessHandle>& dropped_children) noexcept;
+  /// Worker: runs up to `budget` steps. Returns true when the process still has work and
+  /// must be scheduled again (its `scheduled_` flag stays set).
+  bool run_slice(unsigned budget);
+  /// Runtime, at the end of shutdown: forces an abandoned process to `stopped`.
+  void abandon() noexcept;
 
  protected:
   /// Hooks supplied by TypedProcess; called only from run_slice().
@@ -359,12 +324,8 @@ class ProcessCore {
   // Guarded by control_ (never taken by a send or by message handling).
   bool stop_requested_ : 1 = false;
   bool abandoned_ : 1 = false;  // forced to stopped at the shutdown deadline
-  // Touched only by the holder of the mailbox's `scheduled` bit: the thread inside
-  // run_slice(), or the one enqueueing the process (open_entry()). One byte, so that an
-  // idle process still packs into its allocation class.
-  Phase phase_ : 5 = Phase::init_pending;
-  bool entry_ref_ : 1 = false;   // the current run-queue entry holds a reference
-  bool unanchored_ : 1 = false;  // finish_stop() let go of the anchor: every entry must hold one
+  // Touched only by the thread inside run_slice().
+  Phase phase_ = Phase::init_pending;
 
   Mailbox mailbox_{true};  // scheduled from birth: the process runs its init first
 
