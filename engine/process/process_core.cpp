@@ -105,6 +105,7 @@ bool ProcessCore::send_user(Envelope* e, Origin origin) {
     }
     rt.count(Counter::refused_full);
     rt.count(Counter::dead_letters);
+    thread_context().refused_full = true;
     if (telemetry) rt.deliver_events();
     if (e->ask != nullptr) e->ask->fail(std::make_exception_ptr(ProcessError("Failed to send ask message", id_)));
     delete e;
@@ -276,6 +277,7 @@ ProcessCore::RareState& ProcessCore::rare_state() {
 
 bool ProcessCore::run_slice(unsigned budget) {
   CurrentProcessScope current(this);
+  ThreadContext& tc = thread_context();
   for (unsigned step = 0; step < budget; ++step) {
     if (runtime_->abandoned_.load(std::memory_order_acquire)) return false;  // pairs with shutdown()'s release
     if (MailNode* node = mailbox_.pop_system()) {
@@ -295,7 +297,11 @@ bool ProcessCore::run_slice(unsigned budget) {
     }
     if (taken == Mailbox::Take::message) {
       runtime_->yield_point();  // systematic mode: in hand, not yet handled
+      tc.refused_full = false;
       handle_user(user);
+      // Backpressure: a handler that met a full mailbox ends the turn, so the process it
+      // could not reach gets a worker sooner (see the process README, "Backpressure").
+      if (tc.refused_full) return true;
     } else if (taken == Mailbox::Take::busy) {
       return true;  // a sender is evicting at the head for an instant: let others run meanwhile
     } else if (phase_ == Phase::init_pending) {

@@ -25,6 +25,9 @@ struct ThreadContext {
   KeepCredits* keeps = nullptr;        // a worker's keeps on its runtime (runtime/keep_credits.hpp)
   IdBlock* ids = nullptr;              // a worker's process ids (runtime/id_blocks.hpp)
   TimerStage* timer_stage = nullptr;   // a worker's staged timers (timer/timer_service.hpp step 0)
+  // The running handler had a send refused by a full lane: its turn ends (sched/README.md,
+  // "Backpressure"). Cleared before each handler, read after it.
+  bool refused_full = false;
 };
 
 ThreadContext& thread_context() noexcept;

@@ -299,3 +299,128 @@ TEST_CASE("held references (step 10): two processes that traded messages and sto
   rt.shutdown(5s);
   check_laws(rt);
 }
+
+namespace {
+
+// A server that holds every reply until Release answers them all.
+struct Hold {
+  phyx::Reply<int> reply;
+};
+struct Release {};
+using HolderMsg = std::variant<Hold, Release>;
+
+struct FullCtx {
+  phyx::ProcessRef<HolderMsg> holder;
+};
+struct Retry {};
+struct RetryCtx {
+  phyx::ProcessRef<int> target;
+  std::shared_ptr<std::promise<void>> through;
+};
+struct Step {
+  int k;
+};
+struct StepCtx {
+  int last;
+  const phyx::Runtime* rt;
+  std::shared_ptr<std::promise<std::uint64_t>> refused_at_last;  // read by the last step
+};
+
+}  // namespace
+
+TEST_CASE("backpressure: a handler whose send a full mailbox refuses ends its process's turn") {
+  // One worker, four processes. `full` has a one-message lane; its handler of message 1
+  // awaits a reply that `holder` keeps until Release, and it takes no message meanwhile,
+  // so message 2 fills its lane. `retrier` sends to it and, refused, sends itself Retry to
+  // try again; `stepper` sends itself kSteps messages. If a refusal did not end the
+  // retrier's turn, each of its turns would spend its whole budget on refusals (about as
+  // many refusals as the stepper's steps over the run); ended, each turn costs one.
+  phyx::Runtime rt(threads(1));
+  auto holder = rt.spawn(phyx::ProcessSpec<HolderMsg, std::vector<phyx::Reply<int>>>{
+      .name = "holder",
+      .init = [](const phyx::Empty&) { return std::vector<phyx::Reply<int>>{}; },
+      .handle =
+          [](std::vector<phyx::Reply<int>>& held, HolderMsg& m, auto&) {
+            if (auto* h = std::get_if<Hold>(&m)) held.push_back(std::move(h->reply));
+            if (std::holds_alternative<Release>(m)) {
+              for (auto& r : held) r(0);
+              held.clear();
+            }
+          },
+  });
+  auto full = rt.spawn(phyx::ProcessSpec<int, int, FullCtx>{
+                           .name = "full",
+                           .init = [](const FullCtx&) { return 0; },
+                           .handle = [](int&, int& m, auto& tools) -> phyx::Task<void> {
+                             if (m != 1) co_return;
+                             co_await tools.ctx().holder.template ask<int>(
+                                 [](phyx::Reply<int> r) { return HolderMsg{Hold{std::move(r)}}; },
+                                 60'000ms);
+                           },
+                           .max_inbox = 1,
+                       },
+                       FullCtx{holder});
+  REQUIRE(full.send(1));
+  // Message 2 is accepted once message 1 is in hand (the lane holds one).
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  bool second = false;
+  while (!(second = full.send(2)) && std::chrono::steady_clock::now() < until)
+    std::this_thread::yield();
+  REQUIRE(second);
+  const std::uint64_t refused_before = rt.stats().refused_full;
+
+  auto through = std::make_shared<std::promise<void>>();
+  auto got_through = through->get_future();
+  auto retrier = rt.spawn(phyx::ProcessSpec<Retry, int, RetryCtx>{
+                              .name = "retrier",
+                              .init = [](const RetryCtx&) { return 0; },
+                              .handle =
+                                  [](int&, Retry&, auto& tools) {
+                                    if (tools.ctx().target.send(3)) {
+                                      tools.ctx().through->set_value();
+                                    } else {
+                                      tools.self().send(Retry{});
+                                    }
+                                  },
+                          },
+                          RetryCtx{full, through});
+  constexpr int kSteps = 20 * 128;  // 20 turns of the full budget
+  auto done = std::make_shared<std::promise<std::uint64_t>>();
+  auto stepped = done->get_future();
+  auto stepper = rt.spawn(
+      phyx::ProcessSpec<Step, int, StepCtx>{
+          .name = "stepper",
+          .init = [](const StepCtx&) { return 0; },
+          .handle =
+              [](int&, Step& s, auto& tools) {
+                if (s.k == tools.ctx().last) {
+                  // Read here: after the last step the retrier runs alone.
+                  tools.ctx().refused_at_last->set_value(tools.ctx().rt->stats().refused_full);
+                } else {
+                  tools.self().send(Step{s.k + 1});
+                }
+              },
+      },
+      StepCtx{kSteps, &rt, done});
+  // Both start from one handler, so both are in the worker's own queue (the injection
+  // queue, looked at less often, would let the retrier run alone for a while).
+  auto starter = rt.spawn(phyx::ProcessSpec<int, int>{
+      .name = "starter",
+      .init = [](const phyx::Empty&) { return 0; },
+      .handle =
+          [retrier, stepper](int&, int&, auto&) {
+            retrier.send(Retry{});
+            stepper.send(Step{0});
+          },
+  });
+  REQUIRE(starter.send(0));
+  REQUIRE(stepped.wait_for(30s) == std::future_status::ready);
+  const std::uint64_t refused = stepped.get() - refused_before;
+  INFO("refusals while the stepper took " << kSteps << " steps: " << refused);
+  CHECK(refused >= 1);              // the retrier did run
+  CHECK(refused < kSteps / 8);      // a turn per refusal, not a budget of refusals per turn
+  REQUIRE(holder.send(Release{}));  // full takes 2, then the retrier's 3 gets through
+  REQUIRE(got_through.wait_for(30s) == std::future_status::ready);
+  rt.shutdown(5s);
+  check_laws(rt);
+}
