@@ -300,7 +300,7 @@ bool ProcessCore::run_slice(unsigned budget) {
       tc.refused_full = false;
       handle_user(user);
       // Backpressure: a handler that met a full mailbox ends the turn, so the process it
-      // could not reach gets a worker sooner (see the process README, "Backpressure").
+      // could not reach gets a worker sooner (engine/sched/README.md, "Backpressure").
       if (tc.refused_full) return true;
     } else if (taken == Mailbox::Take::busy) {
       return true;  // a sender is evicting at the head for an instant: let others run meanwhile
