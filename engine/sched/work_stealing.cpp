@@ -457,9 +457,18 @@ class WorkStealing final : public Scheduler {
     drop_held(w);
     if (w.timer_stage != nullptr) rt_.flush_timer_stage(*w.timer_stage);  // step 11: the driver's now
     current_slot() = WorkerSlot{};
-    std::lock_guard lock(stop_mutex_);
-    ++exited_;
-    exited_cv_.notify_all();
+    bool last;
+    {
+      std::lock_guard lock(stop_mutex_);
+      last = ++exited_ == workers_.size();
+      exited_cv_.notify_all();
+    }
+    // The last worker to leave empties the global queue. stop() drains it only when every
+    // worker left in time; when it detached us (a shutdown whose deadline had already
+    // passed detaches even workers that were about to leave), entries left there kept
+    // their processes, and through them the runtime, alive for good (ASan, session 11).
+    // Safe beside stop()'s own drain or a racing enqueuer's: each entry is dequeued once.
+    if (last) drain_global();
   }
 
   RuntimeCore& rt_;                   // owns this scheduler; workers keep it alive (keep_credits.hpp)
