@@ -390,6 +390,8 @@ void ProcessCore::enter_suspended(std::unique_ptr<SuspendedHandler> h, Envelope*
   r.suspended_from = phase_;
   phase_ = Phase::suspended;
   mailbox_.set_wants_user(false);
+  std::lock_guard lock(control_);  // publishes r.suspended_type to abandon()
+  suspended_uncounted_ = true;
 }
 
 void ProcessCore::resume_handler() {
@@ -409,6 +411,17 @@ void ProcessCore::resume_handler() {
   phase_ = r.suspended_from;
   if (phase_ == Phase::running || phase_ == Phase::draining) mailbox_.set_wants_user(true);
   for (SysMsg& m : std::exchange(r.deferred, {})) post_system(std::move(m));  // in arrival order
+  bool ours;
+  {
+    std::lock_guard lock(control_);
+    ours = suspended_uncounted_;
+    suspended_uncounted_ = false;
+  }
+  if (!ours) {  // shutdown abandoned us meanwhile and counted the message as discarded
+    DropContextScope ctx(DropContext::stopping);
+    delete e;
+    return;
+  }
   if (failure) {
     fail_message(e, r.suspended_type, std::move(failure));
   } else {
@@ -420,7 +433,18 @@ void ProcessCore::drop_suspended() noexcept {
   if (!rare_) return;
   DropContextScope ctx(DropContext::stopping);  // a Reply in the frame or the message: StoppedError
   rare_->suspended.reset();  // the frame before the message it may refer to
+  if (suspended_uncounted_) {  // not abandoned: counted here (sole owner, no lock needed)
+    suspended_uncounted_ = false;
+    count_suspended_discarded();
+  }
   delete std::exchange(rare_->suspended_message, nullptr);
+}
+
+void ProcessCore::count_suspended_discarded() noexcept {
+  RuntimeCore& rt = *runtime_;
+  rt.count(Counter::discarded);
+  rt.count(Counter::dead_letters);
+  if (rt.telemetry_on()) rt.emit_dead_letter(this, "stopped", rare_->suspended_type);
 }
 
 void ProcessCore::post_resume() { post_system(SysMsg{SysKind::resume, {}}); }
@@ -803,6 +827,12 @@ void ProcessCore::abandon() noexcept {
     was_alive = s != Status::stopped;
     set_status(Status::stopped);
     abandoned_ = true;
+    // A handler suspended for good keeps its message (the frame may refer to it; a
+    // detached worker may even be resuming it): counted as discarded now, freed with us.
+    if (suspended_uncounted_) {
+      suspended_uncounted_ = false;
+      count_suspended_discarded();
+    }
     stop_requested_ = true;  // a later stop() returns the completed future below
     if (!stop_) stop_ = std::make_unique<StopState>();
     if (!stop_->done) stop_->done = std::make_shared<FutureState<void>>();

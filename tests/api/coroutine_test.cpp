@@ -9,6 +9,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -364,8 +365,12 @@ TEST_CASE(
     d.rt.run_until_idle();
     report = d.rt.shutdown(50ms);  // the ManualClock never moves: the sleep never ends
     CHECK(client.status() == phyx::Status::stopped);
+    // The message the handler held is counted once, as discarded at the abandonment.
+    CHECK(d.rt.stats().discarded == 1);
+    check_laws(d.rt);
   }
   CHECK(report.abandoned == 1);
+  CHECK(report.messages_discarded == 1);
   CHECK(*log == Log{"init", "nap at 0"});
 }
 
@@ -412,6 +417,40 @@ TEST_CASE("a coroutine handler that never suspends behaves as a plain handler") 
   for (int i = 0; i < 10; ++i) p.send(Inc{});
   CHECK(d.rt.run_until_idle() == 10);
   check_laws(d.rt);
+}
+
+TEST_CASE(
+    "on 2 workers, 100 handlers asleep for an hour are abandoned at shutdown; each message counts "
+    "once") {
+  // Each sleeper holds its message in a handler suspended in tools.sleep(1h); shutdown's
+  // stops wait for those handlers (SPEC 14.3) until the deadline, then abandon them. Every
+  // held message is counted as discarded, once, so the laws hold when shutdown returns.
+  const int n = 100;
+  phyx::Runtime rt(phyx::RuntimeOptions{.clock = phyx::create_system_clock(), .workers = 2});
+  auto asleep = std::make_shared<std::atomic<int>>(0);
+  auto spec = phyx::share(phyx::ProcessSpec<int, int, std::shared_ptr<std::atomic<int>>>{
+      .name = "sleeper",
+      .init = [](const std::shared_ptr<std::atomic<int>>&) { return 0; },
+      .handle = [](int&, int&, auto& tools) -> phyx::Task<void> {
+        tools.ctx()->fetch_add(1, std::memory_order_release);  // pairs with the test's acquire
+        co_await tools.sleep(1h);
+      },
+  });
+  std::vector<phyx::ProcessRef<int>> sleepers;
+  for (int i = 0; i < n; ++i) sleepers.push_back(rt.spawn(spec, asleep));
+  for (auto& s : sleepers) REQUIRE(s.send(1));
+  // A bounded wait until every handler has started (a stop that arrives before its
+  // co_await is deferred all the same: the handler is in hand either way).
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (asleep->load(std::memory_order_acquire) < n && std::chrono::steady_clock::now() < until) {
+    std::this_thread::yield();
+  }
+  REQUIRE(asleep->load(std::memory_order_acquire) == n);
+  const auto report = rt.shutdown(200ms);
+  CHECK(report.abandoned == static_cast<std::size_t>(n));
+  CHECK(report.messages_discarded == static_cast<std::size_t>(n));
+  CHECK(rt.stats().discarded == static_cast<std::uint64_t>(n));
+  check_laws(rt);
 }
 
 TEST_CASE("10,000 processes each awaiting an ask to one server all complete, on 2 workers") {

@@ -252,6 +252,9 @@ class ProcessCore {
   void finish_message(Envelope* e, std::string_view type, std::int64_t started_ns);
   void fail_message(Envelope* e, std::string_view type, std::exception_ptr error);
   void enter_suspended(std::unique_ptr<SuspendedHandler> h, Envelope* e, std::string_view type, std::int64_t started_ns);
+  /// Counts the suspended handler's message as discarded (stats, dead letter). The caller
+  /// has just cleared suspended_uncounted_.
+  void count_suspended_discarded() noexcept;
   void resume_handler();
   void do_init();
   void crash(std::string error);
@@ -324,6 +327,10 @@ class ProcessCore {
   // Guarded by control_ (never taken by a send or by message handling).
   bool stop_requested_ : 1 = false;
   bool abandoned_ : 1 = false;  // forced to stopped at the shutdown deadline
+  // A suspended coroutine handler's message is not yet counted (handled, crashed or
+  // discarded): set when the handler suspends; whoever clears it counts the message once,
+  // the handler's end or shutdown's abandon(), which may run beside a detached worker.
+  bool suspended_uncounted_ : 1 = false;
   // Touched only by the thread inside run_slice().
   Phase phase_ = Phase::init_pending;
 
