@@ -815,6 +815,7 @@ void ProcessCore::finish_stop() {
 void ProcessCore::abandon() noexcept {
   std::shared_ptr<FutureState<void>> done;
   bool was_alive;
+  bool count_suspended;
   // Our references to our children, dropped below, after the lock. An abandoned child never
   // reaches finish_stop(), so it keeps its reference to us: without this, the two would
   // hold each other for ever (a leak of every abandoned branch, found by shutdown_test).
@@ -828,17 +829,17 @@ void ProcessCore::abandon() noexcept {
     set_status(Status::stopped);
     abandoned_ = true;
     // A handler suspended for good keeps its message (the frame may refer to it; a
-    // detached worker may even be resuming it): counted as discarded now, freed with us.
-    if (suspended_uncounted_) {
-      suspended_uncounted_ = false;
-      count_suspended_discarded();
-    }
+    // detached worker may even be resuming it): claimed here, counted as discarded below
+    // (after the lock: the dead letter reaches the user's sink), freed with us.
+    count_suspended = suspended_uncounted_;
+    suspended_uncounted_ = false;
     stop_requested_ = true;  // a later stop() returns the completed future below
     if (!stop_) stop_ = std::make_unique<StopState>();
     if (!stop_->done) stop_->done = std::make_shared<FutureState<void>>();
     done = stop_->done;
   }
   if (was_alive) count_down_alive();
+  if (count_suspended) count_suspended_discarded();
   {
     DropContextScope ctx(DropContext::stopping);
     cancel_own_timers();
