@@ -329,12 +329,13 @@ struct StepCtx {
 }  // namespace
 
 TEST_CASE("backpressure: a handler whose send a full mailbox refuses ends its process's turn") {
-  // One worker, four processes. `full` has a one-message lane; its handler of message 1
+  // One worker, five processes. `full` has a one-message lane; its handler of message 1
   // awaits a reply that `holder` keeps until Release, and it takes no message meanwhile,
   // so message 2 fills its lane. `retrier` sends to it and, refused, sends itself Retry to
   // try again; `stepper` sends itself kSteps messages. If a refusal did not end the
   // retrier's turn, each of its turns would spend its whole budget on refusals (about as
   // many refusals as the stepper's steps over the run); ended, each turn costs one.
+  // `starter` sends the first Retry and the first Step from a handler.
   phyx::Runtime rt(threads(1));
   auto holder = rt.spawn(phyx::ProcessSpec<HolderMsg, std::vector<phyx::Reply<int>>>{
       .name = "holder",
