@@ -210,7 +210,7 @@ class WorkStealing final : public Scheduler {
         w->thread.detach();  // stuck in a handler: abandoned; it holds the core alive
       }
     }
-    if (busy == 0) drain_global();
+    // The global queue is emptied by the last worker to leave (work()'s end), joined or not.
     return busy;
   }
 
@@ -463,11 +463,12 @@ class WorkStealing final : public Scheduler {
       last = ++exited_ == workers_.size();
       exited_cv_.notify_all();
     }
-    // The last worker to leave empties the global queue. stop() drains it only when every
-    // worker left in time; when it detached us (a shutdown whose deadline had already
-    // passed detaches even workers that were about to leave), entries left there kept
-    // their processes, and through them the runtime, alive for good (ASan, session 11).
-    // Safe beside stop()'s own drain or a racing enqueuer's: each entry is dequeued once.
+    // The last worker to leave empties the global queue, the one place it is drained (but
+    // for an enqueuer that raced with stop()). stop() used to drain it itself, after joining,
+    // and so skipped it when it detached us (a shutdown whose deadline had already passed
+    // detaches even workers about to leave): the entries kept their processes, and through
+    // them the runtime, alive for good (ASan, session 11). Safe beside a racing enqueuer's
+    // drain: each entry is dequeued once. There is always a last worker (at least one).
     if (last) drain_global();
   }
 
