@@ -144,11 +144,18 @@ void systematic_yield_point(SchedulingChoices& choices) noexcept { choices.yield
 
 // ---- time ---------------------------------------------------------------------------
 
+namespace {
+// Saturates: a delay of centuries is "never", not an overflow into the past.
+std::int64_t deadline_after(std::int64_t now_ns, std::int64_t after_ms) noexcept {
+  return after_ms > (INT64_MAX - std::max<std::int64_t>(now_ns, 0)) / 1'000'000
+             ? INT64_MAX
+             : now_ns + after_ms * 1'000'000;
+}
+}  // namespace
+
 TimerId RuntimeCore::start_timer(std::int64_t after_ms, TimerNode* node) {
   const std::int64_t now = mono_ns();
-  // Saturates: a delay of centuries is "never", not an overflow into the past.
-  const std::int64_t deadline =
-      after_ms > (INT64_MAX - std::max<std::int64_t>(now, 0)) / 1'000'000 ? INT64_MAX : now + after_ms * 1'000'000;
+  const std::int64_t deadline = deadline_after(now, after_ms);
   bool wake = false;
   // Step 0 of timer_service.hpp: a worker of this runtime stages a timer that is not due
   // soon (every ask's timeout); its stage exists only when the timer thread drives.
@@ -158,6 +165,25 @@ TimerId RuntimeCore::start_timer(std::int64_t after_ms, TimerNode* node) {
                          : timers_->start(node, deadline, &wake);
   if (wake && timer_thread_) timer_thread_->poke();
   return id;
+}
+
+TimerId RuntimeCore::start_timer_at(std::int64_t deadline_ns, TimerNode* node) {
+  bool wake = false;
+  const TimerId id = timers_->start(node, deadline_ns, &wake);
+  if (wake && timer_thread_) timer_thread_->poke();
+  return id;
+}
+
+bool RuntimeCore::stage_timeout(StagedTimeout& t, std::int64_t after_ms) {
+  TimerStage* stage = thread_context().timer_stage;
+  if (stage == nullptr || stage->service() != timers_.get() || after_ms < TimerService::kStageMinMs)
+    return false;
+  const std::int64_t now = mono_ns();
+  t.staged_deadline_ns = deadline_after(now, after_ms);
+  bool wake = false;
+  timers_->stage_timeout(*stage, &t, now, &wake);
+  if (wake && timer_thread_) timer_thread_->poke();
+  return true;
 }
 
 // Called by each worker as it starts, which may be before create() has made the timer

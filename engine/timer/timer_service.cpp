@@ -30,6 +30,21 @@ void take_staged(std::atomic<TimerNode*>& head, F f) {
   }
 }
 
+// Takes a stage's whole timeout list (step 0d); the caller unstages the entries outside
+// every lock (unstage_all).
+StagedTimeout* take_timeouts(std::atomic<StagedTimeout*>& head) noexcept {
+  // acquire: pairs with the CAS of every push in stage_timeout() (one release sequence).
+  return head.exchange(nullptr, std::memory_order_acquire);
+}
+
+void unstage_all(StagedTimeout* t, bool arm) noexcept {
+  while (t != nullptr) {
+    StagedTimeout* next = t->staged_next;  // read first: unstage may free t
+    t->unstage(arm);
+    t = next;
+  }
+}
+
 }  // namespace
 
 // ---- TimerNode (timer_node.hpp, step 3 there) -----------------------------------------
@@ -65,7 +80,12 @@ TimerService::~TimerService() {
     }
     n->release();  // the service's reference; a holder may keep the shell a little longer
   };
-  for (auto& s : stages_) take_staged(s->head_, cancel_unrun);  // no worker is left to flush them
+  for (auto& s : stages_) {
+    take_staged(s->head_, cancel_unrun);  // no worker is left to flush them
+    // Step 0d: nothing in practice (every worker unstages its own as it leaves). Not armed:
+    // the service is going.
+    unstage_all(take_timeouts(s->timeouts_), false);
+  }
   wheel_.drain(cancel_unrun);
 }
 
@@ -126,21 +146,51 @@ TimerId TimerService::stage(TimerStage& s, TimerNode* n, std::int64_t deadline_n
     // exchange), and is step 0b's half of the StoreLoad pair with prepare_sleep()'s
     // announcement and look at the stages (then announce()'s seq_cst loads).
   } while (!s.head_.compare_exchange_weak(head, n, std::memory_order_seq_cst, std::memory_order_relaxed));
-  bool wake = false;
-  if (head == nullptr) {  // step 0b: the list became non-empty
-    // relaxed: hints for stage_wants_flush(), the driver's steal (step 0c) and its warmth
-    // (0b); single writer for fills_.
-    s.since_.store(stage_epoch_.load(std::memory_order_relaxed), std::memory_order_relaxed);
-    s.fills_.store(s.fills_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    wake = announce(now_ns + kStagePeriodNs);
+  // Step 0b, when the stage was empty. Every taker takes both lists, so a non-empty other
+  // list means the stage has been in use since its last take, and was announced then.
+  // relaxed: a hint, as since_ is.
+  if (head == nullptr && s.timeouts_.load(std::memory_order_relaxed) == nullptr) {
+    note_filled(s, now_ns, wake_driver);
+  } else if (wake_driver != nullptr) {
+    *wake_driver = false;
   }
-  if (wake_driver != nullptr) *wake_driver = wake;
   return id;
+}
+
+void TimerService::stage_timeout(TimerStage& s, StagedTimeout* t, std::int64_t now_ns,
+                                 bool* wake_driver) noexcept {
+  StagedTimeout* head = s.timeouts_.load(std::memory_order_relaxed);  // only the owner pushes
+  do {
+    t->staged_next = head;
+    // seq_cst: publishes the entry (its keep, deadline and link) to whoever takes the list
+    // (their acquire exchange), and is step 0b's half of the StoreLoad pair with
+    // prepare_sleep()'s announcement and look at the stages, as stage()'s CAS.
+  } while (!s.timeouts_.compare_exchange_weak(head, t, std::memory_order_seq_cst,
+                                              std::memory_order_relaxed));
+  // relaxed: a hint (see stage()).
+  if (head == nullptr && s.head_.load(std::memory_order_relaxed) == nullptr) {
+    note_filled(s, now_ns, wake_driver);
+  } else if (wake_driver != nullptr) {
+    *wake_driver = false;
+  }
+}
+
+void TimerService::note_filled(TimerStage& s, std::int64_t now_ns, bool* wake_driver) noexcept {
+  // relaxed: hints for stage_wants_flush(), the driver's steal (step 0c) and its warmth
+  // (0b); single writer for fills_.
+  s.since_.store(stage_epoch_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  s.fills_.store(s.fills_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  const bool wake = announce(now_ns + kStagePeriodNs);
+  if (wake_driver != nullptr) *wake_driver = wake;
 }
 
 void TimerService::flush_stage(TimerStage& s, bool* wake_driver) noexcept {
   bool wake = false;
   if (wake_driver != nullptr) *wake_driver = false;
+  // Step 0d first: arming a pending timeout starts its node directly (step 1), never here.
+  if (s.timeouts_.load(std::memory_order_relaxed) != nullptr) {  // only the owner pushes
+    unstage_all(take_timeouts(s.timeouts_), true);
+  }
   if (s.head_.load(std::memory_order_relaxed) == nullptr) return;  // only the owner pushes
   take_staged(s.head_, [&](TimerNode* n) {
     if (!n->is_pending()) {
@@ -157,21 +207,35 @@ void TimerService::flush_stage(TimerStage& s, bool* wake_driver) noexcept {
 }
 
 void TimerService::visit_stages(std::int64_t now_ns) {
-  std::lock_guard lock(drive_mutex_);
-  if (now_ns - stage_epoch_ns_ < kStagePeriodNs) return;
-  stage_epoch_ns_ = now_ns;
-  const std::uint64_t epoch = stage_epoch_.load(std::memory_order_relaxed) + 1;
-  stage_epoch_.store(epoch, std::memory_order_relaxed);  // single writer; read as a hint
-  std::lock_guard stages(stages_mutex_);
-  for (auto& s : stages_) {
-    // relaxed: hints; the list is handed over by the exchange.
-    if (s->head_.load(std::memory_order_relaxed) == nullptr) continue;
-    if (epoch - s->since_.load(std::memory_order_relaxed) < 3) continue;  // its owner's to flush (0a)
-    take_staged(s->head_, [this](TimerNode* n) {
-      busy_ = true;
-      link_or_drop(n);
-    });
+  // Step 0d's lists taken here, unstaged after both locks are released: unstaging may free
+  // an ask's state, whose continuations and result are the user's.
+  std::vector<StagedTimeout*> timeouts;
+  {
+    std::lock_guard lock(drive_mutex_);
+    if (now_ns - stage_epoch_ns_ < kStagePeriodNs) return;
+    stage_epoch_ns_ = now_ns;
+    const std::uint64_t epoch = stage_epoch_.load(std::memory_order_relaxed) + 1;
+    stage_epoch_.store(epoch, std::memory_order_relaxed);  // single writer; read as a hint
+    std::lock_guard stages(stages_mutex_);
+    for (auto& s : stages_) {
+      // relaxed: hints; the lists are handed over by the exchanges.
+      if (s->head_.load(std::memory_order_relaxed) == nullptr &&
+          s->timeouts_.load(std::memory_order_relaxed) == nullptr) {
+        continue;
+      }
+      const std::uint64_t waited = epoch - s->since_.load(std::memory_order_relaxed);
+      if (waited < 3) continue;  // its owner's to flush (0a)
+      take_staged(s->head_, [this](TimerNode* n) {
+        busy_ = true;
+        link_or_drop(n);
+      });
+      if (StagedTimeout* t = take_timeouts(s->timeouts_)) {
+        busy_ = true;
+        timeouts.push_back(t);
+      }
+    }
   }
+  for (StagedTimeout* t : timeouts) unstage_all(t, true);  // starts nodes on arms_ (step 1)
 }
 
 bool TimerService::stages_in_use() {
@@ -179,8 +243,10 @@ bool TimerService::stages_in_use() {
   std::lock_guard lock(stages_mutex_);
   for (auto& s : stages_) {
     const std::uint64_t fills = s->fills_.load(std::memory_order_relaxed);  // a hint (see stage())
+    // seq_cst: pair with the pushes' CAS in stage() and stage_timeout().
     in_use = in_use || fills != s->fills_seen_ ||
-             s->head_.load(std::memory_order_seq_cst) != nullptr;  // pairs with stage()'s CAS
+             s->head_.load(std::memory_order_seq_cst) != nullptr ||
+             s->timeouts_.load(std::memory_order_seq_cst) != nullptr;
     s->fills_seen_ = fills;
   }
   return in_use;
@@ -189,7 +255,11 @@ bool TimerService::stages_in_use() {
 bool TimerService::any_staged_seq_cst() {
   std::lock_guard lock(stages_mutex_);
   for (auto& s : stages_) {
-    if (s->head_.load(std::memory_order_seq_cst) != nullptr) return true;  // pairs with stage()'s CAS
+    // seq_cst: pair with the pushes' CAS in stage() and stage_timeout().
+    if (s->head_.load(std::memory_order_seq_cst) != nullptr ||
+        s->timeouts_.load(std::memory_order_seq_cst) != nullptr) {
+      return true;
+    }
   }
   return false;
 }

@@ -31,6 +31,12 @@
 //        dropped. So a staged timer reaches the wheel within ~4 periods (8 ms) of its
 //        start, long before a deadline at least kStageMinMs (50 ms) away: staging never
 //        makes a timer late.
+//     d. An ask's timeout is staged without a node (phyx/detail/staged_timeout.hpp): its
+//        state goes on the stage's second list, `timeouts_`, with a reference to itself.
+//        Whoever takes the stage (a or c) takes that list too and, outside every lock,
+//        gives each state still pending a real timer for its deadline (started as in step
+//        1), then drops the reference. An ask answered before then (nearly all) costs no
+//        node, id, count or cancel. Both lists count as "the stage" for a, b and c.
 //     Why not every timer: a short delay could be due before a period passes; a ManualClock
 //     or deterministic driver runs only when time is moved (nobody would come by).
 //  1. start (any thread): take an id (ids rise with creation: ties fire in creation
@@ -65,9 +71,10 @@
 //     none sleeps until its next deadline and announces a deep sleep: the first start after
 //     it wakes the driver (once), which then drains again.
 // Invariants: pending() = started - (fired + cancelled) at every quiescent point (exact for
-// ManualClock::pending_timer_count; one counter each, so a start costs one RMW for it); a node is linked in the wheel only while the service
-// holds its reference; the driver never runs a callback under `drive_mutex_` (a callback
-// may start or cancel timers, or tear the runtime down).
+// ManualClock::pending_timer_count; one counter each, so a start costs one RMW for it); a
+// node is linked in the wheel only while the service holds its reference; the driver never
+// runs a callback under `drive_mutex_` (a callback may start or cancel timers, or tear the
+// runtime down).
 // Rejected (staging): flushing a stage at every turn's end (an ask's answer comes in the
 // server's turn, after the flush: nothing saved); letting only the owner flush (a handler
 // that blocks its worker would hold that worker's timeouts back, and the asks would time
@@ -84,12 +91,13 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 
 #include "phyx/detail/mpsc_queue.hpp"
+#include "phyx/detail/staged_timeout.hpp"
 #include "phyx/detail/timer_node.hpp"
 #include "timer/timer_wheel.hpp"
 
@@ -104,7 +112,9 @@ class TimerStage {
   TimerService* service() const noexcept { return service_; }
   /// Any thread: nothing staged right now (a snapshot).
   bool empty() const noexcept {
-    return head_.load(std::memory_order_acquire) == nullptr;  // pairs with the pushes' CAS
+    // acquire: pairs with the pushes' CAS (stage() and stage_timeout()).
+    return head_.load(std::memory_order_acquire) == nullptr &&
+           timeouts_.load(std::memory_order_acquire) == nullptr;
   }
   TimerStage(const TimerStage&) = delete;
   TimerStage& operator=(const TimerStage&) = delete;
@@ -116,6 +126,8 @@ class TimerStage {
   // The list, linked through the nodes' arm links. Pushed by the owner (CAS), taken whole
   // by the owner or the driver (exchange).
   alignas(64) std::atomic<TimerNode*> head_{nullptr};
+  // Step 0d's list, linked through StagedTimeout::staged_next; pushed and taken as head_.
+  std::atomic<StagedTimeout*> timeouts_{nullptr};
   // The driver's stage epoch when the list last became non-empty (a hint for who flushes
   // when; the list itself is handed over by the exchange).
   std::atomic<std::uint64_t> since_{0};
@@ -155,14 +167,22 @@ class TimerService {
   /// the deadline was computed from.
   TimerId stage(TimerStage& s, TimerNode* n, std::int64_t deadline_ns, std::int64_t now_ns,
                 bool* wake_driver) noexcept;
-  /// The stage's owner, after a turn: whether step 0a's flush is due. Two relaxed loads.
+  /// The stage's owner; never blocks, allocates nothing. Step 0d: pushes `t` (whose keep
+  /// and deadline are set) on `s`'s timeout list. `now_ns`, `*wake_driver`: as for stage().
+  void stage_timeout(TimerStage& s, StagedTimeout* t, std::int64_t now_ns,
+                     bool* wake_driver) noexcept;
+  /// The stage's owner, after a turn: whether step 0a's flush is due. A few relaxed loads.
   bool stage_wants_flush(const TimerStage& s) const noexcept {
-    // relaxed: a hint; the list is handed over by flush_stage()'s exchange.
-    return s.head_.load(std::memory_order_relaxed) != nullptr &&
-           stage_epoch_.load(std::memory_order_relaxed) - s.since_.load(std::memory_order_relaxed) >= 2;
+    // relaxed: hints; the lists are handed over by flush_stage()'s exchanges.
+    const bool staged = s.head_.load(std::memory_order_relaxed) != nullptr ||
+                        s.timeouts_.load(std::memory_order_relaxed) != nullptr;
+    const std::uint64_t waited =
+        stage_epoch_.load(std::memory_order_relaxed) - s.since_.load(std::memory_order_relaxed);
+    return staged && waited >= 2;
   }
-  /// The stage's owner; never blocks, allocates nothing. Step 0a: frees its cancelled
-  /// timers, hands the pending ones to the driver. `*wake_driver` as for start().
+  /// The stage's owner; never blocks. Step 0a: frees its cancelled timers, hands the
+  /// pending ones to the driver, and unstages its timeouts (0d: which allocates a node for
+  /// each still pending, and may free states). `*wake_driver` as for start().
   void flush_stage(TimerStage& s, bool* wake_driver) noexcept;
   /// The driver, once per loop (the timer thread): step 0c.
   void visit_stages(std::int64_t now_ns);
@@ -206,6 +226,7 @@ class TimerService {
   TimerId assign(TimerNode* n, std::int64_t deadline_ns) noexcept;  // step 1's id and count
   bool announce(std::int64_t deadline_ns) noexcept;  // step 1's second half: true = wake the driver
   void link_or_drop(TimerNode* n) noexcept;          // the driver: a node off `arms_` or a stage
+  void note_filled(TimerStage& s, std::int64_t now_ns, bool* wake_driver) noexcept;  // step 0b
   bool any_staged_seq_cst();                         // step 0b/4: a stage in use
   bool stages_in_use();                              // step 0b, the driver: in use or filled since
 

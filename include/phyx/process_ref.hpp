@@ -67,22 +67,14 @@ class ProcessRef {
     auto state = std::allocate_shared<detail::AskState<R>>(detail::SmallAllocator<detail::AskState<R>>{}, core_,
                                                            timeout.count());
     if (rt.deterministic()) state->set_driver(core_->runtime_ptr());
-    std::weak_ptr<detail::AskState<R>> weak = state;
-    detail::TimerNode* timer = detail::make_timer_node([weak](TimerId) {
-      auto s = weak.lock();
-      if (!s) return;
-      // Counted and reported before the failure is visible to the asker.
-      s->settle(Result<R>(std::make_exception_ptr(
-                    TimeoutError("Ask timeout after " + std::to_string(s->timeout_ms()) + "ms"))),
-                [&] { s->target()->runtime().on_ask_timeout(s->target().get(), s->timeout_ms()); });
-    });
-    rt.start_timer(timeout.count(), timer);
-    state->set_timer(timer);
-    auto* envelope = new detail::TypedEnvelope<Msg>(build(Reply<R>(state)));
+    std::unique_ptr<detail::TypedEnvelope<Msg>> envelope(
+        new detail::TypedEnvelope<Msg>(build(Reply<R>(state))));
     envelope->ask = state.get();
-    detail::count_ask(rt);  // after build: a build that throws made no ask
+    // After build: a build that throws made no ask, and started no timer.
+    state->start_timeout(state);
+    detail::count_ask(rt);
     state->msg_type = envelope->msg_type();
-    core_->send_user(envelope, origin());
+    core_->send_user(envelope.release(), origin());
     return Future<R>(std::move(state));
   }
 

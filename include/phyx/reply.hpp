@@ -11,14 +11,17 @@
 
 #include "phyx/detail/process_core.hpp"
 #include "phyx/detail/runtime_core.hpp"
+#include "phyx/detail/staged_timeout.hpp"
+#include "phyx/errors.hpp"
 #include "phyx/future.hpp"
 
 namespace phyx {
 namespace detail {
 
-/// An ask's future state: also knows the asked process, for late-reply accounting.
+/// An ask's future state: also knows the asked process, for late-reply accounting, and
+/// owns the start of its timeout.
 template <class R>
-class AskState final : public TimedFutureState<R> {
+class AskState final : public TimedFutureState<R>, public StagedTimeout {
  public:
   AskState(ProcessHandle target, std::int64_t timeout_ms)
       : target_(std::move(target)), timeout_ms_(timeout_ms) {}
@@ -26,9 +29,49 @@ class AskState final : public TimedFutureState<R> {
   std::int64_t timeout_ms() const noexcept { return timeout_ms_; }
   std::string_view msg_type{};  // of the ask message, for the late_reply dead letter
 
+  /// The asker, once, right after making the state (`self` owns it): starts the timeout.
+  /// On a worker of the target's runtime it is staged without a timer node (phyx/detail/
+  /// staged_timeout.hpp step 1); elsewhere it gets its node now. Allocates the node when
+  /// not staged; never blocks.
+  void start_timeout(const std::shared_ptr<AskState>& self) {
+    RuntimeCore& rt = target_->runtime();
+    keep_ = self;  // before the push, which publishes it
+    if (rt.stage_timeout(*this, timeout_ms_)) return;
+    keep_.reset();
+    arm(self, rt, nullptr);
+  }
+
+  /// staged_timeout.hpp step 2.
+  void unstage(bool arm_pending) noexcept override {
+    const std::shared_ptr<AskState> keep = std::move(keep_);
+    if (arm_pending && !this->ready()) arm(keep, target_->runtime(), &staged_deadline_ns);
+  }  // the keep goes last: it may free this state
+
  private:
+  /// A timer node that settles the state with TimeoutError, started for `*deadline_ns`, or
+  /// `timeout_ms_` from now when nullptr.
+  void arm(const std::shared_ptr<AskState>& self, RuntimeCore& rt,
+           const std::int64_t* deadline_ns) {
+    std::weak_ptr<AskState> weak = self;
+    TimerNode* timer = make_timer_node([weak](TimerId) {
+      auto s = weak.lock();
+      if (!s) return;
+      // Counted and reported before the failure is visible to the asker.
+      s->settle(Result<R>(std::make_exception_ptr(
+                    TimeoutError("Ask timeout after " + std::to_string(s->timeout_ms()) + "ms"))),
+                [&] { s->target()->runtime().on_ask_timeout(s->target().get(), s->timeout_ms()); });
+    });
+    if (deadline_ns != nullptr) {
+      rt.start_timer_at(*deadline_ns, timer);
+    } else {
+      rt.start_timer(timeout_ms_, timer);
+    }
+    this->set_timer(timer);
+  }
+
   ProcessHandle target_;
   std::int64_t timeout_ms_;
+  std::shared_ptr<AskState> keep_;  // while staged (staged_timeout.hpp): the stage's reference
 };
 
 template <class R>

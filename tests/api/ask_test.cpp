@@ -762,6 +762,97 @@ TEST_CASE("an ask made by a handler times out on time while that handler blocks 
   check_laws(rt);
 }
 
+TEST_CASE(
+    "an unanswered ask made by a handler times out, not early, once its worker's stage is taken "
+    "(threads)") {
+  // The ask's timeout is staged without a timer node (phyx/detail/staged_timeout.hpp); the
+  // worker, free again, takes its stage a few milliseconds later and arms a node for the
+  // deadline the ask computed. Lost, the ask would stay pending; armed from the time of
+  // the take instead of the ask, it would still not be early, so the bound below is on
+  // the side that staging could break: no earlier than 100 ms after the send.
+  using namespace ask_staged;
+  auto env = std::make_shared<StagedEnv>();
+  auto handed = env->handoff.get_future();
+  phyx::Runtime rt({.clock = phyx::create_system_clock(), .workers = 1});
+  env->target = rt.spawn(phyx::ProcessSpec<Hold, std::vector<phyx::Reply<int>>>{
+      .name = "holder",
+      .init = [](const phyx::Empty&) { return std::vector<phyx::Reply<int>>{}; },
+      .handle = [](std::vector<phyx::Reply<int>>& kept, Hold& m,
+                   auto&) { kept.push_back(std::move(m.reply)); },
+  });
+  auto asker =
+      rt.spawn(phyx::ProcessSpec<AskThenBlock, int, std::shared_ptr<StagedEnv>>{
+                   .name = "asker",
+                   .init = [](const std::shared_ptr<StagedEnv>&) { return 0; },
+                   .handle =
+                       [](int&, AskThenBlock&, auto& tools) {
+                         StagedEnv& e = *tools.ctx();
+                         e.handoff.set_value(e.target.template ask<int>(
+                             [](phyx::Reply<int> r) { return Hold{std::move(r)}; }, 100ms));
+                       },
+               },
+               env);
+  const auto sent = std::chrono::steady_clock::now();
+  REQUIRE(asker.send(AskThenBlock{}));
+  REQUIRE(handed.wait_for(5s) == std::future_status::ready);
+  auto f = handed.get();
+  REQUIRE(f.wait_for(5s));
+  CHECK(std::chrono::steady_clock::now() - sent >= 100ms);
+  CHECK_THROWS_WITH_AS(f.get(), "Ask timeout after 100ms", phyx::TimeoutError);
+  rt.shutdown(5s);
+  CHECK(rt.stats().ask_timeouts == 1);
+  CHECK(rt.stats().late_replies == 0);
+  check_laws(rt);
+}
+
+TEST_CASE("asks answered within milliseconds leave no state behind and never time out (threads)") {
+  // 2,000 asks in a chain between two processes on two workers: their timeouts are staged
+  // without nodes, and their states kept by the stages until taken. Every state must be
+  // freed (ASan's leak check: a keep never dropped is a leak) and none may time out.
+  struct Ping {
+    phyx::Reply<int> reply;
+  };
+  struct Next {
+    phyx::Result<int> answer;
+  };
+  struct ChainCtx {
+    phyx::ProcessRef<Ping> server;
+    std::promise<int>* done;
+  };
+  std::promise<int> done;
+  auto finished = done.get_future();
+  phyx::Runtime rt({.clock = phyx::create_system_clock(), .workers = 2});
+  auto server = rt.spawn(phyx::ProcessSpec<Ping, int>{
+      .name = "server",
+      .init = [](const phyx::Empty&) { return 0; },
+      .handle = [](int& n, Ping& m, auto&) { m.reply(++n); },
+  });
+  auto client = rt.spawn(
+      phyx::ProcessSpec<Next, int, ChainCtx>{
+          .name = "client",
+          .init = [](const ChainCtx&) { return -1; },  // the first Next is the kick, not an answer
+          .handle =
+              [](int& answered, Next& m, auto& tools) {
+                if (m.answer.ok()) ++answered;
+                if (answered == 2000 || !m.answer.ok()) {
+                  tools.ctx().done->set_value(answered);
+                  return;
+                }
+                auto f = tools.ctx().server.template ask<int>(
+                    [](phyx::Reply<int> r) { return Ping{std::move(r)}; }, 60s);
+                tools.pipe(std::move(f), [](phyx::Result<int> r) { return Next{std::move(r)}; });
+              },
+      },
+      ChainCtx{server, &done});
+  REQUIRE(client.send(Next{phyx::Result<int>(0)}));
+  REQUIRE(finished.wait_for(20s) == std::future_status::ready);
+  CHECK(finished.get() == 2000);
+  rt.shutdown(5s);
+  CHECK(rt.stats().ask_timeouts == 0);
+  CHECK(rt.stats().asks == 2000);
+  check_laws(rt);
+}
+
 TEST_CASE("a Reply moved to another process follows that process (SPEC 14.2)") {
   Det d;
   phyx::Runtime rt(d.options());

@@ -242,6 +242,17 @@ TimerNode* stage_node(TimerService& s, TimerStage& st, Tally& t, std::int64_t de
   return n;
 }
 
+/// A staged timeout (step 0d) that records how it was unstaged, and on which call.
+struct FakeTimeout final : phyx::detail::StagedTimeout {
+  int armed = 0;
+  int dropped = 0;
+  TimerService* service = nullptr;  // when set, unstage() calls into the service (its lock)
+  void unstage(bool arm) noexcept override {
+    if (service != nullptr) (void)service->next_due();  // takes drive_mutex_: must not be held here
+    ++(arm ? armed : dropped);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("staging: the driver does not see a staged timer until the owner flushes; the flush frees the cancelled") {
@@ -423,4 +434,73 @@ TEST_CASE("staging, concurrent: owners stage and cancel, others cancel, the driv
   CHECK(s.fired() + cancelled.load(std::memory_order_relaxed) == started);
   CHECK(tally.destroyed.load(std::memory_order_relaxed) == started);
   service.reset();  // frees the shells it still holds (ASan checks)
+}
+
+TEST_CASE(
+    "staged timeouts (step 0d): unstaged once, armed, by the owner's flush after two epochs, not "
+    "before") {
+  TimerService s(0);
+  TimerStage* st = s.open_stage();
+  FakeTimeout a, b;
+  s.stage_timeout(*st, &a, 0, nullptr);
+  s.stage_timeout(*st, &b, 0, nullptr);
+  CHECK_FALSE(st->empty());
+  CHECK(s.pending() == 0);  // no node, no count: only a real timer is pending
+  const std::int64_t period = TimerService::kStagePeriodNs;
+  s.visit_stages(period);
+  CHECK_FALSE(s.stage_wants_flush(*st));
+  s.visit_stages(2 * period);
+  CHECK(s.stage_wants_flush(*st));  // a stage holding only timeouts is still due for a flush
+  CHECK(a.armed + a.dropped + b.armed + b.dropped == 0);
+  s.flush_stage(*st, nullptr);
+  CHECK(st->empty());
+  CHECK((a.armed == 1 && b.armed == 1));
+  CHECK((a.dropped == 0 && b.dropped == 0));
+  s.flush_stage(*st, nullptr);  // nothing twice
+  CHECK((a.armed == 1 && b.armed == 1));
+}
+
+TEST_CASE(
+    "staged timeouts: the driver takes them from a stage left for three epochs and unstages "
+    "outside its lock") {
+  TimerService s(0);
+  TimerStage* stuck = s.open_stage();
+  Tally tally;
+  TimerNode* n = stage_node(s, *stuck, tally, 100 * kMs);  // both lists in use
+  FakeTimeout t;
+  t.service = &s;  // a deadlock (the test's timeout) if unstaged under drive_mutex_
+  s.stage_timeout(*stuck, &t, 0, nullptr);
+  const std::int64_t period = TimerService::kStagePeriodNs;
+  for (int epoch = 1; epoch <= 2; ++epoch) s.visit_stages(epoch * period);
+  CHECK(t.armed == 0);
+  s.visit_stages(3 * period);
+  CHECK(stuck->empty());
+  CHECK(t.armed == 1);
+  CHECK(fire_due(s, 100 * kMs) == 1);  // the node went to the wheel as before
+  n->release();
+}
+
+TEST_CASE(
+    "staged timeouts: a push onto an empty stage wakes a deep sleeper once; destroying the service "
+    "drops them unarmed") {
+  FakeTimeout a, b;
+  {
+    TimerService s(0);
+    TimerStage* st = s.open_stage();
+    s.wake_up();
+    auto until = s.prepare_sleep(0);
+    REQUIRE(until.has_value());
+    REQUIRE(*until == INT64_MAX);  // deep asleep
+    bool wake = false;
+    s.stage_timeout(*st, &a, 0, &wake);
+    CHECK(wake);  // it must come by within a period (step 0b)
+    s.stage_timeout(*st, &b, 0, &wake);
+    CHECK_FALSE(wake);  // the stage was in use already
+    s.wake_up();
+    until = s.prepare_sleep(0);
+    REQUIRE(until.has_value());
+    CHECK(*until == TimerService::kStagePeriodNs);  // warm while timeouts are staged
+  }
+  CHECK((a.dropped == 1 && b.dropped == 1));
+  CHECK((a.armed == 0 && b.armed == 0));
 }

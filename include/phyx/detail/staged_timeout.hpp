@@ -1,0 +1,46 @@
+// phyx/detail/staged_timeout.hpp — a timeout staged on a worker without a timer node (not
+// for users): an ask's, in the common case of an answer within milliseconds.
+//
+// Protocol (engine/timer/timer_service.hpp step 0d has the stage's side):
+//  1. The asker, a worker of the target's runtime, with a timeout of at least
+//     TimerService::kStageMinMs: the ask's state takes a reference to itself (its keep),
+//     writes its deadline, and is pushed on the worker's stage (one uncontended CAS). No
+//     node, no id, no count: an ask answered before its stage is taken costs no timer at
+//     all (an answer settles the state; there is nothing to cancel).
+//  2. Whoever takes the stage's list (the worker after a turn once 1-2 stage periods have
+//     passed, or the driver after 3; timer_service.hpp 0a and 0c) calls unstage(true) on
+//     each entry, outside every lock: a state still pending then gets its real timer, for
+//     the deadline of step 1 (at least ~40 ms away: never late); then the keep is dropped,
+//     which may free the state.
+//  3. ~TimerService calls unstage(false) on what is left (nothing, in practice: every
+//     worker takes its own stage as it leaves).
+// Invariants: an entry is on at most one stage, once; its keep is written before the push
+// (the push's release publishes it) and read only by the one who took the list (acquire).
+// Rejected: a timer node per ask, staged (the design before session 12: a node to allocate
+// and free, two ids and two counts, the cancel's CAS and the node's release: ~30 % of an
+// ask round trip, measured by removing the timer); a weak reference in the entry (the
+// taker could not tell a live state from a freed one); the driver alone taking stages
+// (it would touch, and free on its own thread, every state).
+#pragma once
+
+#include <cstdint>
+
+namespace phyx::detail {
+
+class StagedTimeout {
+ public:
+  /// Step 2 (the taker of the stage's list, any thread, outside every lock; once per push).
+  /// `arm`: start the real timer if still pending. Allocates a timer node when it arms (an
+  /// allocation failure terminates: it runs where nothing could be told); never blocks.
+  /// May free the object (the keep is dropped last).
+  virtual void unstage(bool arm) noexcept = 0;
+
+  std::int64_t staged_deadline_ns = 0;   // written before the push (step 1)
+  StagedTimeout* staged_next = nullptr;  // the stage's list
+
+ protected:
+  StagedTimeout() noexcept = default;
+  ~StagedTimeout() = default;
+};
+
+}  // namespace phyx::detail
