@@ -455,7 +455,13 @@ class WorkStealing final : public Scheduler {
     if (w.lifo != nullptr) std::exchange(w.lifo, nullptr)->release();
     w.local.drain([](ProcessCore* p) { p->release(); });
     drop_held(w);
-    if (w.timer_stage != nullptr) rt_.flush_timer_stage(*w.timer_stage);  // step 11: the driver's now
+    // Step 11: the last flush. Nothing is staged on this thread after it: the global queue's
+    // drain below can free processes whose destructors fail asks, and a continuation that
+    // asks again would stage a state no worker takes any more (kept alive until the timer
+    // service's end, and freed there, inside the runtime's teardown). Such an ask now gets
+    // its timer node at once.
+    thread_context().timer_stage = nullptr;
+    if (w.timer_stage != nullptr) rt_.flush_timer_stage(*w.timer_stage);  // the driver's now
     current_slot() = WorkerSlot{};
     bool last;
     {
