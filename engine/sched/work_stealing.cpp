@@ -430,8 +430,14 @@ class WorkStealing final : public Scheduler {
       // look again before searching (the chaos soak found a process stranded there).
       if (drop_held(w)) continue;
       // Step 11: nothing staged is left behind while we search or sleep (so an idle
-      // runtime's timer thread sleeps deeply). Flushing frees nodes and enqueues nothing.
-      if (w.timer_stage != nullptr) rt_.flush_timer_stage(*w.timer_stage);
+      // runtime's timer thread sleeps deeply). The flush drops the stage's keeps on asks'
+      // states (timer_service.hpp step 0d); a state's last reference can be a process's
+      // last, whose destructor enqueues into our LIFO slot as in step 10: look again (the
+      // TSan chaos soak found a process stranded there, its mailbox full, in session 12).
+      if (w.timer_stage != nullptr) {
+        rt_.flush_timer_stage(*w.timer_stage);
+        if (w.lifo != nullptr || !w.local.empty()) continue;
+      }
       ProcessCore* found = nullptr;
       if (!std::exchange(searching, true)) {
         searching_.fetch_add(1, std::memory_order_seq_cst);  // step 8; pairs with wake_one()'s load
