@@ -55,7 +55,9 @@
 // Timers (step 11): a worker stages the long timers it starts (every ask's timeout) instead
 // of handing each to the timer thread (timer/timer_service.hpp step 0), and flushes its
 // stage after a turn once the driver's epoch says it has waited long enough, before it
-// searches or parks, and when it leaves.
+// searches or parks, and when it leaves. The flush drops asks' states kept by the stage
+// (step 0d there), and with them possibly a process's last reference: as in step 10, the
+// worker looks at its own queues again after the flush before it searches.
 // Invariants: a process is in at most one queue or slot (its scheduled_ flag); the
 // scheduler holds one reference per queued process, and each worker at most kHeldRefs
 // more (step 10); only the owner touches its LIFO slot and its held references.
