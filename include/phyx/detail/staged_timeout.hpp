@@ -7,13 +7,17 @@
 //     writes its deadline, and is pushed on the worker's stage (one uncontended CAS). No
 //     node, no id, no count: an ask answered before its stage is taken costs no timer at
 //     all (an answer settles the state; there is nothing to cancel).
-//  2. Whoever takes the stage's list (the worker after a turn once 1-2 stage periods have
-//     passed, or the driver after 3; timer_service.hpp 0a and 0c) calls unstage(true) on
-//     each entry, outside every lock: a state still pending then gets its real timer, for
+//  2. Whoever takes the stage's list (its worker after a turn once the stage epoch has
+//     moved twice, and before it searches, parks or leaves; or the driver once it has moved
+//     three times; timer_service.hpp 0a and 0c) calls unstage(true) on each entry, outside
+//     every lock: a state still pending then gets its real timer, for
 //     the deadline of step 1 (at least ~40 ms away: never late); then the keep is dropped,
 //     which may free the state.
-//  3. ~TimerService calls unstage(false) on what is left (nothing, in practice: every
-//     worker takes its own stage as it leaves).
+//  3. ~TimerService calls unstage(false) on what is left: nothing, in practice, since every
+//     worker takes its own stage as it leaves and stages nothing after that.
+//  Dropping a keep can free a state, and with it the last handle on a process, whose
+//  destructor can enqueue: the worker that flushed looks at its own queues again before
+//  it searches (sched/work_stealing.cpp step 11).
 // Invariants: an entry is on at most one stage, once; its keep is written before the push
 // (the push's release publishes it) and read only by the one who took the list (acquire).
 // Rejected: a timer node per ask, staged (the design before session 12: a node to allocate
