@@ -243,7 +243,9 @@ void ProcessCore::on_group_stop(const std::shared_ptr<GroupRestart>& g, std::uin
     }
     case Phase::failed: {
       std::lock_guard lock(control_);
-      mailbox_.reopen();  // its lane was discarded at the give-up: empty
+      // A stop since the check above closed the lane under control_: it stands, and the
+      // stop (queued in the system lane) finishes us from group_wait.
+      if (!stop_requested_) mailbox_.reopen();  // discarded at the give-up: empty
       // relaxed: under control_, which abandon() takes before it counts down; pairs with
       // count_down_alive()'s exchange, which may then count this incarnation down once.
       counted_down_.store(false, std::memory_order_relaxed);

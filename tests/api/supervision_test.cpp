@@ -745,6 +745,42 @@ TEST_CASE("two crashes of one family at once: one group restart at a time, under
   CHECK(absorbed > 0);  // the seeds do reach the absorbing path
 }
 
+TEST_CASE(
+    "a Strategy::none member absorbed mid-crash by a sibling's group restart takes messages "
+    "again once it runs, under 64 seeds") {
+  // The chaos soak found such a process: `running`, and every send refused as if it had
+  // failed. Its crash had closed its lane (under none a crash is final) while it waited
+  // for its kid to stop; a's stop baton then absorbed the crash and restarted it with the
+  // group, lane still closed. Depending on the seed, c crashes before a's group reaches it
+  // (absorbed mid-crash, or failed and revived: running either way), or after the group
+  // restarted it (failed for good). The 64 seeds reach the absorbing order.
+  int restarted = 0;
+  for (std::uint64_t seed = 1; seed <= 64; ++seed) {
+    CAPTURE(seed);
+    Det d(seed);
+    auto a = d.spawn("a", all());
+    auto c = d.spawn("c", {.type = phyx::Strategy::none});
+    c.send(SpawnChild{"kid"});
+    d.rt.run_until_idle();
+    a.send(Boom{});
+    c.send(Boom{});
+    d.rt.run_until_idle();
+    CHECK(a.status() == phyx::Status::running);
+    if (c.status() == phyx::Status::running) {  // restarted by a's group after its crash
+      ++restarted;
+      CHECK(c.send(Bump{}));  // the status and the lane agree
+      CHECK(d.bumps(c) == 1);
+      CHECK(d.rt.stats().processes_alive == 2);
+    } else {
+      CHECK(c.status() == phyx::Status::failed);
+      CHECK_FALSE(c.send(Bump{}));
+      CHECK(d.rt.stats().processes_alive == 1);
+    }
+    check_laws(d.rt);
+  }
+  CHECK(restarted > 0);
+}
+
 // ---- on worker threads --------------------------------------------------------------
 
 TEST_CASE(

@@ -659,12 +659,14 @@ int main(int argc, char** argv) {
     // failed it (once in CI, release, session 10; which process it was is not known: the
     // message now names them).
     const auto probing_since = Clock::now();
+    std::vector<std::string> refusals(targets.size());  // each target's last refusal
     for (long round = 0; !targets.empty(); ++round) {
       if (Clock::now() - probing_since > 60s) {
         std::string named;
         for (std::size_t k = 0; k < targets.size() && k < 10; ++k) {
           named += (k == 0 ? "" : ", ") + std::string("'") + targets[k].name() + "' (" +
-                   std::string(phyx::to_string(targets[k].status())) + ")";
+                   std::string(phyx::to_string(targets[k].status())) + ", refused: " + refusals[k] +
+                   ")";
         }
         expect(false, std::to_string(targets.size()) + " processes refused every probe for 60 s (" +
                           std::to_string(round) + " rounds): " + named);
@@ -673,6 +675,7 @@ int main(int argc, char** argv) {
       std::vector<phyx::Future<long>> inflight;
       for (const Ref& r : targets) inflight.push_back(r.ask<long>(make_ping, 60s));
       std::vector<Ref> again;
+      std::vector<std::string> again_refusals;
       for (std::size_t k = 0; k < targets.size(); ++k) {
         try {
           inflight[k].get();
@@ -683,15 +686,17 @@ int main(int argc, char** argv) {
                               std::string(phyx::to_string(targets[k].status())) +
                               ") did not answer a probe within 60 s: stuck");
           }
-        } catch (const phyx::Error&) {
+        } catch (const phyx::Error& e) {
           if (terminal(targets[k].status())) {
             ++probes_terminal;
           } else {
             again.push_back(targets[k]);
+            again_refusals.emplace_back(e.what());
           }
         }
       }
       targets.swap(again);
+      refusals.swap(again_refusals);
       if (!targets.empty()) std::this_thread::yield();  // full lanes: let their processes drain
     }
     expect(stuck == 0, std::to_string(stuck) + " processes stuck (the first 10 are named above)");
