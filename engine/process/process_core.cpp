@@ -180,6 +180,7 @@ void ProcessCore::post_system(SysMsg m) {
 
 Future<void> ProcessCore::request_stop(StopReason reason, StopMode mode) {
   std::shared_ptr<FutureState<void>> done;
+  std::unique_ptr<OwnTimers> timers;
   bool first = false;
   {
     std::lock_guard lock(control_);
@@ -196,12 +197,15 @@ Future<void> ProcessCore::request_stop(StopReason reason, StopMode mode) {
       stop_->mode = mode;
       mailbox_.close();  // before `stopping` is visible: a send after stop() returns false
       set_status(Status::stopping);
+      // Schedules go at once; a handler's sleep ends it first. Taken under this lock, not
+      // a second one (a stop is on the path of every process's end: skynet).
+      timers = take_own_timers(/*keep_sleep=*/true);
     }
   }
   if (first) {
     post_system(SysMsg{SysKind::stop, {}});
     DropContextScope ctx(DropContext::stopping);
-    cancel_own_timers(/*keep_sleep=*/true);  // schedules go at once; a handler's sleep ends it first
+    release_own_timers(std::move(timers));
   }
   return Future<void>(std::move(done));
 }
@@ -250,15 +254,24 @@ void ProcessCore::cancel_own_timers(bool keep_sleep) {
   std::unique_ptr<OwnTimers> held;
   {
     std::lock_guard lock(control_);
-    held = std::move(timers_);
-    if (held && keep_sleep && held->sleep_id != 0) {  // a stop: the handler's sleep must still end it
-      if (TimerNode* sleep = held->take(held->sleep_id)) {
-        timers_ = std::make_unique<OwnTimers>();
-        timers_->add(held->sleep_id, sleep);
-        timers_->sleep_id = held->sleep_id;
-      }
+    held = take_own_timers(keep_sleep);
+  }
+  release_own_timers(std::move(held));
+}
+
+std::unique_ptr<OwnTimers> ProcessCore::take_own_timers(bool keep_sleep) {
+  std::unique_ptr<OwnTimers> held = std::move(timers_);
+  if (held && keep_sleep && held->sleep_id != 0) {  // a stop: the handler's sleep must still end it
+    if (TimerNode* sleep = held->take(held->sleep_id)) {
+      timers_ = std::make_unique<OwnTimers>();
+      timers_->add(held->sleep_id, sleep);
+      timers_->sleep_id = held->sleep_id;
     }
   }
+  return held;
+}
+
+void ProcessCore::release_own_timers(std::unique_ptr<OwnTimers> held) noexcept {
   if (!held) return;
   for (TimerNode* node : held->take_all()) node->cancel_and_release();
 }
@@ -593,7 +606,9 @@ void ProcessCore::handle_system(SysMsg& m) {
 }
 
 void ProcessCore::stop_next_child() {
-  for (;;) {
+  // children_ (the pointer) is written only by add_child(), on this process's own thread
+  // (tools.spawn runs in its handler), and we are that thread: no spawn ever, no lock.
+  while (children_) {
     ProcessHandle youngest;
     {
       std::lock_guard lock(control_);  // siblings read the list for a group restart
@@ -787,13 +802,15 @@ void ProcessCore::finish_stop() {
     DropContextScope ctx(DropContext::stopping);  // Replies kept in the state fail with StoppedError
     destroy_state();
   }
+  std::unique_ptr<OwnTimers> timers;
   {
     std::lock_guard lock(control_);
     if (abandoned_) return;  // the shutdown deadline passed during on_stop: abandon() finished us
+    timers = take_own_timers();  // none should be left; a safety net against a timer outliving us
   }
   {
     DropContextScope ctx(DropContext::stopping);
-    cancel_own_timers();  // none should be left; a safety net against a timer outliving us
+    release_own_timers(std::move(timers));
   }
   {
     DropContextScope ctx(DropContext::stopping);

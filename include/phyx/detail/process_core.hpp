@@ -266,6 +266,13 @@ class ProcessCore {
   /// Counts and records (does not free) messages that left the lane unhandled.
   void report_dropped(const DropChain& evicted, const DropChain& discarded, std::string_view reason);
   void cancel_own_timers(bool keep_sleep = false);
+  /// Under control_: moves this process's timers out (all of them, or all but a handler's
+  /// sleep with keep_sleep), for release_own_timers() after the lock. Never allocates
+  /// unless a sleep is kept.
+  std::unique_ptr<OwnTimers> take_own_timers(bool keep_sleep = false);
+  /// Not under control_: cancels what take_own_timers() moved out (user code may run:
+  /// a timer's message is destroyed). Never blocks.
+  static void release_own_timers(std::unique_ptr<OwnTimers> held) noexcept;
   /// Under control_: starts a timer of this process that runs `then` when it fires (its
   /// entry in timers_ is gone by then). Defined in process_core.cpp.
   template <class Then>
