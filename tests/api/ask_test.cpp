@@ -809,23 +809,23 @@ TEST_CASE("asks answered within milliseconds leave no state behind and never tim
   // 2,000 asks in a chain between two processes on two workers: their timeouts are staged
   // without nodes, and their states kept by the stages until taken. Every state must be
   // freed (ASan's leak check: a keep never dropped is a leak) and none may time out.
-  struct Ping {
+  struct Count {  // answered with the server's count
     phyx::Reply<int> reply;
   };
   struct Next {
     phyx::Result<int> answer;
   };
   struct ChainCtx {
-    phyx::ProcessRef<Ping> server;
+    phyx::ProcessRef<Count> server;
     std::promise<int>* done;
   };
   std::promise<int> done;
   auto finished = done.get_future();
   phyx::Runtime rt({.clock = phyx::create_system_clock(), .workers = 2});
-  auto server = rt.spawn(phyx::ProcessSpec<Ping, int>{
+  auto server = rt.spawn(phyx::ProcessSpec<Count, int>{
       .name = "server",
       .init = [](const phyx::Empty&) { return 0; },
-      .handle = [](int& n, Ping& m, auto&) { m.reply(++n); },
+      .handle = [](int& n, Count& m, auto&) { m.reply(++n); },
   });
   auto client = rt.spawn(
       phyx::ProcessSpec<Next, int, ChainCtx>{
@@ -839,7 +839,7 @@ TEST_CASE("asks answered within milliseconds leave no state behind and never tim
                   return;
                 }
                 auto f = tools.ctx().server.template ask<int>(
-                    [](phyx::Reply<int> r) { return Ping{std::move(r)}; }, 60s);
+                    [](phyx::Reply<int> r) { return Count{std::move(r)}; }, 60s);
                 tools.pipe(std::move(f), [](phyx::Result<int> r) { return Next{std::move(r)}; });
               },
       },
