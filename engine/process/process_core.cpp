@@ -271,7 +271,7 @@ std::unique_ptr<OwnTimers> ProcessCore::take_own_timers(bool keep_sleep) {
   return held;
 }
 
-void ProcessCore::release_own_timers(std::unique_ptr<OwnTimers> held) noexcept {
+void ProcessCore::release_own_timers(std::unique_ptr<OwnTimers> held) {
   if (!held) return;
   for (TimerNode* node : held->take_all()) node->cancel_and_release();
 }

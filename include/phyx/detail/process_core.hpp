@@ -271,8 +271,8 @@ class ProcessCore {
   /// unless a sleep is kept.
   std::unique_ptr<OwnTimers> take_own_timers(bool keep_sleep = false);
   /// Not under control_: cancels what take_own_timers() moved out (user code may run:
-  /// a timer's message is destroyed). Never blocks.
-  static void release_own_timers(std::unique_ptr<OwnTimers> held) noexcept;
+  /// a timer's message is destroyed). Allocates the list it walks; never blocks.
+  static void release_own_timers(std::unique_ptr<OwnTimers> held);
   /// Under control_: starts a timer of this process that runs `then` when it fires (its
   /// entry in timers_ is gone by then). Defined in process_core.cpp.
   template <class Then>
