@@ -189,7 +189,8 @@ void Mailbox::close_as_owner() noexcept {
 
 void Mailbox::reopen() noexcept {
   std::uint64_t w = word_.load(std::memory_order_relaxed);  // a first guess; the CAS checks it
-  while (!lane::has(w, lane::kAbandoned)) {
+  // Open already: nothing to write (only the owner clears kClosed, and it is the caller).
+  while (lane::has(w, lane::kClosed) && !lane::has(w, lane::kAbandoned)) {
     // relaxed: publishes no data (senders read only the bit, in their CAS; queued nodes
     // were published by their own pushes); pairs with nothing.
     if (word_.compare_exchange_weak(w, w & ~lane::kClosed, std::memory_order_relaxed, std::memory_order_relaxed)) return;

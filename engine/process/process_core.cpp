@@ -687,14 +687,8 @@ void ProcessCore::decide_after_crash() {
     return;
   }
   if (rare_ && rare_->baton_stage == BatonStage::stop) {
-    // A sibling's group restart absorbed this crash: it restarts us. Under Strategy::none
-    // crash() closed the lane, the crash being final; a member's lane stays open while it
-    // waits for the group (SPEC 14.7), so open it again. Under control_, with the stop
-    // check: request_stop() closes the lane under it, and a stop's close must stand.
-    if (spec_->supervision().type == Strategy::none) {
-      std::lock_guard lock(control_);
-      if (!stop_requested_) mailbox_.reopen();
-    }
+    // A sibling's group restart absorbed this crash: it restarts us (and reopens the lane
+    // that crash() closed under Strategy::none).
     enter_group_wait();
     return;
   }

@@ -20,10 +20,11 @@
 //     youngest first; then, as a stop does, on_stop(shutdown) if it has a state (a throw
 //     is reported as process:fail) and the state dropped (Replies in it fail with
 //     StoppedError). Its user lane is kept (sends keep queueing, nothing is handled). Then it waits
-//     (group_wait) and passes the baton to the next older member, or, after the oldest, sends
-//     group_down to X. A member that is failed is revived (lane reopened, counted alive); one that
-//     is mid-crash, or queued for its own group restart, is absorbed (its crash decides nothing
-//     more: X's restart covers it); one that is stopping passes the baton at once.
+//     (group_wait, where its lane is open again if a failure closed it) and passes the baton
+//     to the next older member, or, after the oldest, sends group_down to X. A member that
+//     is failed is revived (counted alive); one that is mid-crash, or queued for its own
+//     group restart, is absorbed (its crash decides nothing more: X's restart covers it);
+//     one that is stopping passes the baton at once.
 //  4. Backoff. On group_down X waits d on the timer wheel (phase restart_wait, status
 //     starting), then starts the start baton at the oldest member.
 //  5. Start baton, oldest member first (spawn order, X in its place). A member that gets
@@ -39,7 +40,8 @@
 // member that entered group_wait gets exactly one group_start; the restart counts once
 // in X's window (SPEC 14.7), and once in stats().restarts and supervisor:restart for
 // every member that re-inits (SPEC 14.20: X when decided, the others at group_start);
-// a member's user lane is never discarded by the group.
+// a member's user lane is never discarded by the group, and is open while it waits in
+// group_wait unless it is stopping or abandoned.
 // Rejected: the parent as coordinator (the root's family has no process to run it, and
 // a busy parent would delay its children's restart behind its own messages); running
 // the siblings' on_stop from X's thread (their state belongs to their own thread: a data
@@ -242,10 +244,7 @@ void ProcessCore::on_group_stop(const std::shared_ptr<GroupRestart>& g, std::uin
       return;
     }
     case Phase::failed: {
-      std::lock_guard lock(control_);
-      // A stop since the check above closed the lane under control_: it stands, and the
-      // stop (queued in the system lane) finishes us from group_wait.
-      if (!stop_requested_) mailbox_.reopen();  // discarded at the give-up: empty
+      std::lock_guard lock(control_);  // its lane, discarded at the give-up, reopens below
       // relaxed: under control_, which abandon() takes before it counts down; pairs with
       // count_down_alive()'s exchange, which may then count this incarnation down once.
       counted_down_.store(false, std::memory_order_relaxed);
@@ -293,7 +292,14 @@ void ProcessCore::enter_group_wait() {
   mailbox_.set_wants_user(false);
   {
     std::lock_guard lock(control_);
-    if (!stop_requested_) set_status(Status::starting);
+    if (!stop_requested_) {
+      set_status(Status::starting);
+      // A waiting member's lane is open (SPEC 14.7: sends keep queueing). Only a failure
+      // closed it: a failed member revived, or a crash under Strategy::none that the group
+      // absorbed while its children stopped. A stop's close stands (request_stop() closes
+      // under this lock), and so does shutdown's abandonment (reopen() refuses it).
+      mailbox_.reopen();
+    }
   }
   RareState& r = rare_state();
   if (r.baton_stage == BatonStage::stop) {

@@ -108,9 +108,9 @@ class Mailbox {
   /// Owner: as close(), but without a write when the lane is closed already (only the
   /// owner reopens, so what it reads cannot change under it). Never blocks.
   void close_as_owner() noexcept;
-  /// Owner, on a closed lane whose process a group restart revives (failed, or absorbed
-  /// mid-crash under Strategy::none: its queued messages are kept): accept sends again.
-  /// Never reopens a lane that shutdown abandoned. Never blocks; never allocates.
+  /// Owner, as its process enters a group restart's wait: accept sends again if a failure
+  /// closed the lane (its queued messages are kept); one load if it is open. Never reopens
+  /// a lane that shutdown abandoned. Never blocks; never allocates.
   void reopen() noexcept;
   /// Owner, on a closed lane: removes every queued message (owed evictions first). An
   /// empty closed lane costs one load (step 6).
