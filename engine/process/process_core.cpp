@@ -64,9 +64,10 @@ RuntimeKeep::~RuntimeKeep() { rt_->unkeep(); }
 
 std::weak_ptr<RuntimeCore> ProcessCore::runtime_ptr() const noexcept { return runtime_->weak_from_this(); }
 
-ProcessCore::ProcessCore(RuntimeCore& runtime, std::shared_ptr<const CoreSpec> spec)
+ProcessCore::ProcessCore(RuntimeCore& runtime, const CoreSpec& spec, ShareCount* share)
     : runtime_(runtime),
-      spec_(std::move(spec)),
+      share_(share),
+      spec_(&spec),
       max_inbox_(static_cast<std::uint32_t>(spec_->max_inbox)),  // <= 2^31-1 (validate_spec)
       policy_(static_cast<std::uint8_t>(spec_->policy)) {}
 
@@ -811,6 +812,7 @@ void ProcessCore::finish_stop() {
     discard_user_lane("stopped");  // nothing should be left; keeps the accounting exact if it is
   }
   release_behaviour();
+  share_.stop();  // a shared behaviour's last stop empties its functions (share_count.hpp step 4)
   phase_ = Phase::finished;
   std::shared_ptr<FutureState<void>> done;
   mailbox_.set_wants_user(false);

@@ -12,6 +12,7 @@ class ProcessCore;
 class EnvelopeCache;
 class TimerStage;
 struct KeepCredits;
+struct ShareCredits;
 struct IdBlock;
 
 /// How an unanswered Reply destroyed on this thread fails.
@@ -24,6 +25,7 @@ struct ThreadContext {
   EnvelopeCache* envelopes = nullptr;  // a worker's recycled envelope blocks (mailbox/envelope_cache.hpp)
   KeepCredits* keeps = nullptr;        // a worker's keeps on its runtime (runtime/keep_credits.hpp)
   IdBlock* ids = nullptr;              // a worker's process ids (runtime/id_blocks.hpp)
+  ShareCredits* shares = nullptr;      // a worker's units on a SharedSpec (detail/share_count.hpp)
   TimerStage* timer_stage = nullptr;   // a worker's staged timers (timer/timer_service.hpp step 0)
   // The running handler had a send refused by a full lane: its turn ends (sched/README.md,
   // "Backpressure"). Cleared before each handler, read after it.

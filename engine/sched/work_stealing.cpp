@@ -52,6 +52,9 @@
 //     for as long as the runtime is idle) and when the worker leaves. A dropped reference
 //     can be a process's last, and its destructor can enqueue (a failed ask's continuation
 //     sends): after dropping, the worker looks at its own queues again before searching.
+//     The same for the worker's units on a shared behaviour (phyx/detail/share_count.hpp),
+//     returned right after: their return can empty a behaviour's functions, and so free
+//     what they captured.
 // Timers (step 11): a worker stages the long timers it starts (every ask's timeout) instead
 // of handing each to the timer thread (timer/timer_service.hpp step 0), and flushes its
 // stage after a turn once the driver's epoch says it has waited long enough, before it
@@ -80,6 +83,7 @@
 #include "mailbox/envelope_cache.hpp"
 #include "phyx/detail/process_core.hpp"
 #include "phyx/detail/runtime_core.hpp"
+#include "phyx/detail/share_count.hpp"
 #include "runtime/id_blocks.hpp"
 #include "runtime/keep_credits.hpp"
 #include "sched/choices.hpp"
@@ -416,6 +420,9 @@ class WorkStealing final : public Scheduler {
     w.timer_stage = rt_.open_timer_stage();  // owned by the timer service (step 11)
     TimerStageScope timer_stage_scope(w.timer_stage);
     KeepCreditsScope keep_credits(rt_);  // returned as we leave, before the lambda's shared_ptr goes
+    // Our units on one shared behaviour (step 10); returned before the keeps, which the
+    // processes its emptying frees give back.
+    ShareCreditsScope share_credits;
     IdBlockScope id_block(rt_);          // children spawned here take ids from a block
     EngineThreadScope engine_thread;
     current_slot() = WorkerSlot{this, &w};
@@ -431,6 +438,14 @@ class WorkStealing final : public Scheduler {
       // enqueued went to our LIFO slot, which no search looks at and no thief can take:
       // look again before searching (the chaos soak found a process stranded there).
       if (drop_held(w)) continue;
+      // Step 10, for a shared behaviour's units (phyx/detail/share_count.hpp step 3): a
+      // dropped SharedSpec's functions are emptied once its last process stopped, even if
+      // this worker holds credits. The emptying frees what they captured, processes
+      // among them, whose destructors can enqueue here: look again, as above.
+      if (share_credits.credits().owner != nullptr) {
+        share_credits.credits().return_all();
+        if (w.lifo != nullptr || !w.local.empty()) continue;
+      }
       // Step 11: nothing staged is left behind while we search or sleep (so an idle
       // runtime's timer thread sleeps deeply). The flush drops the stage's keeps on asks'
       // states (timer_service.hpp step 0d); a state's last reference can be a process's
@@ -463,6 +478,7 @@ class WorkStealing final : public Scheduler {
     if (w.lifo != nullptr) std::exchange(w.lifo, nullptr)->release();
     w.local.drain([](ProcessCore* p) { p->release(); });
     drop_held(w);
+    share_credits.credits().return_all();
     // Step 11: the last flush. Nothing is staged on this thread after it: the global queue's
     // drain below can free processes whose destructors fail asks, and a continuation that
     // asks again would stage a state no worker takes any more (kept alive until the timer

@@ -53,7 +53,7 @@ class Runtime {
   /// an idle process is ~40% smaller). Any thread; allocates the process only.
   template <class Msg, class State, class Ctx>
   ProcessRef<Msg> spawn(const SharedSpec<Msg, State, Ctx>& spec, Ctx ctx = {}) {
-    return ProcessRef<Msg>(detail::spawn_shared(*core_, nullptr, spec.behaviour_, std::move(ctx)));
+    return ProcessRef<Msg>(detail::spawn_shared(*core_, nullptr, *spec.behaviour_, std::move(ctx)));
   }
 
   /// Stops every process, children before parents, siblings youngest first, with their

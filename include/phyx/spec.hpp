@@ -27,7 +27,7 @@ class Tools;
 
 namespace detail {
 template <class Msg, class State, class Ctx>
-struct Behaviour;
+struct SharedBehaviour;
 }  // namespace detail
 
 /// A message handler, built implicitly from any callable of one of three shapes
@@ -136,8 +136,9 @@ class SharedSpec {
   friend class Runtime;
   template <class M, class S, class C>
   friend class Tools;
-  explicit SharedSpec(std::shared_ptr<const detail::Behaviour<Msg, State, Ctx>> b) noexcept : behaviour_(std::move(b)) {}
-  std::shared_ptr<const detail::Behaviour<Msg, State, Ctx>> behaviour_;
+  explicit SharedSpec(std::shared_ptr<const detail::SharedBehaviour<Msg, State, Ctx>> b) noexcept
+      : behaviour_(std::move(b)) {}
+  std::shared_ptr<const detail::SharedBehaviour<Msg, State, Ctx>> behaviour_;
 };
 
 /// Any thread; allocates once. Validates `spec` (SpecError naming the field, as spawn does)

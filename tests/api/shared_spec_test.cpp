@@ -114,3 +114,72 @@ TEST_CASE("a process of a SharedSpec restarts with a fresh state from the shared
   CHECK((*children)[0].status() == phyx::Status::stopped);  // children stop with their parent
   check_laws(rt);
 }
+
+namespace {
+
+/// What a shared behaviour's functions capture: refs to processes of that behaviour, a cycle
+/// (behaviour -> Peers -> ref -> process -> behaviour) that only the emptying can break.
+struct Peers {
+  std::vector<phyx::ProcessRef<CounterMsg>> refs;
+};
+
+phyx::SharedSpec<CounterMsg, int> peer_kind(const std::shared_ptr<Peers>& peers) {
+  return phyx::share(phyx::ProcessSpec<CounterMsg, int>{
+      .name = "peer",
+      .init = [peers](const phyx::Empty&) { return static_cast<int>(peers->refs.size()); },
+      .handle = [peers](int& n, CounterMsg&, auto&) { n += static_cast<int>(peers->refs.size()); },
+  });
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a SharedSpec dropped after its processes stopped empties its functions: no cycle through "
+    "them") {
+  std::weak_ptr<Peers> watch;
+  phyx::Runtime rt(deterministic());
+  {
+    auto peers = std::make_shared<Peers>();
+    watch = peers;
+    auto kind = peer_kind(peers);
+    for (int i = 0; i < 3; ++i) peers->refs.push_back(rt.spawn(kind));
+    for (const auto& r : peers->refs) CHECK(r.send(Increment{}));
+    rt.run_until_idle();
+    for (const auto& r : peers->refs) (void)r.stop();
+    rt.run_until_idle();
+    for (const auto& r : peers->refs) CHECK(r.status() == phyx::Status::stopped);
+    CHECK_FALSE(watch.expired());  // the SharedSpec still holds the functions
+  }  // the SharedSpec goes last: its drop empties the functions, which frees the peers
+  CHECK(watch.expired());
+  CHECK(rt.stats().handled == 3);
+  check_laws(rt);
+}
+
+TEST_CASE(
+    "a dropped SharedSpec whose processes stop on two workers at once: emptied once, nothing "
+    "leaks") {
+  std::weak_ptr<Peers> watch;
+  std::int64_t handled = 0;
+  {
+    phyx::Runtime rt({.workers = 2});
+    auto peers = std::make_shared<Peers>();
+    watch = peers;
+    {
+      auto kind = peer_kind(peers);
+      for (int i = 0; i < 64; ++i) peers->refs.push_back(rt.spawn(kind));
+    }  // the SharedSpec goes first: the processes hold the behaviour
+    for (int round = 0; round < 10; ++round) {
+      for (const auto& r : peers->refs) CHECK(r.send(Increment{}));
+    }
+    std::vector<phyx::Future<void>> stops;
+    for (const auto& r : peers->refs)
+      stops.push_back(r.stop(phyx::StopReason::normal(), phyx::StopMode::drain));
+    for (auto& f : stops) CHECK(f.wait_for(10s));
+    for (const auto& r : peers->refs) CHECK(r.status() == phyx::Status::stopped);
+    peers.reset();  // the functions' copy is the only one left: the last stop emptied it
+    handled = rt.stats().handled;
+    check_laws(rt);
+  }
+  CHECK(handled == 640);
+  CHECK(watch.expired());
+}

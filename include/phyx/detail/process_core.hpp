@@ -34,8 +34,9 @@
 #include <vector>
 
 #include "phyx/detail/mailbox.hpp"
-#include "phyx/detail/timer_node.hpp"
+#include "phyx/detail/share_count.hpp"
 #include "phyx/detail/spin_lock.hpp"
+#include "phyx/detail/timer_node.hpp"
 #include "phyx/future.hpp"
 #include "phyx/ids.hpp"
 #include "phyx/status.hpp"
@@ -123,9 +124,11 @@ class RuntimeKeep {
 
 class ProcessCore {
  public:
-  /// `spec` is shared by every process spawned from one phyx::SharedSpec (or owned alone
-  /// by a process spawned from a plain ProcessSpec); it outlives the process.
-  ProcessCore(RuntimeCore& runtime, std::shared_ptr<const CoreSpec> spec);
+  /// `spec` is shared by every process spawned from one phyx::SharedSpec, whose `share`
+  /// counts this process among its holders (phyx/detail/share_count.hpp); or it is owned
+  /// alone by a process spawned from a plain ProcessSpec (`share` nullptr), which keeps it
+  /// alive for as long as this ProcessCore.
+  ProcessCore(RuntimeCore& runtime, const CoreSpec& spec, ShareCount* share);
   virtual ~ProcessCore();
   ProcessCore(const ProcessCore&) = delete;
   ProcessCore& operator=(const ProcessCore&) = delete;
@@ -189,12 +192,12 @@ class ProcessCore {
   virtual void run_on_stop(const StopReason& r) = 0;  // may throw; only with live state
   virtual void destroy_state() noexcept = 0;
   virtual bool has_state() const noexcept = 0;
-  /// Drops init / handle / on_stop once the process is stopped for good, so closures that
-  /// hold refs (to this process or others) cannot keep a cycle alive.
+  /// Drops the process's own init / handle / on_stop (a shared behaviour's are emptied by
+  /// its last stop, share_count.hpp) and its ctx once it is stopped for good, so closures
+  /// that hold refs (to this process or others) cannot keep a cycle alive.
   virtual void release_behaviour() noexcept = 0;
-  /// True when no other process (and no phyx::SharedSpec) shares this one's behaviour:
-  /// it lives in this object (use_count 0) or this is its last holder.
-  bool behaviour_unshared() const noexcept { return spec_.use_count() <= 1; }
+  /// True when the behaviour is a phyx::SharedSpec's, false when it lives in this object.
+  bool behaviour_shared() const noexcept { return share_.shared(); }
   /// The spec this process was built from (its TypedProcess's Behaviour). Never changes.
   const CoreSpec& core_spec() const noexcept { return *spec_; }
   MailboxPolicy policy() const noexcept { return static_cast<MailboxPolicy>(policy_); }
@@ -315,7 +318,8 @@ class ProcessCore {
   // Ordered so that an idle process packs into a 192-byte allocation class (the small
   // fields together; see engine/runtime/README.md on idle memory).
   RuntimeKeep runtime_;  // first: destroyed last
-  const std::shared_ptr<const CoreSpec> spec_;  // name and supervision (cold)
+  BehaviourShare share_;        // a SharedSpec's behaviour: held until just before the runtime
+  const CoreSpec* const spec_;  // name and supervision (cold); see share_
   ProcessId id_{};
   ProcessHandle parent_;
   // The runtime's process table (engine/runtime/process_table.hpp), under its shard lock.

@@ -9,6 +9,7 @@
 #include "phyx/detail/envelope.hpp"
 #include "phyx/detail/process_core.hpp"
 #include "phyx/detail/runtime_core.hpp"
+#include "phyx/detail/share_count.hpp"
 #include "phyx/spec.hpp"
 #include "phyx/tools.hpp"
 
@@ -18,8 +19,9 @@ namespace phyx::detail {
 void validate_spec(const CoreSpec& spec, bool has_init, bool has_handle);
 
 /// What processes spawned from one spec share: settings (the CoreSpec base, which
-/// ProcessCore keeps) and functions. Built once per spawn from a ProcessSpec, or once for
-/// many spawns by phyx::share. Immutable while shared.
+/// ProcessCore keeps) and functions. Built once per spawn from a ProcessSpec (inside the
+/// process, PlainProcess below), or once for many spawns by phyx::share (SharedBehaviour).
+/// Immutable while shared, but for the emptying of its functions by its last holder.
 template <class Msg, class State, class Ctx>
 struct Behaviour : CoreSpec {
   Behaviour(ProcessSpec<Msg, State, Ctx>&& spec)
@@ -30,9 +32,29 @@ struct Behaviour : CoreSpec {
         on_stop(std::move(spec.on_stop)) {
     validate_spec(*this, static_cast<bool>(init), static_cast<bool>(handle));
   }
+  /// What the functions captured (refs to peers, which may hold refs to the processes
+  /// that hold this behaviour) must not outlive the last process's stop in a cycle.
+  /// Only by the behaviour's last holder, which no other thread can call them through.
+  void empty_functions() const noexcept {
+    auto* self = const_cast<Behaviour*>(this);  // built non-const; nobody else uses it any more
+    self->init = nullptr;
+    self->handle = nullptr;
+    self->on_stop = nullptr;
+  }
   std::function<State(const Ctx&)> init;
   Handler<Msg, State, Ctx> handle;
   std::function<void(State&, const StopReason&, const Ctx&)> on_stop;
+};
+
+/// A behaviour made by phyx::share: counted by its processes and its SharedSpec's copies
+/// (share_count.hpp), which empty its functions and delete it.
+template <class Msg, class State, class Ctx>
+struct SharedBehaviour final : Behaviour<Msg, State, Ctx>, ShareCount {
+  explicit SharedBehaviour(ProcessSpec<Msg, State, Ctx>&& spec)
+      : Behaviour<Msg, State, Ctx>(std::move(spec)) {}
+
+ private:
+  void empty_functions() noexcept override { Behaviour<Msg, State, Ctx>::empty_functions(); }
 };
 
 /// A process of one (Msg, State, Ctx). `spec` owns the behaviour when it is shared (a
@@ -41,10 +63,12 @@ struct Behaviour : CoreSpec {
 template <class Msg, class State, class Ctx>
 class TypedProcess : public ProcessCore {
  public:
-  /// `behaviour` is kept as ProcessCore's spec (owned, or not, as above): behaviour()
-  /// casts it back, which the parameter's type makes safe.
-  TypedProcess(RuntimeCore& rt, std::shared_ptr<const Behaviour<Msg, State, Ctx>> behaviour, Ctx ctx)
-      : ProcessCore(rt, std::move(behaviour)), ctx_(std::move(ctx)) {}
+  /// `behaviour` is kept as ProcessCore's spec: behaviour() casts it back, which the
+  /// parameter's type makes safe. `share` is its count when it is a SharedBehaviour (the
+  /// process takes its units), nullptr when the behaviour lives inside the process object.
+  TypedProcess(RuntimeCore& rt, const Behaviour<Msg, State, Ctx>& behaviour, ShareCount* share,
+               Ctx ctx)
+      : ProcessCore(rt, behaviour, share), ctx_(std::move(ctx)) {}
   ~TypedProcess() override { drop_suspended(); }  // before state_ and ctx_ go
 
  protected:
@@ -69,15 +93,9 @@ class TypedProcess : public ProcessCore {
   void destroy_state() noexcept override { state_.reset(); }
   bool has_state() const noexcept override { return state_.has_value(); }
   void release_behaviour() noexcept override {
-    // What the functions captured (refs to peers, which may hold refs to us) must not
-    // outlive our stop in a cycle. A behaviour only we hold is ours to empty; a shared one
-    // lives as long as its other processes or the user's SharedSpec (their business).
-    if (behaviour_unshared()) {  // ours alone: inside this object, or the last holder of a shared one
-      auto* mine = const_cast<Behaviour<Msg, State, Ctx>*>(&behaviour());  // built non-const, held by us alone
-      mine->init = nullptr;
-      mine->handle = nullptr;
-      mine->on_stop = nullptr;
-    }
+    // A behaviour inside this object is ours to empty; a shared one is emptied by its last
+    // holder (ProcessCore gives our units back after this, share_count.hpp).
+    if (!behaviour_shared()) behaviour().empty_functions();
     if constexpr (!kEmptyCtx) ctx_.reset();  // a ctx holding refs (a peer list including us) must not keep a cycle
   }
 
@@ -130,20 +148,17 @@ class PlainProcess final : private BehaviourHolder<Msg, State, Ctx>, public Type
  public:
   PlainProcess(RuntimeCore& rt, ProcessSpec<Msg, State, Ctx>&& spec, Ctx ctx)
       : BehaviourHolder<Msg, State, Ctx>(std::move(spec)),
-        TypedProcess<Msg, State, Ctx>(rt, unowned(&this->held), std::move(ctx)) {}
-
- private:
-  /// A pointer that owns nothing (use_count() == 0): the behaviour dies with this object.
-  static std::shared_ptr<const Behaviour<Msg, State, Ctx>> unowned(const Behaviour<Msg, State, Ctx>* b) noexcept {
-    return std::shared_ptr<const Behaviour<Msg, State, Ctx>>(std::shared_ptr<const Behaviour<Msg, State, Ctx>>(), b);
-  }
+        TypedProcess<Msg, State, Ctx>(rt, this->held, nullptr, std::move(ctx)) {}
 };
 
 /// Registers a process of a shared `behaviour` under `parent` (nullptr = the root).
 template <class Msg, class State, class Ctx>
 ProcessHandle spawn_shared(RuntimeCore& rt, ProcessCore* parent,
-                           const std::shared_ptr<const Behaviour<Msg, State, Ctx>>& behaviour, Ctx ctx) {
-  ProcessHandle handle(new TypedProcess<Msg, State, Ctx>(rt, behaviour, std::move(ctx)));
+                           const SharedBehaviour<Msg, State, Ctx>& behaviour, Ctx ctx) {
+  // The process's units are taken from the count (share_count.hpp step 1); the const_cast
+  // reaches the count, never the behaviour's contents.
+  auto& shared = const_cast<SharedBehaviour<Msg, State, Ctx>&>(behaviour);
+  ProcessHandle handle(new TypedProcess<Msg, State, Ctx>(rt, shared, &shared, std::move(ctx)));
   rt.adopt(handle.get(), parent);
   return handle;
 }
@@ -170,12 +185,18 @@ ProcessRef<M> Tools<Msg, State, Ctx>::spawn(ProcessSpec<M, S, C> spec, C ctx) co
 template <class Msg, class State, class Ctx>
 template <class M, class S, class C>
 ProcessRef<M> Tools<Msg, State, Ctx>::spawn(const SharedSpec<M, S, C>& spec, C ctx) const {
-  return ProcessRef<M>(detail::spawn_shared(self_->runtime(), self_, spec.behaviour_, std::move(ctx)));
+  return ProcessRef<M>(
+      detail::spawn_shared(self_->runtime(), self_, *spec.behaviour_, std::move(ctx)));
 }
 
 template <class Msg, class State, class Ctx>
 SharedSpec<Msg, State, Ctx> share(ProcessSpec<Msg, State, Ctx> spec) {
-  return SharedSpec<Msg, State, Ctx>(std::make_shared<const detail::Behaviour<Msg, State, Ctx>>(std::move(spec)));
+  // The copies of the SharedSpec share one shared_ptr, whose deleter gives their units
+  // back to the count (share_count.hpp step 1): copying a SharedSpec never touches it. If
+  // the control block cannot be allocated, shared_ptr calls the deleter, which frees it.
+  using Shared = detail::SharedBehaviour<Msg, State, Ctx>;
+  return SharedSpec<Msg, State, Ctx>(std::shared_ptr<const Shared>(
+      new Shared(std::move(spec)), [](const Shared* b) { const_cast<Shared*>(b)->drop_spec(); }));
 }
 
 template <class Msg, class State, class Ctx>
