@@ -5,10 +5,10 @@
 
 namespace phyx::detail {
 
-void ProcessTable::insert(ProcessCore* p, const std::function<void()>& admit) {
+bool ProcessTable::insert_unless(ProcessCore* p, const std::atomic<bool>& closed) {
   Shard& s = shard_of(p);
-  std::lock_guard lock(s.mutex);
-  if (admit) admit();
+  std::lock_guard lock(s.lock);
+  if (closed.load(std::memory_order_acquire)) return false;  // pairs with the closer's release
   p->retain();  // the table's reference
   p->table_prev_ = s.tail;
   p->table_next_ = nullptr;
@@ -19,13 +19,14 @@ void ProcessTable::insert(ProcessCore* p, const std::function<void()>& admit) {
   }
   s.tail = p;
   p->in_table_ = true;
+  return true;
 }
 
 bool ProcessTable::erase(ProcessCore* p) {
   ProcessHandle ref;  // released after the lock: it may be the last reference
   {
     Shard& s = shard_of(p);
-    std::lock_guard lock(s.mutex);
+    std::lock_guard lock(s.lock);
     if (!p->in_table_) return false;
     p->in_table_ = false;
     (p->table_prev_ != nullptr ? p->table_prev_->table_next_ : s.head) = p->table_next_;
@@ -39,7 +40,7 @@ bool ProcessTable::erase(ProcessCore* p) {
 std::vector<ProcessHandle> ProcessTable::snapshot() const {
   std::vector<ProcessHandle> out;
   for (const Shard& s : shards_) {
-    std::lock_guard lock(s.mutex);
+    std::lock_guard lock(s.lock);
     for (ProcessCore* p = s.head; p != nullptr; p = p->table_next_) {
       p->retain();
       out.emplace_back(p);
@@ -52,7 +53,7 @@ void ProcessTable::clear() {
   for (Shard& s : shards_) {
     ProcessCore* list;
     {
-      std::lock_guard lock(s.mutex);
+      std::lock_guard lock(s.lock);
       list = std::exchange(s.head, nullptr);
       s.tail = nullptr;
       for (ProcessCore* p = list; p != nullptr; p = p->table_next_) p->in_table_ = false;

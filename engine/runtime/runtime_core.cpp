@@ -88,11 +88,9 @@ void RuntimeCore::adopt(ProcessCore* p, ProcessCore* parent) {
   if (p->root_) {
     // Checked under the shard's lock, which shutdown() takes after setting the flag: a root
     // spawn either lands in shutdown's snapshot or sees the flag and is refused.
-    table_->insert(p, [&] {
-      if (shutting_down_.load(std::memory_order_acquire)) {  // pairs with shutdown()'s release
-        throw Error("Runtime is shutting down: cannot spawn '" + p->name() + "'");
-      }
-    });
+    if (!table_->insert_unless(p, shutting_down_)) {  // its acquire pairs with shutdown()'s release
+      throw Error("Runtime is shutting down: cannot spawn '" + p->name() + "'");
+    }
   }
   // A child is not in the table: its parent's list (below) reaches it, and its parent
   // cannot stop before it (SPEC 4), so live_processes() finds it through the tree. Before,
