@@ -126,7 +126,9 @@ struct Peers {
 phyx::SharedSpec<CounterMsg, int> peer_kind(const std::shared_ptr<Peers>& peers) {
   return phyx::share(phyx::ProcessSpec<CounterMsg, int>{
       .name = "peer",
-      .init = [peers](const phyx::Empty&) { return static_cast<int>(peers->refs.size()); },
+      // init captures the peers too, but does not read the list: the test thread is still
+      // filling it while the first processes start.
+      .init = [peers](const phyx::Empty&) { return peers != nullptr ? 0 : -1; },
       .handle = [peers](int& n, CounterMsg&, auto&) { n += static_cast<int>(peers->refs.size()); },
   });
 }

@@ -33,10 +33,11 @@ struct Behaviour : CoreSpec {
     validate_spec(*this, static_cast<bool>(init), static_cast<bool>(handle));
   }
   /// What the functions captured (refs to peers, which may hold refs to the processes
-  /// that hold this behaviour) must not outlive the last process's stop in a cycle.
-  /// Only by the behaviour's last holder, which no other thread can call them through.
+  /// that hold this behaviour) must not keep a cycle alive once nothing can call them. So
+  /// they are dropped by the process that owns a plain behaviour, at its stop, or by
+  /// whoever takes a shared behaviour's active count to zero (share_count.hpp step 4).
   void empty_functions() const noexcept {
-    auto* self = const_cast<Behaviour*>(this);  // built non-const; nobody else uses it any more
+    auto* self = const_cast<Behaviour*>(this);  // built non-const; no caller is left
     self->init = nullptr;
     self->handle = nullptr;
     self->on_stop = nullptr;
@@ -57,9 +58,9 @@ struct SharedBehaviour final : Behaviour<Msg, State, Ctx>, ShareCount {
   void empty_functions() noexcept override { Behaviour<Msg, State, Ctx>::empty_functions(); }
 };
 
-/// A process of one (Msg, State, Ctx). `spec` owns the behaviour when it is shared (a
-/// SharedSpec's), or owns nothing when the behaviour lives inside the process object
-/// (PlainProcess below).
+/// A process of one (Msg, State, Ctx). Its behaviour is a SharedSpec's, which it holds by
+/// the count (ProcessCore's share_), or lives inside the process object (PlainProcess
+/// below).
 template <class Msg, class State, class Ctx>
 class TypedProcess : public ProcessCore {
  public:
