@@ -149,11 +149,8 @@ TimerId TimerService::stage(TimerStage& s, TimerNode* n, std::int64_t deadline_n
   // Step 0b, when the stage was empty. Every taker takes both lists, so a non-empty other
   // list means the stage has been in use since its last take, and was announced then.
   // relaxed: a hint, as since_ is.
-  if (head == nullptr && s.timeouts_.load(std::memory_order_relaxed) == nullptr) {
-    note_filled(s, now_ns, wake_driver);
-  } else if (wake_driver != nullptr) {
-    *wake_driver = false;
-  }
+  note_push(s, head == nullptr && s.timeouts_.load(std::memory_order_relaxed) == nullptr, now_ns,
+            wake_driver);
   return id;
 }
 
@@ -168,14 +165,16 @@ void TimerService::stage_timeout(TimerStage& s, StagedTimeout* t, std::int64_t n
   } while (!s.timeouts_.compare_exchange_weak(head, t, std::memory_order_seq_cst,
                                               std::memory_order_relaxed));
   // relaxed: a hint (see stage()).
-  if (head == nullptr && s.head_.load(std::memory_order_relaxed) == nullptr) {
-    note_filled(s, now_ns, wake_driver);
-  } else if (wake_driver != nullptr) {
-    *wake_driver = false;
-  }
+  note_push(s, head == nullptr && s.head_.load(std::memory_order_relaxed) == nullptr, now_ns,
+            wake_driver);
 }
 
-void TimerService::note_filled(TimerStage& s, std::int64_t now_ns, bool* wake_driver) noexcept {
+void TimerService::note_push(TimerStage& s, bool filled, std::int64_t now_ns,
+                             bool* wake_driver) noexcept {
+  if (!filled) {
+    if (wake_driver != nullptr) *wake_driver = false;
+    return;
+  }
   // relaxed: hints for stage_wants_flush(), the driver's steal (step 0c) and its warmth
   // (0b); single writer for fills_.
   s.since_.store(stage_epoch_.load(std::memory_order_relaxed), std::memory_order_relaxed);

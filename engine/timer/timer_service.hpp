@@ -226,7 +226,8 @@ class TimerService {
   TimerId assign(TimerNode* n, std::int64_t deadline_ns) noexcept;  // step 1's id and count
   bool announce(std::int64_t deadline_ns) noexcept;  // step 1's second half: true = wake the driver
   void link_or_drop(TimerNode* n) noexcept;          // the driver: a node off `arms_` or a stage
-  void note_filled(TimerStage& s, std::int64_t now_ns, bool* wake_driver) noexcept;  // step 0b
+  /// After a push: a stage that was empty (`filled`) is announced (step 0b), else nobody is woken.
+  void note_push(TimerStage& s, bool filled, std::int64_t now_ns, bool* wake_driver) noexcept;
   bool any_staged_seq_cst();                         // step 0b/4: a stage in use
   bool stages_in_use();                              // step 0b, the driver: in use or filled since
 
