@@ -46,25 +46,22 @@ void ShareCount::take() noexcept {
 }
 
 void ShareCount::give_back_active() noexcept {
-  if (ShareCredits* c = credits_for(this, false)) {  // step 2
-    if (++c->active < 2 * kBatch) return;
-    c->active -= kBatch;
-    // acq_rel, as in release_active(); never the last unit (the worker keeps kBatch).
-    units_.fetch_sub(kBatch * kActive, std::memory_order_acq_rel);
-    return;
-  }
-  release_active(1);
+  if (!credit_back(&ShareCredits::active, kActive)) release_active(1);
 }
 
 void ShareCount::give_back_live() noexcept {
-  if (ShareCredits* c = credits_for(this, false)) {  // step 2
-    if (++c->live < 2 * kBatch) return;
-    c->live -= kBatch;
-    // acq_rel, as in release_live(); never the last unit (the worker keeps kBatch).
-    units_.fetch_sub(kBatch * kLive, std::memory_order_acq_rel);
-    return;
-  }
-  release_live(1);
+  if (!credit_back(&ShareCredits::live, kLive)) release_live(1);
+}
+
+bool ShareCount::credit_back(std::uint32_t ShareCredits::*half, std::uint64_t unit) noexcept {
+  ShareCredits* c = credits_for(this, false);
+  if (c == nullptr) return false;
+  if (++(c->*half) < 2 * kBatch) return true;  // step 2
+  c->*half -= kBatch;
+  // acq_rel, as in release_active() / release_live(); never the last unit (the worker
+  // keeps kBatch of this half).
+  units_.fetch_sub(kBatch * unit, std::memory_order_acq_rel);
+  return true;
 }
 
 void ShareCount::drop_spec() noexcept {

@@ -21,11 +21,16 @@ using phyx::detail::ShareCreditsScope;
 
 namespace {
 
-/// What happened to one counted behaviour. Outlives it.
+/// What happened to one counted behaviour. Outlives it. The hooks may run on any of the
+/// test's threads; the checks read after a join, or on the thread that ran them.
 struct Fate {
   std::atomic<int> emptied{0};
   std::atomic<int> deleted{0};
   std::atomic<bool> deleted_before_emptied{false};
+  // relaxed: the join (or program order) orders the hooks before these reads.
+  int times_emptied() const { return emptied.load(std::memory_order_relaxed); }
+  int times_deleted() const { return deleted.load(std::memory_order_relaxed); }
+  bool out_of_order() const { return deleted_before_emptied.load(std::memory_order_relaxed); }
 };
 
 class Counted final : public ShareCount {
@@ -35,7 +40,7 @@ class Counted final : public ShareCount {
  private:
   ~Counted() override {
     if (fate_.emptied.load(std::memory_order_relaxed) == 0)
-      fate_.deleted_before_emptied.store(true);
+      fate_.deleted_before_emptied.store(true, std::memory_order_relaxed);  // read as above
     fate_.deleted.fetch_add(1, std::memory_order_relaxed);
   }
   void empty_functions() noexcept override {
@@ -60,14 +65,14 @@ TEST_CASE(
     a.stop();  // idempotent
     b.stop();
     CHECK(count->active_units() == 1);  // the spec is alive: nothing emptied
-    CHECK(fate.emptied == 0);
+    CHECK(fate.times_emptied() == 0);
     count->drop_spec();  // the spec goes after its processes stopped: it empties (no cycle)
-    CHECK(fate.emptied == 1);
-    CHECK(fate.deleted == 0);  // the stopped processes still read the name
+    CHECK(fate.times_emptied() == 1);
+    CHECK(fate.times_deleted() == 0);  // the stopped processes still read the name
   }
-  CHECK(fate.emptied == 1);
-  CHECK(fate.deleted == 1);
-  CHECK_FALSE(fate.deleted_before_emptied);
+  CHECK(fate.times_emptied() == 1);
+  CHECK(fate.times_deleted() == 1);
+  CHECK_FALSE(fate.out_of_order());
 }
 
 TEST_CASE(
@@ -80,13 +85,13 @@ TEST_CASE(
     BehaviourShare b(count);
     count->drop_spec();
     b.stop();
-    CHECK(fate.emptied == 0);  // `a` is active
+    CHECK(fate.times_emptied() == 0);  // `a` is active
   }
   CHECK(count->live_units() == 1);
   delete a;  // never stopped (abandoned at shutdown): active, then live
-  CHECK(fate.emptied == 1);
-  CHECK(fate.deleted == 1);
-  CHECK_FALSE(fate.deleted_before_emptied);
+  CHECK(fate.times_emptied() == 1);
+  CHECK(fate.times_deleted() == 1);
+  CHECK_FALSE(fate.out_of_order());
 }
 
 TEST_CASE("a worker's credits: one batch per kBatch processes, returned when it runs dry") {
@@ -104,15 +109,15 @@ TEST_CASE("a worker's credits: one batch per kBatch processes, returned when it 
     CHECK(count->live_units() == 1 + 2 * ShareCount::kBatch);
     count->drop_spec();
     for (BehaviourShare* s : made) delete s;  // stops and destructions land in the credits
-    CHECK(fate.emptied == 0);                 // the credits are units: nothing can reach zero
+    CHECK(fate.times_emptied() == 0);         // the credits are units: nothing can reach zero
     CHECK(scope.credits().owner == count);
     // Holding more than 2 * kBatch, the worker gave a batch back each time it reached it.
     CHECK(count->active_units() < 2 * ShareCount::kBatch);
     scope.credits().return_all();  // the worker runs dry
     CHECK(scope.credits().owner == nullptr);
-    CHECK(fate.emptied == 1);
-    CHECK(fate.deleted == 1);
-    CHECK_FALSE(fate.deleted_before_emptied);
+    CHECK(fate.times_emptied() == 1);
+    CHECK(fate.times_deleted() == 1);
+    CHECK_FALSE(fate.out_of_order());
   }
 }
 
@@ -133,11 +138,11 @@ TEST_CASE(
   count->drop_spec();
   CHECK(count->live_units() == 0);  // live is zero, but the credits keep it from deletion
   CHECK(count->active_units() == ShareCount::kBatch);
-  CHECK(fate.deleted == 0);
+  CHECK(fate.times_deleted() == 0);
   scope.credits().return_all();  // takes a live unit, empties, gives it back: deleted
-  CHECK(fate.emptied == 1);
-  CHECK(fate.deleted == 1);
-  CHECK_FALSE(fate.deleted_before_emptied);
+  CHECK(fate.times_emptied() == 1);
+  CHECK(fate.times_deleted() == 1);
+  CHECK_FALSE(fate.out_of_order());
 }
 
 TEST_CASE(
@@ -150,10 +155,10 @@ TEST_CASE(
   std::mutex mutex;
   std::deque<BehaviourShare*> to_thread[2];  // under mutex
   std::atomic<int> destroyed{0};
-  std::atomic<bool> spec_dropped{false};
   auto worker = [&](int me) {
     ShareCreditsScope scope;
     int made = 0;
+    bool spec_dropped = false;  // thread 0 only
     while (destroyed.load(std::memory_order_acquire) < 2 * kPerThread) {
       if (made < kPerThread) {
         auto* s = new BehaviourShare(count);
@@ -161,7 +166,10 @@ TEST_CASE(
         std::lock_guard lock(mutex);
         to_thread[1 - me].push_back(s);
       }
-      if (me == 0 && made == kPerThread / 2 && !spec_dropped.exchange(true)) count->drop_spec();
+      if (me == 0 && made == kPerThread / 2 && !spec_dropped) {
+        spec_dropped = true;
+        count->drop_spec();
+      }
       BehaviourShare* got = nullptr;
       {
         std::lock_guard lock(mutex);
@@ -186,8 +194,8 @@ TEST_CASE(
   b.join();
   // The law: 2 * kPerThread processes each took and gave back both units; the spec's went
   // back once; the functions were emptied exactly once, and the behaviour deleted after.
-  CHECK(destroyed.load() == 2 * kPerThread);
-  CHECK(fate.emptied == 1);
-  CHECK(fate.deleted == 1);
-  CHECK_FALSE(fate.deleted_before_emptied);
+  CHECK(destroyed.load(std::memory_order_relaxed) == 2 * kPerThread);  // after the joins
+  CHECK(fate.times_emptied() == 1);
+  CHECK(fate.times_deleted() == 1);
+  CHECK_FALSE(fate.out_of_order());
 }

@@ -47,6 +47,8 @@ namespace phyx::detail {
 
 /// The two counts of one shared behaviour (protocol above). Derived by SharedBehaviour
 /// (typed_process.hpp), which empties its functions and is deleted through it.
+struct ShareCredits;
+
 class ShareCount {
  public:
   /// Starts with the SharedSpec's units (step 1).
@@ -83,6 +85,9 @@ class ShareCount {
   void add(std::uint64_t units) noexcept;
   void release_active(std::uint32_t n) noexcept;  // the caller holds a live unit
   void release_live(std::uint32_t n) noexcept;
+  /// Step 2: one unit of `half` (a ShareCredits member; `unit` its place in the word) joins
+  /// this worker's credits; false if the thread holds no credits on this behaviour.
+  bool credit_back(std::uint32_t ShareCredits::*half, std::uint64_t unit) noexcept;
 
   std::atomic<std::uint64_t> units_{kLive + kActive};  // the SharedSpec's (step 1)
 };
