@@ -162,6 +162,15 @@ class Stealer {
     return ring_->tail_.load(std::memory_order_acquire) == RunRing<T>::real_of(head);  // pairs with push_back's release
   }
 
+  /// Items queued now, as a thief sees them: a snapshot, stale as soon as it is read.
+  std::uint32_t size() const noexcept {
+    const std::uint64_t head =
+        ring_->head_.load(std::memory_order_acquire);  // pairs with pop/steal CAS
+    const std::uint32_t tail =
+        ring_->tail_.load(std::memory_order_acquire);  // pairs with push_back's release
+    return tail - RunRing<T>::real_of(head);
+  }
+
   /// Step 3: moves about half of this queue into `dst` (the caller's own queue) and returns
   /// one item to run now, or nullptr. `dst` must be the calling worker's LocalQueue.
   T* steal_into(LocalQueue<T>& dst) noexcept {

@@ -15,12 +15,23 @@
 //  4. The LIFO slot, at most 3 turns in a row (then its occupant goes to the back of the
 //     local queue, so two processes bouncing a message cannot starve the rest).
 //  5. The local queue, then the global queue, then stealing half of a random victim's
-//     queue. A process that used its whole budget goes to the back of the local queue.
+//     queue, but only from a victim that is stuck (it started no turn since the thief's
+//     previous look: its `turns` counter did not move) or has a backlog (half a ring). A
+//     victim that makes progress runs its own short queue: moving small processes to
+//     another core costs more in cache misses than running them where they are (ask-many
+//     ran 35-40 % faster with this rule). A process that used its whole budget goes to
+//     the back of the local queue.
 // Parking (the StoreLoad argument):
 //  6. A worker that found nothing reads the epoch e0, searches once more, then announces
 //     itself (pushes its index on the idle stack and increments `sleepers_`, seq_cst) and
 //     reloads the epoch (seq_cst). Only if it still equals e0 does it sleep on its own
 //     condition variable, waiting for `notified`.
+// 6a. Watching: a worker whose last sweep left a non-empty queue alone (step 5) sleeps at
+//     most kWatchPeriod, then takes itself off the idle stack (unless a waker popped it
+//     first) and searches again. Its owner may have got stuck in a handler after our look
+//     without pushing anything more, and a push is the only other thing that wakes us.
+//     Only extra wake-ups: the argument below does not change. An idle runtime has only
+//     empty queues, so nobody watches and nobody wakes (idle CPU stays ~0).
 //  7. Whoever makes work available publishes it first (queue push, release), then bumps the
 //     epoch (seq_cst RMW), then loads `sleepers_` (seq_cst); if non-zero it pops a worker
 //     from the idle stack and sets its `notified` under that worker's mutex.
@@ -66,13 +77,19 @@
 // more (step 10); only the owner touches its LIFO slot and its held references.
 // Rejected: one global queue under a mutex (every push and pop contends, and ping-pong
 // crosses cores on every message: it was this runtime's first scheduler, 1.2 M msg/s on
-// ping-pong against 11 M now); Chase-Lev (see local_queue.hpp);
+// ping-pong against 11 M now); Chase-Lev (see local_queue.hpp); stealing from every
+// non-empty queue (this scheduler until session 15: small processes migrated for nothing,
+// ask-many 1.9-2.1 M rt/s against 2.7-2.8 M with step 5's rule); never stealing (work
+// spread only through the global queue: a stuck worker strands its queue, and a
+// throwaway build saw fan-in-p4 and ring-multi collapse to 1.3 M and 12 M in single runs);
+// a time stamp per turn for the stuck test (a clock read per turn: 26 ns in this VM);
 // spinning workers without parking (idle CPU must be ~0%); futexes by hand (a condvar per
 // worker is enough: parking is off the hot path).
 #include <concurrentqueue.h>
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -105,6 +122,14 @@ constexpr unsigned kLifoStreak = 3;      // consecutive LIFO turns before the sl
 // 0.81-1.14 M/s against 1.00-1.22 M/s with 8, 9 rounds side by side; idle-cpu 0.02 ->
 // 0.06 % of a core, still far under its 1 % bound).
 constexpr unsigned kSearchRounds = 8;
+// Step 5: a queue this long is stolen from even while its owner makes progress (half a
+// ring: the owner is about to overflow into the global queue anyway). Shorter queues are
+// taken only from a stuck owner. 128 and "never" measured alike (ask-many 2.5-2.8 M rt/s
+// against 1.9-2.1 M when every non-empty queue was stolen from); 16 and 64 lost the gain.
+constexpr std::uint32_t kStealBacklog = RunRing<ProcessCore>::kCapacity / 2;
+// Step 6a: how long a worker that left a short queue alone sleeps before it looks again,
+// in case that queue's owner got stuck without pushing anything more.
+constexpr std::chrono::microseconds kWatchPeriod{1000};
 constexpr std::size_t kHeldRefs = 4;      // references a worker keeps after turns (step 10)
 
 class WorkStealing;
@@ -117,6 +142,10 @@ struct Worker {
   std::size_t held_next = 0;                   // the slot the next kept reference goes to
   TimerStage* timer_stage = nullptr;           // owner only: its staged timers (step 11)
   unsigned lifo_streak = 0;
+  // Turns started, for thieves (step 5): written only by the owner, read by searching workers.
+  alignas(64) std::atomic<std::uint64_t> turns{0};
+  std::vector<std::uint64_t> seen_turns;  // owner only: each victim's `turns` at our last look
+  bool passed_over = false;               // owner only: our last sweep left a queue alone (step 6)
   unsigned tick = 0;
   std::uint64_t rng = 0;
   std::vector<ProcessCore*> overflow;  // scratch for LocalQueue::push_back
@@ -151,6 +180,7 @@ class WorkStealing final : public Scheduler {
       w->index = i;
       w->rng = 0x9E3779B97F4A7C15ull * (i + 1);
       w->global_token.emplace(global_);
+      w->seen_turns.assign(n, ~std::uint64_t{0});
       stealers_.push_back(w->local.stealer());
       workers_.push_back(std::move(w));
     }
@@ -342,6 +372,9 @@ class WorkStealing final : public Scheduler {
     return batch[0];
   }
 
+  /// Step 5: takes half of a victim's queue when the victim is stuck (it started no turn
+  /// since our last look) or has a backlog. Sets `w.passed_over` when it left a non-empty
+  /// queue alone, so that park() watches it (step 6).
   ProcessCore* steal(Worker& w) {
     const unsigned n = static_cast<unsigned>(workers_.size());
     if (n < 2) return nullptr;
@@ -349,9 +382,21 @@ class WorkStealing final : public Scheduler {
     w.rng ^= w.rng >> 7;
     w.rng ^= w.rng << 17;
     const unsigned start = static_cast<unsigned>(w.rng % n);
+    w.passed_over = false;
     for (unsigned i = 0; i < n; ++i) {
       const unsigned victim = (start + i) % n;
       if (victim == w.index) continue;
+      const std::uint32_t queued = stealers_[victim].size();
+      if (queued == 0) continue;
+      // relaxed: a hint. A stale value can only make us steal (as every steal once did) or
+      // wait one more look; the queue itself is synchronised by steal_into.
+      const std::uint64_t turns =
+          workers_[victim]->turns.load(std::memory_order_relaxed);  // pairs with run_turn()'s store
+      const bool stuck = turns == std::exchange(w.seen_turns[victim], turns);
+      if (!stuck && queued < kStealBacklog) {
+        w.passed_over = true;
+        continue;
+      }
       if (ProcessCore* p = stealers_[victim].steal_into(w.local)) return p;
     }
     return nullptr;
@@ -367,29 +412,46 @@ class WorkStealing final : public Scheduler {
     }
     if (work_epoch_.load(std::memory_order_seq_cst) != e0 ||  // pairs with wake_one()'s bump
         stopping_.load(std::memory_order_acquire)) {          // pairs with stop()'s release
-      bool popped = true;
-      {
-        std::lock_guard lock(idle_mutex_);
-        for (auto it = idle_.begin(); it != idle_.end(); ++it) {
-          if (*it == w.index) {
-            idle_.erase(it);
-            sleepers_.fetch_sub(1, std::memory_order_seq_cst);  // un-announce: nobody popped us
-            popped = false;
-            break;
-          }
-        }
-      }
-      if (!popped) return false;  // nobody woke us: back to the loop, which sees new work or stop
+      if (unannounce(w))
+        return false;  // nobody woke us: back to the loop, which sees new work or stop
       // Popped meanwhile: a notification is on its way (wake_parked() is between its two
       // locks). Take it below, so that its `searching_` count is ours and not left behind.
     }
     std::unique_lock lock(w.park_mutex);
-    w.park_cv.wait(lock, [&] { return w.notified; });
+    if (!w.passed_over) {
+      w.park_cv.wait(lock, [&] { return w.notified; });
+    } else if (!w.park_cv.wait_for(lock, kWatchPeriod, [&] { return w.notified; })) {
+      // Step 6a: the watch ran out and nobody woke us. Un-announce, unless a waker popped
+      // us meanwhile: then its notification is on its way, and we take it as above.
+      lock.unlock();
+      if (unannounce(w)) return false;
+      lock.lock();
+      w.park_cv.wait(lock, [&] { return w.notified; });
+    }
     w.notified = false;
     return std::exchange(w.woken_searching, false);
   }
 
+  /// Takes `w` off the idle stack; false when a waker popped it first (its notification
+  /// is then on its way).
+  bool unannounce(Worker& w) {
+    std::lock_guard lock(idle_mutex_);
+    for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+      if (*it == w.index) {
+        idle_.erase(it);
+        sleepers_.fetch_sub(
+            1, std::memory_order_seq_cst);  // pairs with wake_parked()'s load: nobody popped us
+        return true;
+      }
+    }
+    return false;
+  }
+
   void run_turn(Worker& w, ProcessCore* p) {
+    // Step 5: a turn starts; thieves see that we are not stuck. relaxed (pairs with steal()'s
+    // relaxed load): only the owner writes it, so a load and a store, no RMW; a thief that
+    // reads a stale value waits one more look or steals, and either is safe.
+    w.turns.store(w.turns.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     const bool again = p->run_slice(choices_ != nullptr ? choices_->budget(kBudget) : kBudget);
     if (again) push_local(w, p);  // the budget ran out: back of the queue, others first
     else hold(w, p);

@@ -425,3 +425,96 @@ TEST_CASE("backpressure: a handler whose send a full mailbox refuses ends its pr
   rt.shutdown(5s);
   check_laws(rt);
 }
+
+namespace {
+
+/// One round of the stuck-worker test: two signals to wait for, and the round's end.
+struct StuckRound {
+  std::atomic<int> signals{0};
+  std::promise<void> both_signalled;
+  std::promise<void> ended;
+};
+struct Block {
+  std::shared_ptr<StuckRound> round;
+};
+struct Signal {
+  std::shared_ptr<StuckRound> round;
+};
+struct BlockerCtx {
+  std::vector<phyx::ProcessRef<Signal>> peers;
+  std::shared_ptr<std::atomic<int>> rescued;
+};
+
+}  // namespace
+
+TEST_CASE(
+    "a stuck worker: what its handler made runnable runs on the other worker (step 5), 300 times") {
+  // The blocker's handler sends to two peers, then spawns a child, which takes its
+  // worker's LIFO slot (only the owner runs that slot, by design) and so leaves both peers
+  // in the worker's local queue (or running elsewhere, if a peer's previous turn was not
+  // over). Then it blocks its worker until both peers have run. The queue holds at most
+  // two processes, far under the backlog rule's half ring: only the rule that a victim
+  // which started no turn since the thief's last look is stuck gets them out. A
+  // backlog-only rule fails this test (a 10 s wait per round).
+  phyx::Runtime rt(threads());
+  if (rt.engine_for_tests().worker_count() < 2) {  // systematic mode runs one worker
+    MESSAGE("needs a second worker while the blocker holds one: skipped under one worker");
+    return;
+  }
+  const auto peer_spec = phyx::share(phyx::ProcessSpec<Signal, int>{
+      .name = "peer",
+      .init = [](const phyx::Empty&) { return 0; },
+      .handle =
+          [](int&, Signal& s, auto&) {
+            // acq_rel: the second of the two peers sees the first's increment (pairs with it).
+            if (s.round->signals.fetch_add(1, std::memory_order_acq_rel) + 1 == 2)
+              s.round->both_signalled.set_value();
+          },
+  });
+  // The round ends when the child runs: after the blocker's turn, on the blocker's worker.
+  const auto child_spec = phyx::share(phyx::ProcessSpec<Signal, int, std::shared_ptr<StuckRound>>{
+      .name = "child",
+      .init =
+          [](const std::shared_ptr<StuckRound>& round) {
+            round->ended.set_value();
+            return 0;
+          },
+      .handle = [](int&, Signal&, auto&) {},
+  });
+  auto rescued = std::make_shared<std::atomic<int>>(0);
+  BlockerCtx ctx{{}, rescued};
+  for (int i = 0; i < 2; ++i) ctx.peers.push_back(rt.spawn(peer_spec));
+  auto blocker =
+      rt.spawn(phyx::ProcessSpec<Block, int, BlockerCtx>{
+                   .name = "blocker",
+                   .init = [](const BlockerCtx&) { return 0; },
+                   .handle =
+                       [child_spec](int&, Block& b, auto& tools) {
+                         const BlockerCtx& c = tools.ctx();
+                         auto both = b.round->both_signalled.get_future();
+                         c.peers[0].send(Signal{b.round});
+                         c.peers[1].send(Signal{b.round});
+                         tools.spawn(child_spec, b.round);
+                         // Blocks this worker: a test's bounded wait, not a sleep.
+                         if (both.wait_for(10s) == std::future_status::ready) {
+                           c.rescued->fetch_add(
+                               1, std::memory_order_relaxed);  // a tally, read after shutdown
+                         }
+                       },
+               },
+               ctx);
+  const int rounds = static_cast<int>(300 * scale());
+  int ended = 0;
+  for (int i = 0; i < rounds; ++i) {
+    auto round = std::make_shared<StuckRound>();
+    auto end = round->ended.get_future();
+    REQUIRE(blocker.send(Block{round}));
+    if (end.wait_for(30s) != std::future_status::ready) break;
+    ++ended;
+  }
+  CHECK(ended == rounds);
+  ctx.peers.clear();
+  rt.shutdown(30s);
+  CHECK(rescued->load(std::memory_order_relaxed) == ended);  // a tally; the workers have left
+  check_laws(rt);
+}
