@@ -740,17 +740,21 @@ int main(int argc, char** argv) {
          eq("asks settled twice", read(c.asks_settled_twice), "0", 0));
   // The sink saw every restart, give-up and dead letter that stats() counts. Exact unless
   // the sink stalled for longer than its patience and more than 65,536 events queued
-  // meanwhile (Stats::events_dropped, not expected here): then the dropped events are
-  // the only difference, and they are of unknown types.
+  // meanwhile (Stats::events_dropped: seen under TSan on a loaded host): then the
+  // dropped events are the only difference, and they are of any type, so the missing
+  // ones are at most the dropped ones (an equality here failed a TSan soak whose sink
+  // dropped 34,097 events of which 5,666 were of these three types).
   const std::uint64_t seen = read(c.ev_restart) + read(c.ev_giveup) + read(c.ev_dead_letter);
   const std::uint64_t counted = s.restarts + s.giveups + s.dead_letters;
+  const bool exact_or_dropped =
+      s.events_dropped == 0 ? seen == counted : counted - seen <= s.events_dropped;
   expect(read(c.ev_restart) <= s.restarts && read(c.ev_giveup) <= s.giveups &&
-             read(c.ev_dead_letter) <= s.dead_letters && seen + s.events_dropped == counted,
+             read(c.ev_dead_letter) <= s.dead_letters && exact_or_dropped,
          "telemetry: restart/giveup/dead_letter events " + std::to_string(read(c.ev_restart)) +
              "/" + std::to_string(read(c.ev_giveup)) + "/" +
              std::to_string(read(c.ev_dead_letter)) + " + events dropped " +
-             std::to_string(s.events_dropped) + " == stats " + std::to_string(s.restarts) + "/" +
-             std::to_string(s.giveups) + "/" + std::to_string(s.dead_letters));
+             std::to_string(s.events_dropped) + " against stats " + std::to_string(s.restarts) +
+             "/" + std::to_string(s.giveups) + "/" + std::to_string(s.dead_letters));
   expect(s.sink_errors == 0, eq("sink errors", s.sink_errors, "0", 0));
   const long live_messages = g_live_messages.load(std::memory_order_relaxed);
   const long live_states = g_live_states.load(std::memory_order_relaxed);
