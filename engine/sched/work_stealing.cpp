@@ -389,9 +389,9 @@ class WorkStealing final : public Scheduler {
       const std::uint32_t queued = stealers_[victim].size();
       if (queued == 0) continue;
       // relaxed: a hint. A stale value can only make us steal (as every steal once did) or
-      // wait one more look; the queue itself is synchronised by steal_into.
-      const std::uint64_t turns =
-          workers_[victim]->turns.load(std::memory_order_relaxed);  // pairs with run_turn()'s store
+      // wait one more look; the queue itself is synchronised by steal_into. Pairs with
+      // run_turn()'s relaxed store.
+      const std::uint64_t turns = workers_[victim]->turns.load(std::memory_order_relaxed);
       const bool stuck = turns == std::exchange(w.seen_turns[victim], turns);
       if (!stuck && queued < kStealBacklog) {
         w.passed_over = true;
@@ -412,8 +412,8 @@ class WorkStealing final : public Scheduler {
     }
     if (work_epoch_.load(std::memory_order_seq_cst) != e0 ||  // pairs with wake_one()'s bump
         stopping_.load(std::memory_order_acquire)) {          // pairs with stop()'s release
-      if (unannounce(w))
-        return false;  // nobody woke us: back to the loop, which sees new work or stop
+      // Nobody woke us: back to the loop, which sees the new work or the stop.
+      if (unannounce(w)) return false;
       // Popped meanwhile: a notification is on its way (wake_parked() is between its two
       // locks). Take it below, so that its `searching_` count is ours and not left behind.
     }
@@ -439,8 +439,8 @@ class WorkStealing final : public Scheduler {
     for (auto it = idle_.begin(); it != idle_.end(); ++it) {
       if (*it == w.index) {
         idle_.erase(it);
-        sleepers_.fetch_sub(
-            1, std::memory_order_seq_cst);  // pairs with wake_parked()'s load: nobody popped us
+        // Nobody popped us. seq_cst: pairs with wake_parked()'s load.
+        sleepers_.fetch_sub(1, std::memory_order_seq_cst);
         return true;
       }
     }
