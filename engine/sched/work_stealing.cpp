@@ -15,12 +15,12 @@
 //  4. The LIFO slot, at most 3 turns in a row (then its occupant goes to the back of the
 //     local queue, so two processes bouncing a message cannot starve the rest).
 //  5. The local queue, then the global queue, then stealing half of a random victim's
-//     queue, but only from a victim that is stuck (it started no turn since the thief's
-//     previous look: its `turns` counter did not move) or has a backlog (half a ring). A
-//     victim that makes progress runs its own short queue: moving small processes to
-//     another core costs more in cache misses than running them where they are (ask-many
-//     ran 35-40 % faster with this rule). A process that used its whole budget goes to
-//     the back of the local queue.
+//     queue, but only from a victim that is stuck (its `turns` counter has not moved for
+//     kStuckAfter, by the thief's clock: a long or blocking handler, or a preempted
+//     thread) or has a backlog (half a ring). A victim that makes progress runs its own
+//     short queue: moving small processes to another core costs more in cache misses than
+//     running them where they are (ask-many ran 25-40 % faster with this rule, fan-in-p4
+//     35 %). A process that used its whole budget goes to the back of the local queue.
 // Parking (the StoreLoad argument):
 //  6. A worker that found nothing reads the epoch e0, searches once more, then announces
 //     itself (pushes its index on the idle stack and increments `sleepers_`, seq_cst) and
@@ -79,7 +79,7 @@
 // crosses cores on every message: it was this runtime's first scheduler, 1.2 M msg/s on
 // ping-pong against 11 M now); Chase-Lev (see local_queue.hpp); stealing from every
 // non-empty queue (this scheduler until session 15: small processes migrated for nothing,
-// ask-many 1.9-2.1 M rt/s against 2.7-2.8 M with step 5's rule); never stealing (work
+// ask-many 1.9-2.1 M rt/s against 2.3-2.8 M with step 5's rule); never stealing (work
 // spread only through the global queue: a stuck worker strands its queue, and a
 // throwaway build saw fan-in-p4 and ring-multi collapse to 1.3 M and 12 M in single runs);
 // a time stamp per turn for the stuck test (a clock read per turn: 26 ns in this VM);
@@ -127,6 +127,12 @@ constexpr unsigned kSearchRounds = 8;
 // taken only from a stuck owner. 128 and "never" measured alike (ask-many 2.5-2.8 M rt/s
 // against 1.9-2.1 M when every non-empty queue was stolen from); 16 and 64 lost the gain.
 constexpr std::uint32_t kStealBacklog = RunRing<ProcessCore>::kCapacity / 2;
+// Step 5: a victim with a short queue is stuck once it started no turn for this long. Not
+// "since the previous sweep": sweeps are a yield apart, well under one turn of 128 short
+// messages (~20 us for ask-many's server), and a thief that took such a turn for a stuck
+// one migrated the clients as eagerly as before (ask-many back at 1.9-2.2 M rt/s in most
+// runs). 100 us is several full turns of short handlers, and short beside a blocked one.
+constexpr std::chrono::nanoseconds kStuckAfter = std::chrono::microseconds{100};
 // Step 6a: how long a worker that left a short queue alone sleeps before it looks again,
 // in case that queue's owner got stuck without pushing anything more.
 constexpr std::chrono::microseconds kWatchPeriod{1000};
@@ -145,6 +151,7 @@ struct Worker {
   // Turns started, for thieves (step 5): written only by the owner, read by searching workers.
   alignas(64) std::atomic<std::uint64_t> turns{0};
   std::vector<std::uint64_t> seen_turns;  // owner only: each victim's `turns` at our last look
+  std::vector<std::int64_t> seen_at;      // owner only: when that value was first seen (ns)
   bool passed_over = false;               // owner only: our last sweep left a queue alone (step 6)
   unsigned tick = 0;
   std::uint64_t rng = 0;
@@ -181,6 +188,7 @@ class WorkStealing final : public Scheduler {
       w->rng = 0x9E3779B97F4A7C15ull * (i + 1);
       w->global_token.emplace(global_);
       w->seen_turns.assign(n, ~std::uint64_t{0});
+      w->seen_at.assign(n, 0);
       stealers_.push_back(w->local.stealer());
       workers_.push_back(std::move(w));
     }
@@ -372,9 +380,16 @@ class WorkStealing final : public Scheduler {
     return batch[0];
   }
 
+  /// The thief's clock for step 5: read only while searching, never on a turn's path.
+  static std::int64_t now_ns() noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
   /// Step 5: takes half of a victim's queue when the victim is stuck (it started no turn
-  /// since our last look) or has a backlog. Sets `w.passed_over` when it left a non-empty
-  /// queue alone, so that park() watches it (step 6).
+  /// for kStuckAfter, as our looks saw it) or has a backlog. Sets `w.passed_over` when it left a
+  /// non-empty queue alone, so that park() watches it (step 6).
   ProcessCore* steal(Worker& w) {
     const unsigned n = static_cast<unsigned>(workers_.size());
     if (n < 2) return nullptr;
@@ -392,7 +407,13 @@ class WorkStealing final : public Scheduler {
       // wait one more look; the queue itself is synchronised by steal_into. Pairs with
       // run_turn()'s relaxed store.
       const std::uint64_t turns = workers_[victim]->turns.load(std::memory_order_relaxed);
-      const bool stuck = turns == std::exchange(w.seen_turns[victim], turns);
+      bool stuck = false;
+      if (turns != w.seen_turns[victim]) {  // it made progress: the stuck clock starts again
+        w.seen_turns[victim] = turns;
+        w.seen_at[victim] = now_ns();
+      } else {
+        stuck = now_ns() - w.seen_at[victim] >= kStuckAfter.count();
+      }
       if (!stuck && queued < kStealBacklog) {
         w.passed_over = true;
         continue;
