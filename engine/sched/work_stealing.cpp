@@ -130,8 +130,9 @@ constexpr std::uint32_t kStealBacklog = RunRing<ProcessCore>::kCapacity / 2;
 // Step 5: a victim with a short queue is stuck once it started no turn for this long. Not
 // "since the previous sweep": sweeps are a yield apart, well under one turn of 128 short
 // messages (~20 us for ask-many's server), and a thief that took such a turn for a stuck
-// one migrated the clients as eagerly as before (ask-many back at 1.9-2.2 M rt/s in most
-// runs). 100 us is several full turns of short handlers, and short beside a blocked one.
+// one migrated clients as before (later runs read ask-many at 2.0-2.5 M rt/s, against
+// 2.5-2.7 M with 100 us). 100 us is several full turns of short handlers, and short
+// beside a blocked one.
 constexpr std::chrono::nanoseconds kStuckAfter = std::chrono::microseconds{100};
 // Step 6a: how long a worker that left a short queue alone sleeps before it looks again,
 // in case that queue's owner got stuck without pushing anything more.
@@ -152,7 +153,7 @@ struct Worker {
   alignas(64) std::atomic<std::uint64_t> turns{0};
   std::vector<std::uint64_t> seen_turns;  // owner only: each victim's `turns` at our last look
   std::vector<std::int64_t> seen_at;      // owner only: when that value was first seen (ns)
-  bool passed_over = false;               // owner only: our last sweep left a queue alone (step 6)
+  bool passed_over = false;               // owner only: our last sweep left a queue alone (step 6a)
   unsigned tick = 0;
   std::uint64_t rng = 0;
   std::vector<ProcessCore*> overflow;  // scratch for LocalQueue::push_back
@@ -388,8 +389,8 @@ class WorkStealing final : public Scheduler {
   }
 
   /// Step 5: takes half of a victim's queue when the victim is stuck (it started no turn
-  /// for kStuckAfter, as our looks saw it) or has a backlog. Sets `w.passed_over` when it left a
-  /// non-empty queue alone, so that park() watches it (step 6).
+  /// for kStuckAfter, as our looks saw it) or has a backlog. Sets `w.passed_over` when it
+  /// left a non-empty queue alone, so that park() watches it (step 6a).
   ProcessCore* steal(Worker& w) {
     const unsigned n = static_cast<unsigned>(workers_.size());
     if (n < 2) return nullptr;
