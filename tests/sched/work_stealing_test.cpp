@@ -454,7 +454,7 @@ TEST_CASE(
   // in the worker's local queue (or running elsewhere, if a peer's previous turn was not
   // over). Then it blocks its worker until both peers have run. The queue holds at most
   // two processes, far under the backlog rule's half ring: only the rule that a victim
-  // which started no turn since the thief's last look is stuck gets them out. A
+  // which started no turn for 100 us is stuck gets them out (within the 1 ms watch). A
   // backlog-only rule fails this test (a 10 s wait per round).
   phyx::Runtime rt(threads());
   if (rt.engine_for_tests().worker_count() < 2) {  // systematic mode runs one worker
@@ -497,8 +497,8 @@ TEST_CASE(
                          tools.spawn(child_spec, b.round);
                          // Blocks this worker: a test's bounded wait, not a sleep.
                          if (both.wait_for(10s) == std::future_status::ready) {
-                           c.rescued->fetch_add(
-                               1, std::memory_order_relaxed);  // a tally, read after shutdown
+                           // relaxed: a tally, read after shutdown (the workers have left).
+                           c.rescued->fetch_add(1, std::memory_order_relaxed);
                          }
                        },
                },
