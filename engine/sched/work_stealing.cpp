@@ -381,7 +381,9 @@ class WorkStealing final : public Scheduler {
     return batch[0];
   }
 
-  /// The thief's clock for step 5: read only while searching, never on a turn's path.
+  /// The thief's clock for step 5: read only while searching, never on a turn's path. The
+  /// host's steady clock, not the runtime's Clock: a ManualClock that tests hold still
+  /// must not make a worker look stuck (or never stuck).
   static std::int64_t now_ns() noexcept {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
                std::chrono::steady_clock::now().time_since_epoch())
