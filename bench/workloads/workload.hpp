@@ -53,6 +53,7 @@ Workload shutdown_tree_workload();
 Workload idle_cpu_workload();
 Workload journal_workload();
 Workload gossip_workload();
+Workload fork_join_workload();
 
 double seconds_since(std::int64_t start_ns);
 std::int64_t now_ns();
