@@ -392,15 +392,6 @@ class WorkStealing final : public Scheduler {
     return batch[0];
   }
 
-  /// The thief's clock for step 5: read only while searching, never on a turn's path. The
-  /// host's steady clock, not the runtime's Clock: a ManualClock that tests hold still
-  /// must not make a worker look stuck (or never stuck).
-  static std::int64_t now_ns() noexcept {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
-
   /// Step 5: takes half of a victim's queue when the victim is stuck (it started no turn
   /// for kStuckAfter, as our looks saw it), runs long turns, or has a backlog. Sets
   /// `w.passed_over` when it left a non-empty queue alone, so that park() watches it (6a).
@@ -421,7 +412,10 @@ class WorkStealing final : public Scheduler {
       // wait one more look; the queue itself is synchronised by steal_into. Pairs with
       // run_turn()'s relaxed store.
       const std::uint64_t turns = workers_[victim]->turns.load(std::memory_order_relaxed);
-      const std::int64_t now = now_ns();
+      // The thief's clock, read only while searching: the host's monotonic clock, not the
+      // runtime's Clock (a ManualClock that tests hold still must not make a worker look
+      // stuck, or never stuck).
+      const std::int64_t now = system_mono_ns();
       const std::int64_t since = now - w.seen_at[victim];
       bool worth_it = false;  // stuck, or its turns are long
       if (turns == w.seen_turns[victim]) {
