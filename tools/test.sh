@@ -140,6 +140,22 @@ run_config() (
     read -r f t <<<"$counts"
     echo "$((t - f)) $f" >>"$TOTALS"
   fi
+  if ((rc != 0)); then
+    # For the closing digest: CI keeps only the tail of the output, so the
+    # failing tests' names and the end of their output must come last.
+    {
+      echo "-- [$cfg] failed tests:"
+      sed -n '/The following tests FAILED:/,$p' "$log" | grep -E '^[[:space:]]+[0-9]+ - ' || echo "   (none listed: configure or build failed)"
+      local lastlog="build/$cfg/Testing/Temporary/LastTest.log"
+      if [[ -f "$lastlog" ]]; then
+        local name
+        for name in $(sed -n '/The following tests FAILED:/,$p' "$log" | grep -Eo '^[[:space:]]+[0-9]+ - [^ ]+' | awk '{print $3}'); do
+          echo "-- [$cfg] $name: last 40 lines of its output"
+          awk -v n="$name" '$0 ~ ("Testing: " n "$") {on = 1; next} on && /^<end of output>/ {exit} on' "$lastlog" | tail -n 40
+        done
+      fi
+    } >>"$FAILURES"
+  fi
   if ((rc != 0)) && [[ "$cfg" == systematic ]]; then
     echo "-- [$cfg] failed with PHYX_SEED=$PHYX_SEED: replay with PHYX_SEED=$PHYX_SEED bash tools/test.sh systematic"
   fi
@@ -149,7 +165,8 @@ run_config() (
 declare -a SUMMARY=()
 failed=0
 TOTALS="$(mktemp "${TMPDIR:-/tmp}/phyx-totals.XXXXXX")"
-export TOTALS
+FAILURES="$(mktemp "${TMPDIR:-/tmp}/phyx-failures.XXXXXX")"
+export TOTALS FAILURES
 total_start=$SECONDS
 for cfg in "${CONFIGS[@]}"; do
   banner "phyx: configuration '$cfg'  (build/$cfg)"
@@ -169,11 +186,12 @@ for line in "${SUMMARY[@]}"; do
   echo "  $line"
 done
 if ((failed)); then
+  cat "$FAILURES"
   echo "phyx: FAILED"
 else
   echo "phyx: all configurations passed"
 fi
 # The closing line: every CTest entry of every configuration.
 awk '{p += $1; f += $2} END {printf "phyx: %d passed, %d failed\n", p, f}' "$TOTALS"
-rm -f "$TOTALS"
+rm -f "$TOTALS" "$FAILURES"
 exit "$failed"
