@@ -106,7 +106,10 @@ bool ProcessCore::send_user(Envelope* e, Origin origin) {
     }
     rt.count(Counter::refused_full);
     rt.count(Counter::dead_letters);
-    thread_context().refused_full = true;
+    ThreadContext& tc = thread_context();
+    tc.refused_full = true;
+    tc.refused_at_worker =
+        mailbox_.last_worker();  // where the sender may move (sched/README.md, "fan-in")
     if (telemetry) rt.deliver_events();
     if (e->ask != nullptr) e->ask->fail(std::make_exception_ptr(ProcessError("Failed to send ask message", id_)));
     delete e;

@@ -30,6 +30,10 @@ struct ThreadContext {
   // The running handler had a send refused by a full lane: its turn ends (sched/README.md,
   // "Backpressure"). Cleared before each handler, read after it.
   bool refused_full = false;
+  // The worker that last ran the receiver of that refused send (Mailbox::last_worker()):
+  // the scheduler may move the refused sender there (sched/README.md, "fan-in").
+  // Meaningful only while refused_full is set.
+  unsigned char refused_at_worker = 0xff;
 };
 
 ThreadContext& thread_context() noexcept;

@@ -75,7 +75,24 @@
 // searches or parks, and when it leaves. The flush drops asks' states kept by the stage
 // (step 0d there), and with them possibly a process's last reference: as in step 10, the
 // worker looks at its own queues again after the flush before it searches.
-// Invariants: a process is in at most one queue or slot (its scheduled_ flag); the
+// Placement (step 12, sched/placement.hpp):
+// 12. A turn that a refused send ended (the backpressure rule) reports the worker that last
+//     ran the receiver (Mailbox::last_worker(), noted before every turn). If that is
+//     another worker, the sender goes to that worker's inbox instead of our queue, with
+//     its queue reference: a sender at a full lane joins its receiver, as a blocked Go
+//     sender is readied on its receiver's P, and the two then trade the lane on one core
+//     (fan-in-p2 on two workers: 7-9 M msg/s before, 16-21 M after, as on one worker).
+//     a. The mover pushes under the inbox's lock, then announces the push as in step 7
+//        (epoch bump, wake), so a parked target is woken like for any other push.
+//     b. The owner moves its inbox to the back of its local queue at each next_local()
+//        and in each sweep of its search, after reading the epoch (step 6): a move that
+//        landed after next_local() looked is then seen, or its bump is.
+//     c. A thief takes a victim's inbox before its ring, under step 5's rule (the inbox
+//        counts toward the victim's queue): a target that is stuck in a handler (or
+//        preempted) strands nothing, and a target that runs short turns keeps what was
+//        moved to it.
+//     d. Only workers move processes: the last worker to leave empties every inbox.
+// Invariants: a process is in at most one queue, inbox or slot (its scheduled_ flag); the
 // scheduler holds one reference per queued process, and each worker at most kHeldRefs
 // more (step 10); only the owner touches its LIFO slot and its held references.
 // Rejected: one global queue under a mutex (every push and pop contends, and ping-pong
@@ -87,7 +104,9 @@
 // throwaway build saw fan-in-p4 and ring-multi collapse to 1.3 M and 12 M in single runs);
 // a time stamp per turn for the stuck test (a clock read per turn: 26 ns in this VM);
 // spinning workers without parking (idle CPU must be ~0%); futexes by hand (a condvar per
-// worker is enough: parking is off the hot path).
+// worker is enough: parking is off the hot path); for step 12's inbox, a lock-free queue
+// per worker (moves happen only at refusals from another worker, a few thousand a second
+// at most, and a lock keeps the owner's check to one relaxed load while it is empty).
 #include <concurrentqueue.h>
 
 #include <array>
@@ -104,10 +123,12 @@
 #include "phyx/detail/process_core.hpp"
 #include "phyx/detail/runtime_core.hpp"
 #include "phyx/detail/share_count.hpp"
+#include "phyx/detail/spin_lock.hpp"
 #include "runtime/id_blocks.hpp"
 #include "runtime/keep_credits.hpp"
 #include "sched/choices.hpp"
 #include "sched/local_queue.hpp"
+#include "sched/placement.hpp"
 #include "sched/scheduler.hpp"
 #include "sched/thread_context.hpp"
 #include "timer/timer_service.hpp"
@@ -162,6 +183,14 @@ struct Worker {
   unsigned lifo_streak = 0;
   // Turns started, for thieves (step 5): written only by the owner, read by searching workers.
   alignas(64) std::atomic<std::uint64_t> turns{0};
+  // Step 12: processes other workers moved here, waiting to join our local queue. Pushed
+  // under inbox_lock by any worker (rarely: a refusal); `inbox_size` lets the owner and
+  // thieves skip the lock while it is empty. On `turns`' line: the owner reads it every
+  // turn and writes that line anyway.
+  std::atomic<std::uint32_t> inbox_size{0};
+  SpinLock inbox_lock;
+  std::vector<ProcessCore*> inbox;        // guarded by inbox_lock
+  ThreadContext* context = nullptr;       // the owner's thread context (set as its thread starts)
   std::vector<std::uint64_t> seen_turns;  // owner only: each victim's `turns` at our last look
   std::vector<std::int64_t> seen_at;      // owner only: when that value was first seen (ns)
   bool passed_over = false;               // owner only: our last sweep left a queue alone (step 6a)
@@ -201,6 +230,7 @@ class WorkStealing final : public Scheduler {
       w->global_token.emplace(global_);
       w->seen_turns.assign(n, ~std::uint64_t{0});
       w->seen_at.assign(n, 0);
+      w->inbox.reserve(16);  // a move allocates only past this (step 12)
       stealers_.push_back(w->local.stealer());
       workers_.push_back(std::move(w));
     }
@@ -343,6 +373,7 @@ class WorkStealing final : public Scheduler {
   ProcessCore* next_local(Worker& w) {
     ++w.tick;
     ProcessCore* p = nullptr;
+    drain_inbox(w);             // step 12: moved here, they join the local queue
     if (choices_ != nullptr) {  // systematic mode: the seed picks the first place to look
       switch (choices_->first_source()) {
         case 1:
@@ -406,7 +437,9 @@ class WorkStealing final : public Scheduler {
     for (unsigned i = 0; i < n; ++i) {
       const unsigned victim = (start + i) % n;
       if (victim == w.index) continue;
-      const std::uint32_t queued = stealers_[victim].size();
+      // relaxed: a hint, as `turns` below; the inbox itself is read under its lock.
+      const std::uint32_t queued =
+          stealers_[victim].size() + workers_[victim]->inbox_size.load(std::memory_order_relaxed);
       if (queued == 0) continue;
       // relaxed: a hint. A stale value can only make us steal (as every steal once did) or
       // wait one more look; the queue itself is synchronised by steal_into. Pairs with
@@ -434,9 +467,46 @@ class WorkStealing final : public Scheduler {
         w.passed_over = true;
         continue;
       }
+      if (take_inbox(*workers_[victim], w)) {  // step 12: what was moved there first
+        if (ProcessCore* p = w.local.pop()) return p;
+      }
       if (ProcessCore* p = stealers_[victim].steal_into(w.local)) return p;
     }
     return nullptr;
+  }
+
+  /// Step 12: moves what waits in `from`'s inbox to the back of `to`'s local queue (the
+  /// owner's drain when `from` is `to`, else a thief's). True when it moved any. A
+  /// relaxed load while the inbox is empty.
+  bool take_inbox(Worker& from, Worker& to) {
+    // relaxed: a hint. A push we miss here is announced by its wake_one() (step 12), and
+    // the lock below orders the entries themselves. Pairs with move_to()'s store.
+    if (from.inbox_size.load(std::memory_order_relaxed) == 0) return false;
+    std::vector<ProcessCore*> moved;
+    {
+      std::lock_guard lock(from.inbox_lock);
+      moved.swap(from.inbox);
+      from.inbox.reserve(16);
+      from.inbox_size.store(
+          0, std::memory_order_relaxed);  // under the lock; pairs with the load above
+    }
+    for (ProcessCore* p : moved) push_local(to, p);
+    return !moved.empty();
+  }
+  bool drain_inbox(Worker& w) { return take_inbox(w, w); }
+
+  /// Step 12: a sender refused by a full lane goes to the worker that last ran the
+  /// receiver, with the reference its queue entry holds.
+  void move_to(Worker& target, ProcessCore* p) {
+    {
+      std::lock_guard lock(target.inbox_lock);
+      target.inbox.push_back(p);
+      // relaxed: under the lock; the owner's or a thief's lock acquire orders the entry.
+      // Pairs with take_inbox()'s load.
+      target.inbox_size.store(static_cast<std::uint32_t>(target.inbox.size()),
+                              std::memory_order_relaxed);
+    }
+    wake_one();  // published (the unlock), then announced: step 7
   }
 
   /// Step 6. Returns when notified (or when work appeared while announcing): true when
@@ -489,9 +559,22 @@ class WorkStealing final : public Scheduler {
     // relaxed load): only the owner writes it, so a load and a store, no RMW; a thief that
     // reads a stale value waits one more look or steals, and either is safe.
     w.turns.store(w.turns.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    p->note_worker(w.index);  // step 12: where a refused sender of p's may move
+    w.context->refused_full = false;
     const bool again = p->run_slice(choices_ != nullptr ? choices_->budget(kBudget) : kBudget);
-    if (again) push_local(w, p);  // the budget ran out: back of the queue, others first
-    else hold(w, p);
+    const unsigned target = w.context->refused_at_worker;
+    switch (after_turn(again, w.context->refused_full, target, w.index,
+                       static_cast<unsigned>(workers_.size()))) {
+      case AfterTurn::hold:
+        hold(w, p);
+        break;
+      case AfterTurn::requeue_here:  // the budget ran out: back of the queue, others first
+        push_local(w, p);
+        break;
+      case AfterTurn::move_to_receiver:  // step 12: refused by a full lane; join its receiver
+        move_to(*workers_[target], p);
+        break;
+    }
     // Step 11: the timers this worker staged go to the driver once they have waited a
     // period or two (timer_service.hpp step 0a); two relaxed loads when nothing is due.
     if (w.timer_stage != nullptr && w.timer_stage->service()->stage_wants_flush(*w.timer_stage)) {
@@ -525,6 +608,7 @@ class WorkStealing final : public Scheduler {
     IdBlockScope id_block(rt_);          // children spawned here take ids from a block
     EngineThreadScope engine_thread;
     current_slot() = WorkerSlot{this, &w};
+    w.context = &thread_context();
     bool searching = false;  // we are counted in searching_ (step 8)
     std::uint64_t e0 = 0;
     while (!stopping_.load(std::memory_order_acquire)) {  // pairs with stop()'s release
@@ -560,6 +644,9 @@ class WorkStealing final : public Scheduler {
       }
       for (unsigned round = 0; round < kSearchRounds && found == nullptr; ++round) {
         e0 = work_epoch_.load(std::memory_order_seq_cst);  // read before the last look (step 6)
+        // Our own inbox is part of the last look: a move to it (step 12) may have landed
+        // after next_local() looked, its announcement before we read e0.
+        if (drain_inbox(w) && (found = w.local.pop()) != nullptr) break;
         found = steal(w);
         if (found == nullptr && global_.try_dequeue(*w.global_token, found)) break;
         if (found == nullptr) std::this_thread::yield();
@@ -598,7 +685,15 @@ class WorkStealing final : public Scheduler {
     // detaches even workers about to leave): the entries kept their processes, and through
     // them the runtime, alive for good (ASan, session 11). Safe beside a racing enqueuer's
     // drain: each entry is dequeued once. There is always a last worker (at least one).
-    if (last) drain_global();
+    if (last) {
+      drain_global();
+      // Step 12: only workers move processes, and every one has left.
+      for (auto& other : workers_) {
+        std::lock_guard lock(other->inbox_lock);
+        for (ProcessCore* p : other->inbox) p->release();
+        other->inbox.clear();
+      }
+    }
   }
 
   RuntimeCore& rt_;                   // owns this scheduler; workers keep it alive (keep_credits.hpp)

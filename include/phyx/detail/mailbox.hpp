@@ -125,6 +125,24 @@ class Mailbox {
   Envelope* pop_user_at_destruction() noexcept { return static_cast<Envelope*>(user_.pop()); }
   MailNode* pop_system_at_destruction() noexcept { return system_.pop(); }
 
+  // ---- where the owner runs (a placement hint, engine/sched/README.md "fan-in") ----
+  /// No worker recorded yet, or a worker index the byte cannot hold.
+  static constexpr std::uint8_t kNoWorker = 0xff;
+  /// The scheduler, before each turn: the index of the worker about to run the owner. One
+  /// relaxed load, and a relaxed store only when the owner moved. Never blocks or allocates.
+  void note_worker(unsigned index) noexcept {
+    const auto byte = static_cast<std::uint8_t>(index < kNoWorker ? index : kNoWorker);
+    // relaxed: a hint. A sender that reads a stale index places a refused sender on the
+    // wrong worker, which costs speed, never a message. Pairs with last_worker().
+    if (last_worker_.load(std::memory_order_relaxed) != byte)
+      last_worker_.store(byte, std::memory_order_relaxed);
+  }
+  /// Any thread: the worker that last ran the owner, or kNoWorker. One relaxed load.
+  std::uint8_t last_worker() const noexcept {
+    return last_worker_.load(
+        std::memory_order_relaxed);  // a hint; pairs with note_worker()'s store
+  }
+
   // ---- observers (any thread) ----
   std::size_t queued() const noexcept;
   bool closed() const noexcept;
@@ -147,7 +165,11 @@ class Mailbox {
   MpscQueue user_;
   std::uint64_t next_seq_ = 0;  // head holder only
   std::atomic<bool> unlinked_parity_{false};  // the owner's last finished take (mailbox.cpp step 6)
+  // In the padding before system_: the hint costs an idle process no byte.
+  std::atomic<std::uint8_t> last_worker_{kNoWorker};
   MpscQueue system_;
 };
+
+static_assert(sizeof(Mailbox) == 72, "the placement hint must stay in padding (idle-memory)");
 
 }  // namespace phyx::detail

@@ -180,6 +180,9 @@ class ProcessCore {
   /// Worker: runs up to `budget` steps. Returns true when the process still has work and
   /// must be scheduled again (its `scheduled_` flag stays set).
   bool run_slice(unsigned budget);
+  /// Worker, before a turn: records which worker runs this process (a placement hint:
+  /// engine/sched/README.md, "fan-in"). Never blocks or allocates.
+  void note_worker(unsigned index) noexcept { mailbox_.note_worker(index); }
   /// Runtime, at the end of shutdown: forces an abandoned process to `stopped`.
   void abandon() noexcept;
 
