@@ -105,8 +105,9 @@
 // a time stamp per turn for the stuck test (a clock read per turn: 26 ns in this VM);
 // spinning workers without parking (idle CPU must be ~0%); futexes by hand (a condvar per
 // worker is enough: parking is off the hot path); for step 12's inbox, a lock-free queue
-// per worker (moves happen only at refusals from another worker, a few thousand a second
-// at most, and a lock keeps the owner's check to one relaxed load while it is empty).
+// per worker (a move happens only at a refusal from another worker, and a moved sender
+// then stays beside its receiver, so the lock is rarely taken; the owner's check is one
+// relaxed load while the inbox is empty).
 #include <concurrentqueue.h>
 
 #include <array>
@@ -190,6 +191,8 @@ struct Worker {
   std::atomic<std::uint32_t> inbox_size{0};
   SpinLock inbox_lock;
   std::vector<ProcessCore*> inbox;        // guarded by inbox_lock
+  std::vector<ProcessCore*>
+      inbox_taken;  // owner only: swapped with an inbox we take (no allocation)
   ThreadContext* context = nullptr;       // the owner's thread context (set as its thread starts)
   std::vector<std::uint64_t> seen_turns;  // owner only: each victim's `turns` at our last look
   std::vector<std::int64_t> seen_at;      // owner only: when that value was first seen (ns)
@@ -231,6 +234,7 @@ class WorkStealing final : public Scheduler {
       w->seen_turns.assign(n, ~std::uint64_t{0});
       w->seen_at.assign(n, 0);
       w->inbox.reserve(16);  // a move allocates only past this (step 12)
+      w->inbox_taken.reserve(16);
       stealers_.push_back(w->local.stealer());
       workers_.push_back(std::move(w));
     }
@@ -482,16 +486,17 @@ class WorkStealing final : public Scheduler {
     // relaxed: a hint. A push we miss here is announced by its wake_one() (step 12), and
     // the lock below orders the entries themselves. Pairs with move_to()'s store.
     if (from.inbox_size.load(std::memory_order_relaxed) == 0) return false;
-    std::vector<ProcessCore*> moved;
-    {
+    std::vector<ProcessCore*>& moved = to.inbox_taken;  // empty, with capacity: the swap gives
+    {  // the inbox that capacity, so no move allocates
       std::lock_guard lock(from.inbox_lock);
       moved.swap(from.inbox);
-      from.inbox.reserve(16);
       from.inbox_size.store(
           0, std::memory_order_relaxed);  // under the lock; pairs with the load above
     }
+    const bool any = !moved.empty();
     for (ProcessCore* p : moved) push_local(to, p);
-    return !moved.empty();
+    moved.clear();  // keeps its capacity for the next take
+    return any;
   }
   bool drain_inbox(Worker& w) { return take_inbox(w, w); }
 
