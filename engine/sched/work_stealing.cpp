@@ -191,8 +191,8 @@ struct Worker {
   std::atomic<std::uint32_t> inbox_size{0};
   SpinLock inbox_lock;
   std::vector<ProcessCore*> inbox;        // guarded by inbox_lock
-  std::vector<ProcessCore*>
-      inbox_taken;  // owner only: swapped with an inbox we take (no allocation)
+  // Owner only: empty, with capacity; swapped with an inbox we take, so no move allocates.
+  std::vector<ProcessCore*> inbox_taken;
   ThreadContext* context = nullptr;       // the owner's thread context (set as its thread starts)
   std::vector<std::uint64_t> seen_turns;  // owner only: each victim's `turns` at our last look
   std::vector<std::int64_t> seen_at;      // owner only: when that value was first seen (ns)
@@ -486,8 +486,9 @@ class WorkStealing final : public Scheduler {
     // relaxed: a hint. A push we miss here is announced by its wake_one() (step 12), and
     // the lock below orders the entries themselves. Pairs with move_to()'s store.
     if (from.inbox_size.load(std::memory_order_relaxed) == 0) return false;
-    std::vector<ProcessCore*>& moved = to.inbox_taken;  // empty, with capacity: the swap gives
-    {  // the inbox that capacity, so no move allocates
+    // Empty, with capacity: the swap leaves that capacity to the inbox.
+    std::vector<ProcessCore*>& moved = to.inbox_taken;
+    {
       std::lock_guard lock(from.inbox_lock);
       moved.swap(from.inbox);
       from.inbox_size.store(
