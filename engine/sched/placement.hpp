@@ -18,18 +18,23 @@
 
 #include <cstdint>
 
+#include "phyx/detail/mailbox.hpp"
+
 namespace phyx::detail {
 
 enum class AfterTurn : std::uint8_t { hold, requeue_here, move_to_receiver };
 
 /// `again`: the turn left work (budget or refusal). `refused_full` and `receiver_worker`:
 /// the thread context's note of a refused send in this turn (the receiver's
-/// Mailbox::last_worker(), a hint that may be out of range: kNoWorker).
+/// Mailbox::last_worker(), a hint: Mailbox::kNoWorker, which is checked apart, because in
+/// a runtime of 256 workers or more it is also a worker's index).
 constexpr AfterTurn after_turn(bool again, bool refused_full, unsigned receiver_worker,
                                unsigned this_worker, unsigned workers) noexcept {
   if (!again) return AfterTurn::hold;
-  if (refused_full && receiver_worker < workers && receiver_worker != this_worker)
+  if (refused_full && receiver_worker != Mailbox::kNoWorker && receiver_worker < workers &&
+      receiver_worker != this_worker) {
     return AfterTurn::move_to_receiver;
+  }
   return AfterTurn::requeue_here;
 }
 

@@ -491,8 +491,8 @@ class WorkStealing final : public Scheduler {
     {
       std::lock_guard lock(from.inbox_lock);
       moved.swap(from.inbox);
-      from.inbox_size.store(
-          0, std::memory_order_relaxed);  // under the lock; pairs with the load above
+      // relaxed: under the lock, which orders it; pairs with the load above.
+      from.inbox_size.store(0, std::memory_order_relaxed);
     }
     const bool any = !moved.empty();
     for (ProcessCore* p : moved) push_local(to, p);
@@ -509,8 +509,8 @@ class WorkStealing final : public Scheduler {
       target.inbox.push_back(p);
       // relaxed: under the lock; the owner's or a thief's lock acquire orders the entry.
       // Pairs with take_inbox()'s load.
-      target.inbox_size.store(static_cast<std::uint32_t>(target.inbox.size()),
-                              std::memory_order_relaxed);
+      const auto size = static_cast<std::uint32_t>(target.inbox.size());
+      target.inbox_size.store(size, std::memory_order_relaxed);
     }
     wake_one();  // published (the unlock), then announced: step 7
   }

@@ -31,6 +31,8 @@ TEST_CASE(
   CHECK(after_turn(true, true, Mailbox::kNoWorker, 0, 2) == AfterTurn::requeue_here);  // no hint
   CHECK(after_turn(true, true, 2, 0, 2) == AfterTurn::requeue_here);  // out of range
   CHECK(after_turn(true, true, 0, 0, 1) == AfterTurn::requeue_here);  // one worker
+  // 300 workers: the byte's "no worker" is also index 255, which must not be taken for it.
+  CHECK(after_turn(true, true, Mailbox::kNoWorker, 0, 300) == AfterTurn::requeue_here);
 }
 
 TEST_CASE("the hint byte: worker indices it cannot hold read as no worker") {

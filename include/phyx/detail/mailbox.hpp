@@ -139,8 +139,8 @@ class Mailbox {
   }
   /// Any thread: the worker that last ran the owner, or kNoWorker. One relaxed load.
   std::uint8_t last_worker() const noexcept {
-    return last_worker_.load(
-        std::memory_order_relaxed);  // a hint; pairs with note_worker()'s store
+    // relaxed: a hint; pairs with note_worker()'s store.
+    return last_worker_.load(std::memory_order_relaxed);
   }
 
   // ---- observers (any thread) ----
