@@ -35,6 +35,18 @@
 //     without pushing anything more, and a push is the only other thing that wakes us.
 //     Only extra wake-ups: the argument below does not change. An idle runtime has only
 //     empty queues, so nobody watches and nobody wakes (idle CPU stays ~0).
+// 6b. Watch duty: a worker that parks while another worker is not parked, and finds no
+//     other worker on watch, watches too (kWatchPeriod, as 6a; counted in `watchers_`
+//     under idle_mutex_, and off duty once it leaves the idle stack, woken or not). Three
+//     pushes announce nothing, on purpose, because their worker runs them soon: a budget's
+//     requeue (step 5), the LIFO slot's yield (step 4) and a full ring's overflow into the
+//     global queue. If that worker's next handler blocks, a worker whose last sweep found
+//     every queue empty would sleep on with the queue stranded behind it: the watcher looks
+//     again within a period and steals under step 5's stuck rule. A runtime going busy
+//     gets its watcher from step 8: the woken worker that finds work wakes a second one
+//     (its e0 predates the push that woke it), which parks on watch while the first runs.
+//     The last worker to park sees every other one parked and sleeps without limit, and
+//     so does the watcher once its period runs out: an idle runtime still sleeps.
 //  7. Whoever makes work available publishes it first (queue push, release), then bumps the
 //     epoch (seq_cst RMW), then loads `sleepers_` (seq_cst); if non-zero it pops a worker
 //     from the idle stack and sets its `notified` under that worker's mutex.
@@ -103,11 +115,15 @@
 // spread only through the global queue: a stuck worker strands its queue, and a
 // throwaway build saw fan-in-p4 and ring-multi collapse to 1.3 M and 12 M in single runs);
 // a time stamp per turn for the stuck test (a clock read per turn: 26 ns in this VM);
-// spinning workers without parking (idle CPU must be ~0%); futexes by hand (a condvar per
-// worker is enough: parking is off the hot path); for step 12's inbox, a lock-free queue
-// per worker (a move happens only at a refusal from another worker, and a moved sender
-// then stays beside its receiver, so the lock is rarely taken; the owner's check is one
-// relaxed load while the inbox is empty).
+// spinning workers without parking (idle CPU must be ~0%); for step 6b, announcing the
+// quiet pushes (a flood would bump the epoch every budget and wake an idle worker that finds
+// nothing worth stealing: a futex wake-up per 128 messages), a time limit on every park (an
+// idle runtime would wake tens of times a second per worker), and every parked worker
+// watching (n - 1 watchers beside one busy worker, where one suffices); futexes by hand (a condvar
+// per worker is enough: parking is off the hot path); for step 12's inbox, a lock-free queue per
+// worker (a move happens only at a refusal from another worker, and a moved sender then stays
+// beside its receiver, so the lock is rarely taken; the owner's check is one relaxed load while the
+// inbox is empty).
 #include <concurrentqueue.h>
 
 #include <array>
@@ -167,8 +183,10 @@ constexpr std::chrono::nanoseconds kStuckAfter = std::chrono::microseconds{100};
 // ask-many kept its gain (2.67-2.75 M rt/s).
 constexpr std::chrono::nanoseconds kLongTurn = std::chrono::microseconds{10};
 constexpr std::chrono::nanoseconds kLongTurnWindow = std::chrono::milliseconds{5};
-// Step 6a: how long a worker that left a short queue alone sleeps before it looks again,
-// in case that queue's owner got stuck without pushing anything more.
+// Steps 6a and 6b: how long a worker that left a short queue alone, or that watches a
+// running worker, sleeps before it looks again, in case that queue's owner got stuck
+// without pushing anything more. Beside a busy worker the watcher costs ~900 voluntary
+// context switches a second and no measurable user time (ping-pong, session 17).
 constexpr std::chrono::microseconds kWatchPeriod{1000};
 constexpr std::size_t kHeldRefs = 4;      // references a worker keeps after turns (step 10)
 
@@ -197,6 +215,7 @@ struct Worker {
   std::vector<std::uint64_t> seen_turns;  // owner only: each victim's `turns` at our last look
   std::vector<std::int64_t> seen_at;      // owner only: when that value was first seen (ns)
   bool passed_over = false;               // owner only: our last sweep left a queue alone (step 6a)
+  bool on_duty = false;  // guarded by idle_mutex_: parked as the runtime's watcher (step 6b)
   unsigned tick = 0;
   std::uint64_t rng = 0;
   std::vector<ProcessCore*> overflow;  // scratch for LocalQueue::push_back
@@ -361,6 +380,7 @@ class WorkStealing final : public Scheduler {
       if (idle_.empty()) return;
       target = workers_[idle_.back()].get();
       idle_.pop_back();
+      off_duty(*target);
       sleepers_.fetch_sub(1, std::memory_order_seq_cst);  // the sleeper is ours to wake
       // It wakes up searching (step 8): until it finds work or parks again, further pushes
       // wake nobody else. Counted before it can run, so wake_one() sees it at once.
@@ -518,10 +538,18 @@ class WorkStealing final : public Scheduler {
   /// Step 6. Returns when notified (or when work appeared while announcing): true when
   /// wake_parked() woke us, which counted us in `searching_`.
   bool park(Worker& w, std::uint64_t e0) {
+    bool watch = w.passed_over;  // step 6a
     {
       std::lock_guard lock(idle_mutex_);
       idle_.push_back(w.index);
-      sleepers_.fetch_add(1, std::memory_order_seq_cst);  // pairs with the load in wake_one()
+      const unsigned before =
+          sleepers_.fetch_add(1, std::memory_order_seq_cst);  // pairs with the load in wake_one()
+      // Step 6b: another worker is not parked, and nobody watches it yet.
+      if (!watch && before + 1 < workers_.size() && watchers_ == 0) {
+        w.on_duty = true;
+        ++watchers_;
+        watch = true;
+      }
     }
     if (work_epoch_.load(std::memory_order_seq_cst) != e0 ||  // pairs with wake_one()'s bump
         stopping_.load(std::memory_order_acquire)) {          // pairs with stop()'s release
@@ -531,7 +559,7 @@ class WorkStealing final : public Scheduler {
       // locks). Take it below, so that its `searching_` count is ours and not left behind.
     }
     std::unique_lock lock(w.park_mutex);
-    if (!w.passed_over) {
+    if (!watch) {
       w.park_cv.wait(lock, [&] { return w.notified; });
     } else if (!w.park_cv.wait_for(lock, kWatchPeriod, [&] { return w.notified; })) {
       // Step 6a: the watch ran out and nobody woke us. Un-announce, unless a waker popped
@@ -552,12 +580,18 @@ class WorkStealing final : public Scheduler {
     for (auto it = idle_.begin(); it != idle_.end(); ++it) {
       if (*it == w.index) {
         idle_.erase(it);
+        off_duty(w);
         // Nobody popped us. seq_cst: pairs with wake_parked()'s load.
         sleepers_.fetch_sub(1, std::memory_order_seq_cst);
         return true;
       }
     }
     return false;
+  }
+
+  /// Step 6b: `w` leaves the idle stack (under idle_mutex_); a watcher gives up its duty.
+  void off_duty(Worker& w) noexcept {
+    if (std::exchange(w.on_duty, false)) --watchers_;
   }
 
   void run_turn(Worker& w, ProcessCore* p) {
@@ -714,6 +748,7 @@ class WorkStealing final : public Scheduler {
   std::atomic<unsigned> searching_{0};  // workers between "found nothing" and parking (step 8)
   std::mutex idle_mutex_;
   std::vector<unsigned> idle_;  // parked workers' indices
+  unsigned watchers_ = 0;       // guarded by idle_mutex_: parked workers on watch duty (step 6b)
 
   std::atomic<bool> stopping_{false};
   std::mutex stop_mutex_;
