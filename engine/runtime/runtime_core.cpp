@@ -165,9 +165,9 @@ TimerId RuntimeCore::start_timer(std::int64_t after_ms, TimerNode* node) {
   return id;
 }
 
-TimerId RuntimeCore::start_timer_at(std::int64_t deadline_ns, TimerNode* node) {
+TimerId RuntimeCore::start_timer_unstaged(std::int64_t after_ms, TimerNode* node) {
   bool wake = false;
-  const TimerId id = timers_->start(node, deadline_ns, &wake);
+  const TimerId id = timers_->start(node, deadline_after(mono_ns(), after_ms), &wake);
   if (wake && timer_thread_) timer_thread_->poke();
   return id;
 }
@@ -176,11 +176,11 @@ bool RuntimeCore::stage_timeout(StagedTimeout& t, std::int64_t after_ms) {
   TimerStage* stage = thread_context().timer_stage;
   if (stage == nullptr || stage->service() != timers_.get() || after_ms < TimerService::kStageMinMs)
     return false;
-  const std::int64_t now = mono_ns();
-  t.staged_deadline_ns = deadline_after(now, after_ms);
-  bool wake = false;
-  timers_->stage_timeout(*stage, &t, now, &wake);
-  if (wake && timer_thread_) timer_thread_->poke();
+  // No clock read per ask: the deadline is computed when the timeout is armed (staged_timeout.hpp
+  // step 2); only a push that fills an empty stage reads the clock, to announce it (step 0b).
+  if (timers_->stage_timeout(*stage, &t) && timers_->announce_fill(mono_ns()) && timer_thread_) {
+    timer_thread_->poke();
+  }
   return true;
 }
 

@@ -154,8 +154,7 @@ TimerId TimerService::stage(TimerStage& s, TimerNode* n, std::int64_t deadline_n
   return id;
 }
 
-void TimerService::stage_timeout(TimerStage& s, StagedTimeout* t, std::int64_t now_ns,
-                                 bool* wake_driver) noexcept {
+bool TimerService::stage_timeout(TimerStage& s, StagedTimeout* t) noexcept {
   StagedTimeout* head = s.timeouts_.load(std::memory_order_relaxed);  // only the owner pushes
   do {
     t->staged_next = head;
@@ -165,21 +164,29 @@ void TimerService::stage_timeout(TimerStage& s, StagedTimeout* t, std::int64_t n
   } while (!s.timeouts_.compare_exchange_weak(head, t, std::memory_order_seq_cst,
                                               std::memory_order_relaxed));
   // relaxed: a hint (see stage()).
-  note_push(s, head == nullptr && s.head_.load(std::memory_order_relaxed) == nullptr, now_ns,
-            wake_driver);
+  const bool filled = head == nullptr && s.head_.load(std::memory_order_relaxed) == nullptr;
+  if (filled) note_fill(s);
+  return filled;
 }
 
-void TimerService::note_push(TimerStage& s, bool filled, std::int64_t now_ns,
-                             bool* wake_driver) noexcept {
-  if (!filled) {
-    if (wake_driver != nullptr) *wake_driver = false;
-    return;
-  }
+bool TimerService::announce_fill(std::int64_t now_ns) noexcept {
+  return announce(now_ns + kStagePeriodNs);
+}
+
+void TimerService::note_fill(TimerStage& s) noexcept {
   // relaxed: hints for stage_wants_flush(), the driver's steal (step 0c) and its warmth
   // (0b); single writer for fills_.
   s.since_.store(stage_epoch_.load(std::memory_order_relaxed), std::memory_order_relaxed);
   s.fills_.store(s.fills_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  const bool wake = announce(now_ns + kStagePeriodNs);
+}
+
+void TimerService::note_push(TimerStage& s, bool filled, std::int64_t now_ns,
+                             bool* wake_driver) noexcept {
+  bool wake = false;
+  if (filled) {
+    note_fill(s);
+    wake = announce_fill(now_ns);
+  }
   if (wake_driver != nullptr) *wake_driver = wake;
 }
 

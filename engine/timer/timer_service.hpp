@@ -30,13 +30,15 @@
 //        flushes nothing): pending timers are linked into the wheel, cancelled ones
 //        dropped. So a staged timer reaches the wheel within ~4 periods (8 ms) of its
 //        start, long before a deadline at least kStageMinMs (50 ms) away: staging never
-//        makes a timer late.
+//        makes a timer late. (A staged ask's timeout, 0d, counts from when its stage is
+//        taken: late by that wait, never early.)
 //     d. An ask's timeout is staged without a node (phyx/detail/staged_timeout.hpp): its
 //        state goes on the stage's second list, `timeouts_`, with a reference to itself.
 //        Whoever takes the stage (a or c) takes that list too and, outside every lock,
-//        gives each state still pending a real timer for its deadline (started as in step
-//        1), then drops the reference. An ask answered before then (nearly all) costs no
-//        node, id, count or cancel. Both lists count as "the stage" for a, b and c.
+//        gives each state still pending a real timer, its timeout from now (started as in
+//        step 1), then drops the reference. No clock is read per staged timeout. An ask answered
+//        before then (nearly all) costs no node, id, count or cancel. Both lists count as "the
+//        stage" for a, b and c.
 //     Why not every timer: a short delay could be due before a period passes; a ManualClock
 //     or deterministic driver runs only when time is moved (nobody would come by).
 //  1. start (any thread): take an id (ids rise with creation: ties fire in creation
@@ -167,10 +169,14 @@ class TimerService {
   /// the deadline was computed from.
   TimerId stage(TimerStage& s, TimerNode* n, std::int64_t deadline_ns, std::int64_t now_ns,
                 bool* wake_driver) noexcept;
-  /// The stage's owner; never blocks, allocates nothing. Step 0d: pushes `t` (whose keep
-  /// and deadline are set) on `s`'s timeout list. `now_ns`, `*wake_driver`: as for stage().
-  void stage_timeout(TimerStage& s, StagedTimeout* t, std::int64_t now_ns,
-                     bool* wake_driver) noexcept;
+  /// The stage's owner; never blocks, allocates nothing, reads no clock. Step 0d: pushes
+  /// `t` (whose keep is set) on `s`'s timeout list. Returns true when the push filled an
+  /// empty stage: the caller then reads the clock and calls announce_fill() (step 0b), so
+  /// an ask pays for a clock read once per stage fill, not once per ask.
+  bool stage_timeout(TimerStage& s, StagedTimeout* t) noexcept;
+  /// Step 0b's announcement of a stage filled at `now_ns`. Any thread; never blocks.
+  /// Returns whether the caller must wake the driver.
+  bool announce_fill(std::int64_t now_ns) noexcept;
   /// The stage's owner, after a turn: whether step 0a's flush is due. A few relaxed loads.
   bool stage_wants_flush(const TimerStage& s) const noexcept {
     // relaxed: hints; the lists are handed over by flush_stage()'s exchanges.
@@ -228,6 +234,7 @@ class TimerService {
   void link_or_drop(TimerNode* n) noexcept;          // the driver: a node off `arms_` or a stage
   /// After a push: a stage that was empty (`filled`) is announced (step 0b), else nobody is woken.
   void note_push(TimerStage& s, bool filled, std::int64_t now_ns, bool* wake_driver) noexcept;
+  void note_fill(TimerStage& s) noexcept;            // step 0b's hints (since_, fills_); no clock
   bool any_staged_seq_cst();                         // step 0b/4: a stage in use
   bool stages_in_use();                              // step 0b, the driver: in use or filled since
 

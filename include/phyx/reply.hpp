@@ -38,20 +38,19 @@ class AskState final : public TimedFutureState<R>, public StagedTimeout {
     keep_ = self;  // before the push, which publishes it
     if (rt.stage_timeout(*this, timeout_ms_)) return;
     keep_.reset();
-    arm(self, rt, nullptr);
+    arm(self, rt);
   }
 
   /// staged_timeout.hpp step 2.
   void unstage(bool arm_pending) noexcept override {
     const std::shared_ptr<AskState> keep = std::move(keep_);
-    if (arm_pending && !this->ready()) arm(keep, target_->runtime(), &staged_deadline_ns);
+    // The deadline counts from now, the first time known to be after the ask (step 2).
+    if (arm_pending && !this->ready()) arm(keep, target_->runtime());
   }  // the keep goes last: it may free this state
 
  private:
-  /// A timer node that settles the state with TimeoutError, started for `*deadline_ns`, or
-  /// `timeout_ms_` from now when nullptr.
-  void arm(const std::shared_ptr<AskState>& self, RuntimeCore& rt,
-           const std::int64_t* deadline_ns) {
+  /// A timer node that settles the state with TimeoutError, `timeout_ms_` from now.
+  void arm(const std::shared_ptr<AskState>& self, RuntimeCore& rt) {
     std::weak_ptr<AskState> weak = self;
     TimerNode* timer = make_timer_node([weak](TimerId) {
       auto s = weak.lock();
@@ -61,11 +60,7 @@ class AskState final : public TimedFutureState<R>, public StagedTimeout {
                     TimeoutError("Ask timeout after " + std::to_string(s->timeout_ms()) + "ms"))),
                 [&] { s->target()->runtime().on_ask_timeout(s->target().get(), s->timeout_ms()); });
     });
-    if (deadline_ns != nullptr) {
-      rt.start_timer_at(*deadline_ns, timer);
-    } else {
-      rt.start_timer(timeout_ms_, timer);
-    }
+    rt.start_timer_unstaged(timeout_ms_, timer);
     this->set_timer(timer);
   }
 

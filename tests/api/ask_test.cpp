@@ -767,9 +767,10 @@ TEST_CASE(
     "(threads)") {
   // The ask's timeout is staged without a timer node (phyx/detail/staged_timeout.hpp); the
   // worker, free again, takes its stage a few milliseconds later and arms a node for the
-  // deadline the ask computed. Lost, the ask would stay pending; armed from the time of
-  // the take instead of the ask, it would still not be early, so the bound below is on
-  // the side that staging could break: no earlier than 100 ms after the send.
+  // timeout from the time of the take (the ask reads no clock). Lost, the ask would stay
+  // pending; armed from a time before the ask (a lagging clock), it could fire early: the
+  // bound below is on the side that staging could break, no earlier than 100 ms after the
+  // send.
   using namespace ask_staged;
   auto env = std::make_shared<StagedEnv>();
   auto handed = env->handoff.get_future();

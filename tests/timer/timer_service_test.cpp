@@ -442,8 +442,8 @@ TEST_CASE(
   TimerService s(0);
   TimerStage* st = s.open_stage();
   FakeTimeout a, b;
-  s.stage_timeout(*st, &a, 0, nullptr);
-  s.stage_timeout(*st, &b, 0, nullptr);
+  s.stage_timeout(*st, &a);
+  s.stage_timeout(*st, &b);
   CHECK_FALSE(st->empty());
   CHECK(s.pending() == 0);  // no node, no count: only a real timer is pending
   const std::int64_t period = TimerService::kStagePeriodNs;
@@ -469,7 +469,7 @@ TEST_CASE(
   TimerNode* n = stage_node(s, *stuck, tally, 100 * kMs);  // both lists in use
   FakeTimeout t;
   t.service = &s;  // a deadlock (the test's timeout) if unstaged under drive_mutex_
-  s.stage_timeout(*stuck, &t, 0, nullptr);
+  s.stage_timeout(*stuck, &t);
   const std::int64_t period = TimerService::kStagePeriodNs;
   for (int epoch = 1; epoch <= 2; ++epoch) s.visit_stages(epoch * period);
   CHECK(t.armed == 0);
@@ -491,11 +491,9 @@ TEST_CASE(
     auto until = s.prepare_sleep(0);
     REQUIRE(until.has_value());
     REQUIRE(*until == INT64_MAX);  // deep asleep
-    bool wake = false;
-    s.stage_timeout(*st, &a, 0, &wake);
-    CHECK(wake);  // it must come by within a period (step 0b)
-    s.stage_timeout(*st, &b, 0, &wake);
-    CHECK_FALSE(wake);  // the stage was in use already
+    REQUIRE(s.stage_timeout(*st, &a));      // filled the empty stage
+    CHECK(s.announce_fill(0));              // it must come by within a period (step 0b)
+    CHECK_FALSE(s.stage_timeout(*st, &b));  // the stage was in use already: nothing to announce
     s.wake_up();
     until = s.prepare_sleep(0);
     REQUIRE(until.has_value());

@@ -94,13 +94,13 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
   /// the ManualClock's caller, or the deterministic driver). The caller keeps the
   /// holder's reference: node->cancel() to cancel, node->release() when done with it.
   TimerId start_timer(std::int64_t after_ms, TimerNode* node);
-  /// As start_timer, for an absolute monotonic deadline, never staged: a staged ask's
-  /// timeout getting its node (timer_service.hpp step 0d).
-  TimerId start_timer_at(std::int64_t deadline_ns, TimerNode* node);
+  /// As start_timer, never staged: an ask's timeout getting its node (at once, or when
+  /// its stage is taken: timer_service.hpp step 0d).
+  TimerId start_timer_unstaged(std::int64_t after_ms, TimerNode* node);
   /// The caller, for a timeout of `after_ms` (an ask's): if this thread is a worker of this
-  /// runtime and the delay is at least TimerService::kStageMinMs, writes `t`'s deadline and
-  /// stages it without a node (step 0d; `t`'s keep must be set) and returns true; else
-  /// false (the caller starts a real timer). Never blocks; allocates nothing.
+  /// runtime and the delay is at least TimerService::kStageMinMs,
+  /// stages it without a node and without reading the clock (step 0d; `t`'s keep must be set) and
+  /// returns true; else false (the caller starts a real timer). Never blocks; allocates nothing.
   bool stage_timeout(StagedTimeout& t, std::int64_t after_ms);
   /// A worker, once, as it starts: its timer stage (timer_service.hpp step 0), or nullptr
   /// when timers are driven by a ManualClock or the deterministic driver. Allocates.
