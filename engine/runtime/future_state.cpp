@@ -32,18 +32,16 @@ FutureStateBase::~FutureStateBase() {
 }
 
 void FutureStateBase::publish() {
-  on_settled();
-  // Step 4's publisher half: seq_cst store, then seq_cst load of parking_. Pairs with the
-  // waiter's seq_cst CAS (or load) of parking_ and its load of settled_ in wait() / wait_for().
-  settled_.store(true, std::memory_order_seq_cst);
+  // Step 2/3: take the list, leave the mark. seq_cst: acquire sees the pushed nodes (pairs
+  // with push_continuation's release CAS); release publishes the result to ready()'s
+  // acquire loads and to a push that finds the mark; and it is step 4's publisher half,
+  // before the seq_cst load of parking_ (pairs with the waiter's seq_cst CAS or load of
+  // parking_ and its seq_cst look at the mark in wait() / wait_for()).
+  Continuation* list = continuations_.exchange(settled_mark(), std::memory_order_seq_cst);
   if (Parking* p = parking_.load(std::memory_order_seq_cst)) {  // step 4: pairs with parking()'s CAS
-    { std::lock_guard lock(p->mutex); }  // a waiter is inside cv.wait now, or will see settled_
+    { std::lock_guard lock(p->mutex); }  // a waiter is inside cv.wait now, or will see the mark
     p->cv.notify_all();
   }
-  // Step 2/3: take the list, leave the mark. acq_rel: acquire sees the pushed nodes
-  // (pairs with push_continuation's release CAS); release publishes the result to a push
-  // that finds the mark.
-  Continuation* list = continuations_.exchange(settled_mark(), std::memory_order_acq_rel);
   Continuation* ordered = nullptr;  // the stack is newest first: reverse it
   while (list != nullptr) {
     Continuation* next = list->next;
@@ -78,7 +76,7 @@ FutureStateBase::Parking& FutureStateBase::parking() {
   Parking* p = parking_.load(std::memory_order_seq_cst);  // step 4: pairs with publish's seq_cst load
   if (p != nullptr) return *p;
   auto* mine = new Parking;
-  // seq_cst: the waiter's half of step 4's StoreLoad pair (its load of settled_ follows);
+  // seq_cst: the waiter's half of step 4's StoreLoad pair (its look at the mark follows);
   // release publishes the new Parking to other waiters and to publish().
   if (parking_.compare_exchange_strong(p, mine, std::memory_order_seq_cst, std::memory_order_seq_cst)) return *mine;
   delete mine;  // another waiter installed one first: p is it
@@ -104,7 +102,7 @@ void FutureStateBase::wait() {
   }
   Parking& p = parking();
   std::unique_lock lock(p.mutex);
-  p.cv.wait(lock, [&] { return settled_.load(std::memory_order_seq_cst); });  // pairs with publish's store
+  p.cv.wait(lock, [&] { return settled_seq_cst(); });
 }
 
 bool FutureStateBase::wait_for(std::chrono::nanoseconds d) {
@@ -118,7 +116,7 @@ bool FutureStateBase::wait_for(std::chrono::nanoseconds d) {
   }
   Parking& p = parking();
   std::unique_lock lock(p.mutex);
-  return p.cv.wait_for(lock, d, [&] { return settled_.load(std::memory_order_seq_cst); });  // pairs with publish's store
+  return p.cv.wait_for(lock, d, [&] { return settled_seq_cst(); });
 }
 
 }  // namespace phyx::detail

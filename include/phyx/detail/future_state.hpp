@@ -1,31 +1,39 @@
 // phyx/detail/future_state.hpp — the shared state behind Future<T>, Reply<R> and Resolve<T>.
 //
 // Protocol (settling is single-winner; waiting and continuations are any number):
-//  1. A settler calls claim(): an acq_rel exchange on `claimed_`; only the first caller
-//     gets true. Later settlers (a reply after a timeout) get false and count a late reply.
+//  1. A settler calls claim(): it sets the claimed bit of `claim_` (one acq_rel CAS); only
+//     the first caller gets true. Later settlers (a reply after a timeout) get false and
+//     count a late reply. The rest of that word is a TimedFutureState's timer node (step
+//     6): the winner cancels the timer it finds there, so settling costs no second RMW.
 //  2. The winner stores the result (plain write, it is the only writer), then publish():
-//     sets `settled_` (seq_cst; ready()'s acquire loads pair with it), wakes blocked
-//     waiters if a Parking was made (step 4), then takes the continuation list with an
-//     exchange that leaves the "settled" mark in it, and runs the continuations in
-//     registration order, outside every lock.
+//     takes the continuation list with one seq_cst exchange that leaves the "settled" mark
+//     in it (the mark is what ready() reads: there is no separate flag), wakes blocked
+//     waiters if a Parking was made (step 4), and runs the continuations in registration
+//     order, outside every lock.
 //  3. A continuation is pushed on `continuations_` with a CAS (a Treiber stack: one
 //     allocation, the callable inline, no lock); a push that finds the mark runs at once
 //     on the caller instead. Either way it runs exactly once, after the result is written.
 //  4. A thread that must block finds the state's Parking (a mutex and a condvar), or makes
 //     it and installs it with a CAS on `parking_` (seq_cst; a loser deletes its own and
-//     uses the winner's), then, under its mutex, looks at `settled_` (seq_cst) before
-//     sleeping on its condvar. publish stores `settled_` (seq_cst) before it loads
-//     `parking_` (seq_cst). That StoreLoad pair means either the publisher sees the Parking
-//     (and takes its mutex to notify) or the waiter sees the result. A future nobody
-//     blocks on (every ask answered to a handler, every stop whose future is dropped)
-//     never makes one: no mutex and condvar to build and destroy, 80 bytes less.
+//     uses the winner's), then, under its mutex, looks for the mark in `continuations_`
+//     (seq_cst) before sleeping on its condvar. publish's exchange (seq_cst) comes before
+//     its load of `parking_` (seq_cst). That StoreLoad pair means either the publisher
+//     sees the Parking (and takes its mutex to notify) or the waiter sees the result. A future
+//     nobody blocks on (every ask answered to a handler, every stop whose future is dropped) never
+//     makes one: no mutex and condvar to build and destroy, 80 bytes less.
 //  5. Readers check ready() (acquire) before touching the result, so the plain write of
 //     step 2 happens-before their read.
-// Invariant: the result is written once, before `settled_` becomes true, and never again.
-// Rejected: a mutex and a condvar in every state (until session 8: pthread_cond_destroy's
+//  6. A timed future (TimedFutureState) keeps its timer node in `claim_`: set_timer() CASes
+//     it in while the word is 0 (unclaimed, no node); a claim that finds it cancels it. A
+//     node that comes after the claim finds the bit, and its setter cancels it at once.
+// Invariant: the result is written once, before the mark is in `continuations_`, and never
+// again.
+// Rejected: a flag `settled_` and a flag `claimed_` of their own, and the timer in a word of
+// its own (until session 17: four RMWs to settle an ask, claim, timer, flag and list,
+// against two now); a mutex and a condvar in every state (until session 8: pthread_cond_destroy's
 // atomic RMW on every ask and every stop, ~1.6 % of the ask workload); a mutex around a
 // vector of std::function (the first version: every pipe and every reply took the mutex
-// twice and allocated twice; 5-10% of an ask); a futex on `settled_` instead of the
+// twice and allocated twice; 5-10% of an ask); a futex on `continuations_` instead of the
 // condvar (C++20 atomic wait): blocking is the rare path (an outside thread's get() after
 // its spin), the condvar keeps wait_for simple.
 #pragma once
@@ -59,11 +67,22 @@ class FutureStateBase {
 
   /// Any thread; never blocks.
   bool ready() const noexcept {
-    return settled_.load(std::memory_order_acquire);  // pairs with the (seq_cst) store in publish()
+    return continuations_.load(std::memory_order_acquire) ==
+           settled_mark();  // pairs with publish()'s exchange
   }
-  /// Step 1: true for exactly one caller.
+  /// Step 1: true for exactly one caller. Cancels a timed future's timer (step 6).
   bool claim() noexcept {
-    return !claimed_.exchange(true, std::memory_order_acq_rel);  // pairs with other claim()s
+    std::uintptr_t word = claim_.load(std::memory_order_relaxed);  // the CAS below decides
+    do {
+      if ((word & kClaimed) != 0) return false;
+      // acq_rel: acquire takes the node set_timer() published; release orders the claim
+      // before the result for other claimers' failed CAS. Pairs with set_timer()'s CAS.
+    } while (!claim_.compare_exchange_weak(word, word | kClaimed, std::memory_order_acq_rel,
+                                           std::memory_order_relaxed));
+    if (word != 0)
+      reinterpret_cast<TimerNode*>(word)
+          ->cancel_and_release();  // false if it fired: nothing to undo
+    return true;
   }
   /// Step 2: after the winner stored the result.
   void publish();
@@ -88,8 +107,23 @@ class FutureStateBase {
   void set_driver(std::weak_ptr<RuntimeCore> driver) { driver_ = std::move(driver); }
 
  protected:
-  /// Called once by publish() before waiters wake (an ask cancels its timeout here).
-  virtual void on_settled() noexcept {}
+  /// Step 6, for TimedFutureState: once, right after starting the timer, hands over the
+  /// holder's reference. If the future was claimed first, the timer is cancelled here.
+  void set_timer(TimerNode* node) noexcept {
+    std::uintptr_t expected = 0;
+    // acq_rel: release publishes the node to claim(); acquire (on failure) sees the claim.
+    // Pairs with claim()'s CAS.
+    if (!claim_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(node),
+                                        std::memory_order_acq_rel, std::memory_order_acquire)) {
+      node->cancel_and_release();  // claimed first: the timer must not fire
+    }
+  }
+  /// For ~TimedFutureState: the node of a future never claimed, or nullptr.
+  TimerNode* unclaimed_timer() const noexcept {
+    const std::uintptr_t word =
+        claim_.load(std::memory_order_acquire);  // pairs with set_timer()'s CAS
+    return (word & kClaimed) != 0 ? nullptr : reinterpret_cast<TimerNode*>(word);
+  }
 
  private:
   /// A continuation: a node of the list of step 3, its callable inline.
@@ -111,9 +145,14 @@ class FutureStateBase {
   };
   static Continuation* settled_mark() noexcept { return reinterpret_cast<Continuation*>(alignof(Continuation)); }
   void push_continuation(Continuation* c);  // step 3
+  bool settled_seq_cst() const noexcept {   // step 4's waiter half
+    return continuations_.load(std::memory_order_seq_cst) ==
+           settled_mark();  // pairs with publish()'s exchange
+  }
 
-  std::atomic<bool> claimed_{false};
-  std::atomic<bool> settled_{false};
+  static constexpr std::uintptr_t kClaimed = 1;  // step 1; a TimerNode is aligned, bit 0 is free
+  static_assert(alignof(TimerNode) > 1);
+  std::atomic<std::uintptr_t> claim_{0};  // steps 1 and 6: the claimed bit | a timer node
   struct Parking {  // step 4: made by the first thread that blocks
     std::mutex mutex;
     std::condition_variable cv;
@@ -168,33 +207,12 @@ class TimedFutureState : public FutureState<T> {
  public:
   TimedFutureState() noexcept = default;
   ~TimedFutureState() override {
-    TimerNode* t = timer_.load(std::memory_order_acquire);  // pairs with set_timer's CAS
-    if (t != nullptr && t != settled_mark()) drop_timer(t);
+    // Never settled (its holders gave up on it) with a timer still armed: cancel it.
+    if (TimerNode* t = this->unclaimed_timer()) t->cancel_and_release();
   }
   /// Once, by the asker, right after starting the timer: hands over the holder's
-  /// reference. If the future settled first, the timer is cancelled here.
-  void set_timer(TimerNode* node) noexcept {
-    TimerNode* expected = nullptr;
-    // acq_rel: release publishes the node to on_settled(); acquire (on failure) sees the
-    // settlement. Pairs with the exchange in on_settled().
-    if (!timer_.compare_exchange_strong(expected, node, std::memory_order_acq_rel, std::memory_order_acquire)) {
-      drop_timer(node);
-    }
-  }
-
- protected:
-  void on_settled() noexcept override {
-    // acq_rel: pairs with set_timer's CAS; each timer is cancelled at most once.
-    TimerNode* t = timer_.exchange(settled_mark(), std::memory_order_acq_rel);
-    if (t != nullptr && t != settled_mark()) drop_timer(t);
-  }
-
- private:
-  static TimerNode* settled_mark() noexcept { return reinterpret_cast<TimerNode*>(alignof(TimerNode)); }
-  static void drop_timer(TimerNode* t) noexcept {
-    t->cancel_and_release();  // false when it fired (the timeout settled us): nothing to undo
-  }
-  std::atomic<TimerNode*> timer_{nullptr};
+  /// reference. If the future settled first, the timer is cancelled here (step 6).
+  using FutureStateBase::set_timer;
 };
 
 }  // namespace phyx::detail
