@@ -79,9 +79,10 @@ class FutureStateBase {
       // before the result for other claimers' failed CAS. Pairs with set_timer()'s CAS.
     } while (!claim_.compare_exchange_weak(word, word | kClaimed, std::memory_order_acq_rel,
                                            std::memory_order_relaxed));
-    if (word != 0)
-      reinterpret_cast<TimerNode*>(word)
-          ->cancel_and_release();  // false if it fired: nothing to undo
+    if (word != 0) {
+      // A timed future's timer: cancelled, or it fired (it is what settles us): nothing to undo.
+      reinterpret_cast<TimerNode*>(word)->cancel_and_release();
+    }
     return true;
   }
   /// Step 2: after the winner stored the result.
