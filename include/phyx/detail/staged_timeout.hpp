@@ -23,15 +23,15 @@
 //  it searches (sched/work_stealing.cpp step 11).
 // Invariants: an entry is on at most one stage, once; its keep is written before the push
 // (the push's release publishes it) and read only by the one who took the list (acquire).
-// Rejected: a deadline written at step 1 from a clock read per ask (26 ns in this VM, ~5 %
-// of an ask round trip: session 17 measured 2.69-2.78 M rt/s with it against 2.92-2.95 M
-// without), or from CLOCK_MONOTONIC_COARSE (5 ns, but it lags the precise clock by up to a
-// tick, 4 ms here, and by more when a VM delays the tick: a timeout could fire early); a
-// timer node per ask, staged (the design before session 12: a node to allocate
-// and free, two ids and two counts, the cancel's CAS and the node's release: ~30 % of an
-// ask round trip, measured by removing the timer); a weak reference in the entry (the
-// taker could not tell a live state from a freed one); the driver alone taking stages
-// (it would touch, and free on its own thread, every state).
+// Rejected: a deadline written at step 1 from a clock read per ask (26 ns in this VM, 5-8 %
+// of an ask round trip: session 17 measured 2.48-2.78 M rt/s with it against 2.69-2.98 M
+// without, 4 interleaved rounds), or from CLOCK_MONOTONIC_COARSE (5 ns, but it lags the precise
+// clock by up to a tick, 4 ms here, and by more when a VM delays the tick: a timeout could fire
+// early); a timer node per ask, staged (the design before session 12: a node to allocate and free,
+// two ids and two counts, the cancel's CAS and the node's release: ~30 % of an ask round trip,
+// measured by removing the timer); a weak reference in the entry (the taker could not tell a live
+// state from a freed one); the driver alone taking stages (it would touch, and free on its own
+// thread, every state).
 #pragma once
 
 #include <cstdint>
