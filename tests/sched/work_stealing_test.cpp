@@ -733,7 +733,8 @@ struct StrandRound {
   phyx::detail::RuntimeCore* engine = nullptr;
   std::promise<void> drained;   // the requeued process handled its last message
   std::promise<bool> released;  // the blocking handler ended: true if drained came in time
-  bool other_parked = false;    // the requeued process saw the other worker parked
+  unsigned others = 1;          // workers other than the requeued process's
+  bool other_parked = false;    // the requeued process saw every other worker parked
 };
 struct StrandBlock {
   std::shared_ptr<StrandRound> round;
@@ -751,21 +752,17 @@ struct RequeuedCtx {
 };
 constexpr int kMoreThanABudget = 300;  // the per-turn budget is 128 (work_stealing.cpp)
 
-}  // namespace
-
-TEST_CASE(
-    "step 6b: a process requeued after its budget is not stranded behind a blocking handler "
-    "while the other worker sleeps, 20 times") {
-  // Each round builds the interleaving exactly. The requeued process R runs on one worker
-  // and waits until the other worker has parked (its last look found every queue empty:
-  // R was running). Then R wakes the blocker B (into its own worker's LIFO slot: no
-  // wake-up) and sends itself more than a budget of messages (R is running: no enqueue).
-  // R's budget runs out, it goes back to the queue (no wake-up), and B runs and blocks until
-  // R has handled its last message. Only the parked worker can run R now: without step 6b
-  // nothing wakes it and each round waits out B's 10 s bound.
-  phyx::Runtime rt(threads());
-  if (rt.engine_for_tests().worker_count() != 2) {  // systematic mode runs one worker
-    MESSAGE("needs exactly two workers: skipped");
+// Each round builds the interleaving exactly. The requeued process R runs on one worker
+// and waits until every other worker has parked (their last looks found every queue
+// empty: R was running). Then R wakes the blocker B (into its own worker's LIFO slot: no
+// wake-up) and sends itself more than a budget of messages (R is running: no enqueue).
+// R's budget runs out, it goes back to the queue (no wake-up), and B runs and blocks until
+// R has handled its last message. Only a parked worker can run R now: without step 6b
+// nothing wakes one and each round waits out B's 10 s bound.
+void requeued_not_stranded(unsigned workers) {
+  phyx::Runtime rt(threads(workers));
+  if (rt.engine_for_tests().worker_count() != workers) {  // systematic mode runs one worker
+    MESSAGE("needs " << workers << " workers: skipped");
     return;
   }
   auto blocker = rt.spawn(phyx::ProcessSpec<StrandBlock, int>{
@@ -789,9 +786,10 @@ TEST_CASE(
                            return;
                          }
                          const auto& round = std::get<StrandGo>(m).round;
-                         // A bounded spin until the other worker sleeps.
+                         // A bounded spin until every other worker sleeps.
                          const auto until = std::chrono::steady_clock::now() + 10s;
-                         while (!(round->other_parked = round->engine->parked_workers() == 1) &&
+                         while (!(round->other_parked =
+                                      round->engine->parked_workers() == round->others) &&
                                 std::chrono::steady_clock::now() < until) {
                            std::this_thread::yield();
                          }
@@ -807,6 +805,7 @@ TEST_CASE(
   for (int i = 0; i < rounds; ++i) {
     auto round = std::make_shared<StrandRound>();
     round->engine = &rt.engine_for_tests();
+    round->others = workers - 1;
     auto released = round->released.get_future();
     REQUIRE(requeued.send(StrandGo{round}));
     REQUIRE(released.wait_for(30s) == std::future_status::ready);
@@ -817,4 +816,18 @@ TEST_CASE(
   CHECK(in_time == rounds);
   rt.shutdown(30s);
   check_laws(rt);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "step 6b: a process requeued after its budget is not stranded behind a blocking handler "
+    "while the other worker sleeps, 20 times") {
+  requeued_not_stranded(2);
+}
+
+TEST_CASE(
+    "step 6b with 3 workers: one of the two sleeping workers is on watch duty, and it takes "
+    "the requeued process, 20 times") {
+  requeued_not_stranded(3);
 }
