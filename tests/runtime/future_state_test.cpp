@@ -13,97 +13,90 @@
 #include <vector>
 
 #include "phyx/detail/timer_node.hpp"
+#include "support/counted_timer.hpp"
 #include "support/scale.hpp"
 #include "timer/timer_service.hpp"
 
 using phyx::Result;
-using phyx::TimerId;
 using phyx::detail::FutureState;
-using phyx::detail::make_timer_node;
 using phyx::detail::TimedFutureState;
 using phyx::detail::TimerNode;
 using phyx::detail::TimerService;
+using phyx_test::counted_node;
+using phyx_test::Tally;
 
 namespace {
 
 constexpr std::int64_t kMs = 1'000'000;
 
-// A timer callback that counts its own destruction (a cancel destroys it at once).
-struct Counted {
-  std::atomic<int>* destroyed;
-  bool owner = true;
-  explicit Counted(std::atomic<int>* d) : destroyed(d) {}
-  Counted(Counted&& o) noexcept : destroyed(o.destroyed), owner(std::exchange(o.owner, false)) {}
-  Counted(const Counted&) = delete;
-  ~Counted() {
-    if (owner) destroyed->fetch_add(1, std::memory_order_relaxed);  // a tally; joined before read
-  }
-  void operator()(TimerId) const {}
-};
-
 // A node started on `s` for 100 ms from 0 (never due in these tests), as an ask's timer.
-TimerNode* started_node(TimerService& s, std::atomic<int>& destroyed) {
-  TimerNode* n = make_timer_node(Counted(&destroyed));
+TimerNode* started_node(TimerService& s, Tally& tally) {
+  TimerNode* n = counted_node(tally);
   s.start(n, 100 * kMs, nullptr);
   return n;
+}
+
+// relaxed: a tally, read after the threads that wrote it were joined.
+std::uint64_t destroyed(const Tally& t) {
+  return t.destroyed.load(std::memory_order_relaxed);
 }
 
 }  // namespace
 
 TEST_CASE("step 6: a timer set before the settle is cancelled by the claim") {
   TimerService s(0);
-  std::atomic<int> destroyed{0};
+  Tally tally;
   auto state = std::make_shared<TimedFutureState<int>>();
-  state->set_timer(started_node(s, destroyed));
+  state->set_timer(started_node(s, tally));
   CHECK(s.pending() == 1);
   CHECK_FALSE(state->ready());
   REQUIRE(state->settle(Result<int>(7)));
   CHECK(state->ready());
   CHECK(state->result().value() == 7);
   CHECK(s.pending() == 0);  // an answered ask leaves no timer behind (SPEC 14.9)
-  CHECK(destroyed.load() == 1);
+  CHECK(destroyed(tally) == 1);
   CHECK_FALSE(state->settle(Result<int>(8)));  // a second settler loses
   CHECK(state->result().value() == 7);
 }
 
 TEST_CASE("step 6: a timer set after the settle is cancelled by set_timer at once") {
   TimerService s(0);
-  std::atomic<int> destroyed{0};
+  Tally tally;
   auto state = std::make_shared<TimedFutureState<int>>();
   REQUIRE(state->settle(Result<int>(1)));
-  state->set_timer(started_node(s, destroyed));
+  state->set_timer(started_node(s, tally));
   CHECK(s.pending() == 0);
-  CHECK(destroyed.load() == 1);
+  CHECK(destroyed(tally) == 1);
 }
 
 TEST_CASE("step 6: a timed future dropped unsettled cancels its timer") {
   TimerService s(0);
-  std::atomic<int> destroyed{0};
+  Tally tally;
   {
     auto state = std::make_shared<TimedFutureState<int>>();
-    state->set_timer(started_node(s, destroyed));
+    state->set_timer(started_node(s, tally));
     CHECK(s.pending() == 1);
   }
   CHECK(s.pending() == 0);
-  CHECK(destroyed.load() == 1);
+  CHECK(destroyed(tally) == 1);
 }
 
 TEST_CASE(
     "steps 1 and 6 under threads: set_timer races the settle; the timer is always cancelled, "
     "once") {
   TimerService s(0);
-  std::atomic<int> destroyed{0};
+  Tally tally;
   const int rounds = static_cast<int>(2000 * phyx_test::scale());
   for (int i = 0; i < rounds; ++i) {
     auto state = std::make_shared<TimedFutureState<int>>();
-    TimerNode* node = started_node(s, destroyed);
+    TimerNode* node = started_node(s, tally);
     std::thread settler([&] { state->settle(Result<int>(i)); });
     state->set_timer(node);
     settler.join();
     REQUIRE(state->ready());
   }
   CHECK(s.pending() == 0);
-  CHECK(destroyed.load() == rounds);
+  CHECK(destroyed(tally) == static_cast<std::uint64_t>(rounds));
 }
 
 TEST_CASE(
@@ -122,8 +115,8 @@ TEST_CASE(
     // settlers race (step 3: before the mark they are queued, after it they run at once).
     std::thread waiter([&] {
       state->wait();
-      waiter_saw.store(state->ready() && state->result().value() >= 0,
-                       std::memory_order_relaxed);  // read after join
+      const bool saw = state->ready() && state->result().value() >= 0;
+      waiter_saw.store(saw, std::memory_order_relaxed);  // read after join
     });
     std::thread adder([&] {
       for (int k = 0; k < 4; ++k) {
@@ -143,10 +136,10 @@ TEST_CASE(
     for (auto& t : settlers) t.join();
     adder.join();
     waiter.join();
-    REQUIRE(round_wins.load() == 1);
-    REQUIRE(waiter_saw.load());
-    wins += static_cast<std::uint64_t>(round_wins.load());
-    ran += static_cast<std::uint64_t>(round_ran.load());
+    REQUIRE(round_wins.load(std::memory_order_relaxed) == 1);  // joined
+    REQUIRE(waiter_saw.load(std::memory_order_relaxed));       // joined
+    wins += static_cast<std::uint64_t>(round_wins.load(std::memory_order_relaxed));
+    ran += static_cast<std::uint64_t>(round_ran.load(std::memory_order_relaxed));
     added += 4;
   }
   // The accounting: one winner per round, every continuation added was run exactly once.

@@ -2,6 +2,8 @@
 // phyx/detail/timer_node.hpp): start and cancel from any thread, one driver, exact
 // counts. The concurrent tests end with the accounting law: every timer started was
 // fired or cancelled exactly once, and every callback was destroyed exactly once.
+#include "timer/timer_service.hpp"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -12,8 +14,8 @@
 
 #include "phyx/detail/timer_node.hpp"
 #include "sched/thread_context.hpp"
+#include "support/counted_timer.hpp"
 #include "support/scale.hpp"
-#include "timer/timer_service.hpp"
 
 using phyx::TimerId;
 using phyx::detail::make_timer_node;
@@ -27,27 +29,8 @@ namespace {
 constexpr std::int64_t kMs = 1'000'000;
 
 /// What happened to the callbacks of a batch of timers.
-struct Tally {
-  std::atomic<std::uint64_t> ran{0};
-  std::atomic<std::uint64_t> destroyed{0};
-};
-
-/// A callback that counts its runs and its destruction (once, however often it is moved).
-struct Counted {
-  Tally* tally;
-  bool owner = true;
-  explicit Counted(Tally* t) : tally(t) {}
-  Counted(Counted&& o) noexcept : tally(o.tally), owner(std::exchange(o.owner, false)) {}
-  Counted(const Counted&) = delete;
-  ~Counted() {
-    if (owner) tally->destroyed.fetch_add(1, std::memory_order_relaxed);  // a tally; joined before read
-  }
-  void operator()(TimerId) const {
-    tally->ran.fetch_add(1, std::memory_order_relaxed);  // a tally; joined before read
-  }
-};
-
-TimerNode* counted_node(Tally& t) { return make_timer_node(Counted(&t)); }
+using phyx_test::counted_node;
+using phyx_test::Tally;
 
 /// The driver's whole job at `now`: fire everything due.
 std::uint64_t fire_due(TimerService& s, std::int64_t now) {

@@ -112,12 +112,14 @@ class FutureStateBase {
   /// holder's reference. If the future was claimed first, the timer is cancelled here.
   void set_timer(TimerNode* node) noexcept {
     std::uintptr_t expected = 0;
+    const auto desired = reinterpret_cast<std::uintptr_t>(node);
     // acq_rel: release publishes the node to claim(); acquire (on failure) sees the claim.
     // Pairs with claim()'s CAS.
-    if (!claim_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(node),
-                                        std::memory_order_acq_rel, std::memory_order_acquire)) {
-      node->cancel_and_release();  // claimed first: the timer must not fire
+    if (claim_.compare_exchange_strong(expected, desired, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+      return;
     }
+    node->cancel_and_release();  // claimed first: the timer must not fire
   }
   /// For ~TimedFutureState: the node of a future never claimed, or nullptr.
   TimerNode* unclaimed_timer() const noexcept {
