@@ -183,14 +183,14 @@ void ProcessCore::post_system(SysMsg m) {
 }
 
 Future<void> ProcessCore::request_stop(StopReason reason, StopMode mode) {
-  std::shared_ptr<FutureState<void>> done;
+  StateRef<FutureState<void>> done;
   std::unique_ptr<OwnTimers> timers;
   bool first = false;
   {
     std::lock_guard lock(control_);
     if (!stop_) stop_ = std::make_unique<StopState>();
     if (!stop_->done) {
-      stop_->done = std::make_shared<FutureState<void>>();
+      stop_->done = make_state<FutureState<void>>();
       if (runtime_->deterministic()) stop_->done->set_driver(runtime_ptr());
     }
     done = stop_->done;
@@ -817,7 +817,7 @@ void ProcessCore::finish_stop() {
   release_behaviour();
   share_.stop();  // a shared behaviour's last stop empties its functions (share_count.hpp step 4)
   phase_ = Phase::finished;
-  std::shared_ptr<FutureState<void>> done;
+  StateRef<FutureState<void>> done;
   mailbox_.set_wants_user(false);
   mailbox_.close();
   {
@@ -837,7 +837,7 @@ void ProcessCore::finish_stop() {
 }
 
 void ProcessCore::abandon() noexcept {
-  std::shared_ptr<FutureState<void>> done;
+  StateRef<FutureState<void>> done;
   bool was_alive;
   bool count_suspended;
   // Our references to our children, dropped below, after the lock. An abandoned child never
@@ -859,7 +859,7 @@ void ProcessCore::abandon() noexcept {
     suspended_uncounted_ = false;
     stop_requested_ = true;  // a later stop() returns the completed future below
     if (!stop_) stop_ = std::make_unique<StopState>();
-    if (!stop_->done) stop_->done = std::make_shared<FutureState<void>>();
+    if (!stop_->done) stop_->done = make_state<FutureState<void>>();
     done = stop_->done;
   }
   if (was_alive) count_down_alive();

@@ -6,7 +6,9 @@
 namespace phyx::detail {
 
 RootStopChain::RootStopChain(std::vector<ProcessHandle> roots)
-    : roots_(std::move(roots)), next_(roots_.size()), all_stopped_(std::make_shared<FutureState<void>>()) {}
+    : roots_(std::move(roots)),
+      next_(roots_.size()),
+      all_stopped_(make_state<FutureState<void>>()) {}
 
 bool RootStopChain::claim(std::size_t& index) noexcept {
   std::size_t n = next_.load(std::memory_order_relaxed);  // a first guess; the CAS checks it

@@ -58,7 +58,7 @@ class RootStopChain : public std::enable_shared_from_this<RootStopChain> {
   /// thread; never blocks; allocates what request_stop() allocates.
   void cut();
   /// Settled when every process was asked and its stop completed (or after cut()).
-  const std::shared_ptr<FutureState<void>>& all_stopped() const noexcept { return all_stopped_; }
+  const StateRef<FutureState<void>>& all_stopped() const noexcept { return all_stopped_; }
 
  private:
   bool claim(std::size_t& index) noexcept;  // the youngest not yet asked, if any
@@ -67,7 +67,7 @@ class RootStopChain : public std::enable_shared_from_this<RootStopChain> {
   std::vector<ProcessHandle> roots_;  // spawn order; emptied from the back
   std::atomic<std::size_t> next_;     // roots_[next_ - 1] is the next to ask
   std::atomic<bool> cut_{false};
-  std::shared_ptr<FutureState<void>> all_stopped_;
+  StateRef<FutureState<void>> all_stopped_;
 };
 
 }  // namespace phyx::detail

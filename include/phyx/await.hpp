@@ -20,7 +20,6 @@
 
 #include <chrono>
 #include <coroutine>
-#include <memory>
 #include <utility>
 
 #include "phyx/detail/process_core.hpp"
@@ -38,8 +37,7 @@ ProcessHandle suspending_process();
 template <class T>
 class FutureAwaiter {
  public:
-  explicit FutureAwaiter(std::shared_ptr<FutureState<T>> state) noexcept
-      : state_(std::move(state)) {}
+  explicit FutureAwaiter(StateRef<FutureState<T>> state) noexcept : state_(std::move(state)) {}
   bool await_ready() const noexcept { return state_->ready(); }
   void await_suspend(std::coroutine_handle<>) {
     // Step 2: may run at once (settled meanwhile); the resume is then simply queued.
@@ -48,7 +46,7 @@ class FutureAwaiter {
   T await_resume() { return state_->value(); }
 
  private:
-  std::shared_ptr<FutureState<T>> state_;
+  StateRef<FutureState<T>> state_;
 };
 
 }  // namespace detail

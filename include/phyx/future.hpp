@@ -3,7 +3,6 @@
 #pragma once
 
 #include <chrono>
-#include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -24,7 +23,8 @@ class Future {
   /// An empty future: valid() is false, and get, wait_for and then throw phyx::Error.
   Future() = default;
   /// Over an engine state (made by ask, stop, tools.ask, make_ready_future; not by users).
-  explicit Future(std::shared_ptr<detail::FutureState<T>> state) : state_(std::move(state)) {}
+  explicit Future(detail::StateRef<detail::FutureState<T>> state) noexcept
+      : state_(std::move(state)) {}
 
   /// False for a default-constructed future. Any thread; never blocks.
   bool valid() const noexcept { return state_ != nullptr; }
@@ -81,20 +81,20 @@ class Future {
   }
 
   /// The shared state (for engine adapters such as pipe and co_await).
-  const std::shared_ptr<detail::FutureState<T>>& state() const noexcept { return state_; }
+  const detail::StateRef<detail::FutureState<T>>& state() const noexcept { return state_; }
 
  private:
   void check_valid() const {
     if (!state_) throw Error("Future is empty (default-constructed or moved from)");
   }
-  std::shared_ptr<detail::FutureState<T>> state_;
+  detail::StateRef<detail::FutureState<T>> state_;
   bool got_ = false;
 };
 
 /// A future that is already settled with `r`. Any thread; allocates the state.
 template <class T>
 Future<T> make_ready_future(Result<T> r) {
-  auto s = std::make_shared<detail::FutureState<T>>();
+  auto s = detail::make_state<detail::FutureState<T>>();
   s->settle(std::move(r));
   return Future<T>(std::move(s));
 }

@@ -64,18 +64,23 @@ class ProcessRef {
     if (timeout.count() <= 0) detail::throw_bad_timeout("ask timeout", timeout);
     if (!core_) return make_ready_future<R>(Result<R>(std::make_exception_ptr(ProcessError("Failed to send ask message"))));
     auto& rt = core_->runtime();
-    auto state = std::allocate_shared<detail::AskState<R>>(detail::SmallAllocator<detail::AskState<R>>{}, core_,
-                                                           timeout.count());
+    // Made with its three holders counted (AskState::kHolders), each adopted below with no
+    // atomic operation; if build throws, the three references are dropped as it unwinds.
+    auto* state = new detail::AskState<R>(core_, timeout.count());
+    detail::StateRef<detail::AskState<R>> future_ref(state);
+    detail::StateRef<detail::AskState<R>> timeout_ref(state);
     if (rt.deterministic()) state->set_driver(core_->runtime_ptr());
+    Reply<R> reply{detail::StateRef<detail::AskState<R>>(
+        state)};  // a local: the envelope's allocation may throw
     std::unique_ptr<detail::TypedEnvelope<Msg>> envelope(
-        new detail::TypedEnvelope<Msg>(build(Reply<R>(state))));
-    envelope->ask = state.get();
+        new detail::TypedEnvelope<Msg>(build(std::move(reply))));
+    envelope->ask = state;
     // After build: a build that throws made no ask, and started no timer.
-    state->start_timeout(state);
+    state->start_timeout(std::move(timeout_ref));
     detail::count_ask(rt);
     state->msg_type = envelope->msg_type();
     core_->send_user(envelope.release(), origin());
-    return Future<R>(std::move(state));
+    return Future<R>(std::move(future_ref));
   }
 
   /// Stops the process: the message in hand finishes, its children stop, on_stop runs

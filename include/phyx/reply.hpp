@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
-#include <memory>
 #include <string_view>
 #include <utility>
 
@@ -19,42 +18,46 @@ namespace phyx {
 namespace detail {
 
 /// An ask's future state: also knows the asked process, for late-reply accounting, and
-/// owns the start of its timeout.
+/// owns the start of its timeout. Made with its three holders counted (kHolders): the
+/// Future, the Reply, and the stage or the timer that will time it out.
 template <class R>
-class AskState final : public TimedFutureState<R>, public StagedTimeout {
+class AskState final : public TimedFutureState<R>, public StagedTimeout, public SmallBlocks {
  public:
+  static constexpr std::uint32_t kHolders = 3;
   AskState(ProcessHandle target, std::int64_t timeout_ms)
-      : target_(std::move(target)), timeout_ms_(timeout_ms) {}
+      : TimedFutureState<R>(kHolders), target_(std::move(target)), timeout_ms_(timeout_ms) {}
   const ProcessHandle& target() const noexcept { return target_; }
   std::int64_t timeout_ms() const noexcept { return timeout_ms_; }
   std::string_view msg_type{};  // of the ask message, for the late_reply dead letter
 
-  /// The asker, once, right after making the state (`self` owns it): starts the timeout.
-  /// On a worker of the target's runtime it is staged without a timer node (phyx/detail/
-  /// staged_timeout.hpp step 1); elsewhere it gets its node now. Allocates the node when
-  /// not staged; never blocks.
-  void start_timeout(const std::shared_ptr<AskState>& self) {
+  /// The asker, once, right after making the state, while it holds the Future's
+  /// reference (so the state outlives this call): starts the timeout with `keep`, the
+  /// third holder's reference. On a worker of the target's runtime it is staged without
+  /// a timer node (phyx/detail/staged_timeout.hpp step 1); elsewhere it gets its node now,
+  /// and the node's callback takes `keep`. Allocates the node when not staged; never blocks.
+  void start_timeout(StateRef<AskState> keep) {
     RuntimeCore& rt = target_->runtime();
-    keep_ = self;  // before the push, which publishes it
+    keep_ = std::move(keep);  // before the push, which publishes it
     if (rt.stage_timeout(*this, timeout_ms_)) return;
-    keep_.reset();
-    arm(self, rt);
+    arm(std::move(keep_), rt);
   }
 
   /// staged_timeout.hpp step 2.
   void unstage(bool arm_pending) noexcept override {
-    const std::shared_ptr<AskState> keep = std::move(keep_);
-    // The deadline counts from now, the first time known to be after the ask (step 2).
-    if (arm_pending && !this->ready()) arm(keep, target_->runtime());
+    StateRef<AskState> keep = std::move(keep_);
+    // The deadline counts from now, the first time known to be after the ask (step 2). The
+    // timer's callback gets a reference of its own: `keep` must hold the state through
+    // set_timer(), and a timer that fires at once may drop the callback's before that.
+    if (arm_pending && !this->ready()) arm(StateRef<AskState>(keep), target_->runtime());
   }  // the keep goes last: it may free this state
 
  private:
-  /// A timer node that settles the state with TimeoutError, `timeout_ms_` from now.
-  void arm(const std::shared_ptr<AskState>& self, RuntimeCore& rt) {
-    std::weak_ptr<AskState> weak = self;
-    TimerNode* timer = make_timer_node([weak](TimerId) {
-      auto s = weak.lock();
-      if (!s) return;
+  /// A timer node that settles the state with TimeoutError, `timeout_ms_` from now. The
+  /// node's callback holds `self`, a reference the caller hands over; the caller must hold
+  /// another one until this returns. A settle cancels the node, which destroys the
+  /// callback and its reference at once (phyx/detail/state_ref.hpp).
+  void arm(StateRef<AskState> self, RuntimeCore& rt) {
+    TimerNode* timer = make_timer_node([s = std::move(self)](TimerId) {
       // Counted and reported before the failure is visible to the asker.
       s->settle(Result<R>(std::make_exception_ptr(
                     TimeoutError("Ask timeout after " + std::to_string(s->timeout_ms()) + "ms"))),
@@ -66,14 +69,14 @@ class AskState final : public TimedFutureState<R>, public StagedTimeout {
 
   ProcessHandle target_;
   std::int64_t timeout_ms_;
-  std::shared_ptr<AskState> keep_;  // while staged (staged_timeout.hpp): the stage's reference
+  StateRef<AskState> keep_;  // while staged (staged_timeout.hpp): the stage's reference
 };
 
 template <class R>
 class ReplyBase {
  public:
   ReplyBase() = default;
-  explicit ReplyBase(std::shared_ptr<AskState<R>> s) noexcept : state_(std::move(s)) {}
+  explicit ReplyBase(StateRef<AskState<R>> s) noexcept : state_(std::move(s)) {}
   ReplyBase(ReplyBase&&) noexcept = default;
   ReplyBase& operator=(ReplyBase&& o) noexcept {
     if (this != &o) {
@@ -108,7 +111,7 @@ class ReplyBase {
     } catch (...) {
     }
   }
-  std::shared_ptr<AskState<R>> state_;
+  StateRef<AskState<R>> state_;
 };
 
 }  // namespace detail

@@ -1,7 +1,8 @@
 // engine/runtime/future_state.cpp and phyx/detail/future_state.hpp: the claim word (steps
-// 1 and 6: the claimed bit and a timed future's timer node in one word) and the mark that
-// settles (steps 2-4), alone and under racing threads (meant for TSan). Each race ends
-// with its accounting: one winner, every continuation run once, every timer cancelled.
+// 1 and 6: the claimed bit and a timed future's timer node in one word), the mark that
+// settles (steps 2-4), and the holders' count (phyx/detail/state_ref.hpp), alone and under
+// racing threads (meant for TSan). Each race ends with its accounting: one winner, every
+// continuation run once, every timer cancelled, every state freed once.
 #include "phyx/detail/future_state.hpp"
 
 #include <doctest/doctest.h>
@@ -19,6 +20,8 @@
 
 using phyx::Result;
 using phyx::detail::FutureState;
+using phyx::detail::make_state;
+using phyx::detail::StateRef;
 using phyx::detail::TimedFutureState;
 using phyx::detail::TimerNode;
 using phyx::detail::TimerService;
@@ -41,12 +44,61 @@ std::uint64_t destroyed(const Tally& t) {
   return t.destroyed.load(std::memory_order_relaxed);
 }
 
+// A state that counts its destruction, made with `holders` references as an ask's is.
+struct CountedState final : FutureState<int> {
+  CountedState(std::uint32_t holders, std::atomic<int>& freed)
+      : FutureState<int>(holders), freed_(freed) {}
+  ~CountedState() override { freed_.fetch_add(1, std::memory_order_relaxed); }  // a tally
+  std::atomic<int>& freed_;
+};
+
 }  // namespace
+
+TEST_CASE("holders: a state made with three holders is freed by the third release, not before") {
+  std::atomic<int> freed{0};
+  auto* raw = new CountedState(3, freed);
+  StateRef<FutureState<int>> future(raw);  // each adopts one of the three, counting nothing
+  StateRef<CountedState> reply(raw);
+  {
+    StateRef<CountedState> stage(raw);
+    StateRef<FutureState<int>> copy = future;  // a copy counts one more
+    REQUIRE(raw->settle(Result<int>(5)));
+  }
+  CHECK(freed.load(std::memory_order_relaxed) == 0);  // the stage and the copy are gone
+  reply.reset();
+  CHECK(freed.load(std::memory_order_relaxed) == 0);
+  CHECK(future->ready());
+  StateRef<FutureState<int>> moved = std::move(future);  // a move counts nothing
+  CHECK_FALSE(future);
+  moved.reset();
+  CHECK(freed.load(std::memory_order_relaxed) == 1);
+}
+
+TEST_CASE(
+    "holders under threads: references copied and dropped on many threads free the state once") {
+  const int rounds = static_cast<int>(2000 * phyx_test::scale());
+  std::atomic<int> freed{0};
+  for (int i = 0; i < rounds; ++i) {
+    auto* raw = new CountedState(3, freed);
+    StateRef<CountedState> refs[3] = {StateRef<CountedState>(raw), StateRef<CountedState>(raw),
+                                      StateRef<CountedState>(raw)};
+    std::vector<std::thread> holders;
+    for (auto& r : refs) {
+      holders.emplace_back([mine = std::move(r), i] {
+        StateRef<CountedState> copy = mine;  // and one copy each, dropped first
+        if (i % 2 == 0) copy->settle(Result<int>(i));
+      });
+    }
+    for (auto& t : holders) t.join();
+    REQUIRE(freed.load(std::memory_order_relaxed) == i + 1);  // joined: freed once, by the last
+  }
+  CHECK(freed.load(std::memory_order_relaxed) == rounds);  // the accounting: every state freed once
+}
 
 TEST_CASE("step 6: a timer set before the settle is cancelled by the claim") {
   TimerService s(0);
   Tally tally;
-  auto state = std::make_shared<TimedFutureState<int>>();
+  auto state = make_state<TimedFutureState<int>>();
   state->set_timer(started_node(s, tally));
   CHECK(s.pending() == 1);
   CHECK_FALSE(state->ready());
@@ -62,7 +114,7 @@ TEST_CASE("step 6: a timer set before the settle is cancelled by the claim") {
 TEST_CASE("step 6: a timer set after the settle is cancelled by set_timer at once") {
   TimerService s(0);
   Tally tally;
-  auto state = std::make_shared<TimedFutureState<int>>();
+  auto state = make_state<TimedFutureState<int>>();
   REQUIRE(state->settle(Result<int>(1)));
   state->set_timer(started_node(s, tally));
   CHECK(s.pending() == 0);
@@ -73,7 +125,7 @@ TEST_CASE("step 6: a timed future dropped unsettled cancels its timer") {
   TimerService s(0);
   Tally tally;
   {
-    auto state = std::make_shared<TimedFutureState<int>>();
+    auto state = make_state<TimedFutureState<int>>();
     state->set_timer(started_node(s, tally));
     CHECK(s.pending() == 1);
   }
@@ -88,7 +140,7 @@ TEST_CASE(
   Tally tally;
   const int rounds = static_cast<int>(2000 * phyx_test::scale());
   for (int i = 0; i < rounds; ++i) {
-    auto state = std::make_shared<TimedFutureState<int>>();
+    auto state = make_state<TimedFutureState<int>>();
     TimerNode* node = started_node(s, tally);
     std::thread settler([&] { state->settle(Result<int>(i)); });
     state->set_timer(node);
@@ -107,7 +159,7 @@ TEST_CASE(
   std::uint64_t ran = 0;
   std::uint64_t added = 0;
   for (int i = 0; i < rounds; ++i) {
-    auto state = std::make_shared<FutureState<int>>();
+    auto state = make_state<FutureState<int>>();
     std::atomic<int> round_wins{0};
     std::atomic<int> round_ran{0};
     std::atomic<bool> waiter_saw{false};

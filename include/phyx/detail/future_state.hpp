@@ -26,14 +26,18 @@
 //  6. A timed future (TimedFutureState) keeps its timer node in `claim_`: set_timer() CASes
 //     it in while the word is 0 (unclaimed, no node); a claim that finds it cancels it. A
 //     node that comes after the claim finds the bit, and its setter cancels it at once.
+//  7. Holders: the state counts its own references (`refs_`, phyx/detail/state_ref.hpp),
+//     starting at the number of holders its maker is about to hand out (an ask: 3); the
+//     last release deletes it, and with it any continuation never run.
 // Invariant: the result is written once, before the mark is in `continuations_`, and never
 // again.
-// Rejected: a flag `settled_` and a flag `claimed_` of their own, and the timer in a word of
-// its own (until session 17: four RMWs to settle an ask, claim, timer, flag and list,
-// against two now); a mutex and a condvar in every state (until session 8: pthread_cond_destroy's
-// atomic RMW on every ask and every stop, ~1.6 % of the ask workload); a mutex around a
-// vector of std::function (the first version: every pipe and every reply took the mutex
-// twice and allocated twice; 5-10% of an ask); a futex on `continuations_` instead of the
+// Rejected: std::shared_ptr for the holders (until session 18: a locked increment per holder
+// made, 2 per ask, and a control block); a flag `settled_` and a flag `claimed_` of their own, and
+// the timer in a word of its own (until session 17: four RMWs to settle an ask, claim, timer, flag
+// and list, against two now); a mutex and a condvar in every state (until session 8:
+// pthread_cond_destroy's atomic RMW on every ask and every stop, ~1.6 % of the ask workload); a
+// mutex around a vector of std::function (the first version: every pipe and every reply took the
+// mutex twice and allocated twice; 5-10% of an ask); a futex on `continuations_` instead of the
 // condvar (C++20 atomic wait): blocking is the rare path (an outside thread's get() after
 // its spin), the condvar keeps wait_for simple.
 #pragma once
@@ -50,9 +54,10 @@
 #include <type_traits>
 #include <vector>
 
-#include "phyx/result.hpp"
 #include "phyx/detail/small_blocks.hpp"
+#include "phyx/detail/state_ref.hpp"
 #include "phyx/detail/timer_node.hpp"
+#include "phyx/result.hpp"
 
 namespace phyx::detail {
 
@@ -60,10 +65,28 @@ class RuntimeCore;
 
 class FutureStateBase {
  public:
-  FutureStateBase() = default;
+  /// `holders`: the references about to be handed out (phyx/detail/state_ref.hpp), each as
+  /// a StateRef that adopts it; counted here, before the state is shared, with no atomic
+  /// operation.
+  explicit FutureStateBase(std::uint32_t holders = 1) noexcept : refs_(holders) {}
   virtual ~FutureStateBase();
   FutureStateBase(const FutureStateBase&) = delete;
   FutureStateBase& operator=(const FutureStateBase&) = delete;
+
+  /// Any thread, holding a reference already: one more (StateRef's copy). Never blocks.
+  void add_ref() noexcept {
+    // relaxed: the caller's own reference keeps the state alive, and the new one is
+    // published with whatever carries it. Pairs with nothing.
+    refs_.fetch_add(1, std::memory_order_relaxed);
+  }
+  /// Any thread: drops one reference; the last one destroys the state (and with it any
+  /// continuation never run). Never blocks.
+  void release() noexcept {
+    // acq_rel: release publishes this holder's writes (a settle, a result read) to the
+    // destroyer; acquire, on the last decrement, sees every other holder's. Pairs with the
+    // fetch_sub of the other holders.
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
 
   /// Any thread; never blocks.
   bool ready() const noexcept {
@@ -155,6 +178,7 @@ class FutureStateBase {
 
   static constexpr std::uintptr_t kClaimed = 1;  // step 1; a TimerNode is aligned, bit 0 is free
   static_assert(alignof(TimerNode) > 1);
+  std::atomic<std::uint32_t> refs_;       // holders (phyx/detail/state_ref.hpp)
   std::atomic<std::uintptr_t> claim_{0};  // steps 1 and 6: the claimed bit | a timer node
   struct Parking {  // step 4: made by the first thread that blocks
     std::mutex mutex;
@@ -170,6 +194,7 @@ class FutureStateBase {
 template <class T>
 class FutureState : public FutureStateBase {
  public:
+  explicit FutureState(std::uint32_t holders = 1) noexcept : FutureStateBase(holders) {}
   /// Any thread. First settle wins; returns false when already settled.
   bool settle(Result<T> r) {
     return settle(std::move(r), [] {});
@@ -208,7 +233,7 @@ class FutureState : public FutureStateBase {
 template <class T>
 class TimedFutureState : public FutureState<T> {
  public:
-  TimedFutureState() noexcept = default;
+  explicit TimedFutureState(std::uint32_t holders = 1) noexcept : FutureState<T>(holders) {}
   ~TimedFutureState() override {
     // Never settled (its holders gave up on it) with a timer still armed: cancel it.
     if (TimerNode* t = this->unclaimed_timer()) t->cancel_and_release();

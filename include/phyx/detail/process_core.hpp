@@ -354,7 +354,7 @@ class ProcessCore {
   struct StopState {
     StopReason reason;
     StopMode mode = StopMode::discard;
-    std::shared_ptr<FutureState<void>> done;
+    StateRef<FutureState<void>> done;
   };
   std::unique_ptr<StopState> stop_;  // made by the first stop(); never replaced (the owner reads it unlocked)
   // This incarnation's timers (schedules, the restart wait), by id, each with its holder

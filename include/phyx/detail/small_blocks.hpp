@@ -28,21 +28,4 @@ struct SmallBlocks {
   static void operator delete(void* p, std::size_t size) noexcept { free_small(p, size); }
 };
 
-/// A standard allocator over the small blocks, for std::allocate_shared (the state and its
-/// control block in one small block).
-template <class T>
-struct SmallAllocator {
-  static_assert(alignof(T) <= 16, "small blocks are aligned to 16");
-  using value_type = T;
-  SmallAllocator() noexcept = default;
-  template <class U>
-  SmallAllocator(const SmallAllocator<U>&) noexcept {}  // NOLINT: rebinding is implicit
-  T* allocate(std::size_t n) { return static_cast<T*>(allocate_small(n * sizeof(T))); }
-  void deallocate(T* p, std::size_t n) noexcept { free_small(p, n * sizeof(T)); }
-  template <class U>
-  bool operator==(const SmallAllocator<U>&) const noexcept {
-    return true;
-  }
-};
-
 }  // namespace phyx::detail
