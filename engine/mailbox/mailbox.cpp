@@ -20,6 +20,9 @@
 //     evicts the owed messages that precede its own, unlinks it, and lets go of `head`.
 //     Under reject nothing is ever owed, so `head` is not taken (one atomic RMW per
 //     message instead of two); the owner publishes the parity after the unlink instead.
+//     The owner's take leaves its message linked as the user lane's dummy (no RMW even
+//     when the lane empties: user_lane.hpp), and hands it back with retire() once done;
+//     the next take frees it. Evictions and discards unlink detached (take_detached).
 //  4. Idle: the owner clears `scheduled` with a CAS that fails if sys_pending is set or a
 //     wanted user message is counted; a sender that counts its message after that CAS
 //     sees `scheduled` clear and enqueues the process (step 1). No lost wake-up: the
@@ -87,9 +90,33 @@ Mailbox::Admission Mailbox::offer(std::size_t max_inbox, MailboxPolicy policy) n
 
 Envelope* Mailbox::unlink_oldest() noexcept {
   for (;;) {
-    if (MailNode* n = user_.pop()) return static_cast<Envelope*>(n);
+    if (MailNode* n = user_.take_detached()) return static_cast<Envelope*>(n);
     std::this_thread::yield();  // counted but in flight: its sender is two instructions from linking it
   }
+}
+
+Envelope* Mailbox::take_oldest() noexcept {
+  for (;;) {
+    const UserLane::Taken taken = user_.take_retaining();
+    if (taken.node != nullptr) {
+      // The previous message's envelope, retired (its message destroyed already): freeing
+      // it runs no user code, so it may happen here, at the head.
+      delete static_cast<Envelope*>(taken.to_free);
+      return static_cast<Envelope*>(taken.node);
+    }
+    std::this_thread::yield();  // counted but in flight: its sender is two instructions from
+                                // linking it
+  }
+}
+
+void Mailbox::retire(Envelope* e) noexcept {
+  e->destroy_message();
+  delete static_cast<Envelope*>(user_.retire(e));  // nullptr (a no-op) while it is the dummy
+}
+
+Envelope* Mailbox::pop_user_at_destruction() noexcept {
+  if (MailNode* n = user_.take_detached()) return static_cast<Envelope*>(n);
+  return static_cast<Envelope*>(user_.take_retired_dummy());
 }
 
 void Mailbox::evict_one(DropChain& evicted) noexcept {
@@ -137,7 +164,7 @@ Mailbox::Take Mailbox::take(Envelope*& out, DropChain& evicted, MailboxPolicy po
   // added after it follow it (our message had already stopped counting).
   for (std::uint64_t k = lane::owed(w); k > 0; --k) evict_one(evicted);
   if (plan.takes) {
-    out = unlink_oldest();
+    out = take_oldest();  // left linked as the lane's dummy: no RMW (user_lane.hpp step 3)
     out->seq = next_seq_++;
   }
   // release: pairs with abandon_all()'s acquire wait; a plain store on an owner-only word.

@@ -368,7 +368,7 @@ void ProcessCore::finish_message(Envelope* e, std::string_view type, std::int64_
                    {"duration_ns", static_cast<std::int64_t>(rt.now().mono_ns - started_ns)}});
   }
   DropContextScope ctx(DropContext::crash_or_unanswered);  // returned without replying: NoReplyError
-  delete e;
+  mailbox_.retire(e);  // the lane may still link through it: no delete
 }
 
 void ProcessCore::fail_message(Envelope* e, std::string_view type, std::exception_ptr failure) {
@@ -381,7 +381,7 @@ void ProcessCore::fail_message(Envelope* e, std::string_view type, std::exceptio
   }
   {
     DropContextScope ctx(DropContext::crash_or_unanswered);  // SPEC 6.1: its Reply fails with NoReplyError
-    delete e;
+    mailbox_.retire(e);  // the lane may still link through it: no delete
   }
   crash(error);
 }
@@ -436,7 +436,7 @@ void ProcessCore::resume_handler() {
   }
   if (!ours) {  // shutdown abandoned us meanwhile and counted the message as discarded
     DropContextScope ctx(DropContext::stopping);
-    delete e;
+    mailbox_.retire(e);  // the lane may still link through it: no delete
     return;
   }
   if (failure) {
@@ -454,7 +454,8 @@ void ProcessCore::drop_suspended() noexcept {
     suspended_uncounted_ = false;
     count_suspended_discarded();
   }
-  delete std::exchange(rare_->suspended_message, nullptr);
+  // Retired, not deleted: it may still be the user lane's dummy (user_lane.hpp step 3).
+  if (Envelope* e = std::exchange(rare_->suspended_message, nullptr)) mailbox_.retire(e);
 }
 
 void ProcessCore::count_suspended_discarded() noexcept {

@@ -30,10 +30,15 @@ namespace {
 struct Item final : Envelope {
   Item(int p, int n) : producer(p), number(n) {}
   std::string_view msg_type() const noexcept override { return "Item"; }
+  void destroy_message() noexcept override {}  // two ints: nothing to destroy
   int producer;
   int number;
 };
 
+/// The process's destructor's loop: what is left in the lane, and its retired dummy.
+void free_lane(Mailbox& mb) {
+  while (Envelope* e = mb.pop_user_at_destruction()) delete e;
+}
 
 /// Offers one item the way ProcessCore::send_user does. Returns the offer's outcome;
 /// evicted items are appended to `evicted` (the caller frees them).
@@ -94,8 +99,9 @@ TEST_CASE("reject: FIFO up to the bound, then refusals; seq numbers follow the l
   CHECK(b->seq == 1);
   CHECK(take(mb, MailboxPolicy::reject) == nullptr);
   CHECK(mb.try_idle());
-  delete a;
-  delete b;
+  mb.retire(a);  // no longer the lane's dummy (b is): freed at once
+  mb.retire(b);  // the dummy: the lane keeps it
+  free_lane(mb);
 }
 
 TEST_CASE("drop_oldest: the sender evicts the oldest at once, never its own message") {
@@ -112,8 +118,9 @@ TEST_CASE("drop_oldest: the sender evicts the oldest at once, never its own mess
   CHECK(a->number == 4);
   CHECK(b->number == 5);
   CHECK(a->seq == 3);  // the evicted took seq 0..2: the n-th message out of the lane has seq n-1
-  delete a;
-  delete b;
+  mb.retire(a);
+  mb.retire(b);
+  free_lane(mb);
 }
 
 TEST_CASE("the message in hand is never evicted: a taken message stops counting at once") {
@@ -127,11 +134,12 @@ TEST_CASE("the message in hand is never evicted: a taken message stops counting 
   send(mb, new Item(0, 3), 1, MailboxPolicy::drop_oldest, evicted);
   CHECK(numbers(evicted) == std::vector<int>{2});
   CHECK(in_hand->number == 1);
-  delete in_hand;
+  mb.retire(in_hand);  // still the dummy: the next take frees it
   Item* next = take(mb, MailboxPolicy::drop_oldest);
   REQUIRE(next != nullptr);
   CHECK(next->number == 3);
-  delete next;
+  mb.retire(next);
+  free_lane(mb);
 }
 
 TEST_CASE("starting (not wanting user messages): sends queue without waking; system posts wake") {
@@ -155,7 +163,8 @@ TEST_CASE("starting (not wanting user messages): sends queue without waking; sys
   mb.set_wants_user(true);  // init done (the owner would be scheduled here)
   Item* i = take(mb, MailboxPolicy::reject);
   REQUIRE(i != nullptr);
-  delete i;
+  mb.retire(i);
+  free_lane(mb);
 }
 
 TEST_CASE("close refuses; discard_all empties; abandon_all keeps the head so the owner can never take") {
@@ -237,7 +246,7 @@ StressResult stress(MailboxPolicy policy, std::size_t max_inbox, int producers, 
           if (item->number <= prev) r.fifo_per_producer = false;
           prev = item->number;
           ++r.taken;
-          delete item;
+          mb.retire(item);  // the lane's dummy until the next take frees it
           continue;
         }
         if (t == Mailbox::Take::busy) {
@@ -290,6 +299,7 @@ StressResult stress(MailboxPolicy policy, std::size_t max_inbox, int producers, 
   r.evicted = evicted_total.load(std::memory_order_relaxed) + static_cast<long>(evicted.size);  // threads joined
   while (!evicted.empty()) delete evicted.pop_front();
   while (!discarded.empty()) delete discarded.pop_front();
+  free_lane(mb);
   for (long x : refused) r.refused += x;
   r.offered = producers * per_producer;
   r.max_runnable = max_runnable.load(std::memory_order_relaxed);  // threads joined

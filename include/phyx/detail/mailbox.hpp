@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "phyx/detail/mpsc_queue.hpp"
+#include "phyx/detail/user_lane.hpp"
 #include "phyx/status.hpp"
 
 namespace phyx::detail {
@@ -25,6 +26,10 @@ struct Envelope : MailNode {
   FutureStateBase* ask = nullptr;
   virtual ~Envelope() = default;
   virtual std::string_view msg_type() const noexcept = 0;
+  /// Destroys the message inside (its destructors run now: an unanswered Reply fails) and
+  /// keeps the envelope, which the user lane may still link through (user_lane.hpp step 3).
+  /// Once; the envelope's destructor then destroys nothing more. Mailbox::retire() calls it.
+  virtual void destroy_message() noexcept = 0;
   /// Any thread. On a worker, from its recycled blocks (engine/mailbox/envelope_cache.hpp);
   /// elsewhere from the allocator. Sized delete: the virtual destructor passes the size of
   /// the most derived envelope.
@@ -98,8 +103,14 @@ class Mailbox {
 
   // ---- the owner (the thread holding `scheduled`) ----
   /// Takes the oldest user message if the owner wants user messages; carries out owed
-  /// evictions on the way. `busy`: another thread holds the head for an instant.
+  /// evictions on the way. `busy`: another thread holds the head for an instant. The
+  /// message stays the lane's dummy (user_lane.hpp step 3): the owner hands it back with
+  /// retire(), never with delete. Frees the previous message's envelope; never blocks.
   Take take(Envelope*& out, DropChain& evicted, MailboxPolicy policy) noexcept;
+  /// Owner, once done with the message take() gave it (handled, failed, or dropped with a
+  /// suspended handler): destroys the message (its destructors run here) and leaves the
+  /// envelope to the lane, which frees it at the next take or at destruction. Never blocks.
+  void retire(Envelope* e) noexcept;
   /// Clears `scheduled` unless work arrived: true when the process is now idle.
   bool try_idle() noexcept;
   void set_wants_user(bool on) noexcept;
@@ -121,8 +132,8 @@ class Mailbox {
   void abandon_all(DropChain& evicted, DropChain& discarded) noexcept;
 
   /// The process's destructor only (no other thread can hold a reference): the nodes
-  /// left in the lanes, uncounted, for it to free.
-  Envelope* pop_user_at_destruction() noexcept { return static_cast<Envelope*>(user_.pop()); }
+  /// left in the lanes, uncounted, for it to free; the user lane's retired dummy last.
+  Envelope* pop_user_at_destruction() noexcept;
   MailNode* pop_system_at_destruction() noexcept { return system_.pop(); }
 
   // ---- where the owner runs (a placement hint, engine/sched/README.md "fan-in") ----
@@ -151,6 +162,7 @@ class Mailbox {
 
  private:
   Envelope* unlink_oldest() noexcept;  // head holder; spins while the oldest is in flight
+  Envelope* take_oldest() noexcept;    // the owner's take: as unlink_oldest, left as the dummy
   void evict_one(DropChain& evicted) noexcept;
   // Spins while held elsewhere; false once abandoned. `claimed`: the word it replaced.
   bool claim_head(std::uint64_t extra_bits, std::uint64_t* claimed) noexcept;
@@ -162,7 +174,7 @@ class Mailbox {
   // blocks so). A send then moves one line of the receiver's between cores, not two (the
   // word's CAS and the tail's exchange): ring-multi 20 -> see engine/mailbox/README.md.
   std::atomic<std::uint64_t> word_;
-  MpscQueue user_;
+  UserLane user_;
   std::uint64_t next_seq_ = 0;  // head holder only
   std::atomic<bool> unlinked_parity_{false};  // the owner's last finished take (mailbox.cpp step 6)
   // In the padding before system_: the hint costs an idle process no byte.
