@@ -70,8 +70,8 @@ class ProcessRef {
     detail::StateRef<detail::AskState<R>> future_ref(state);
     detail::StateRef<detail::AskState<R>> timeout_ref(state);
     if (rt.deterministic()) state->set_driver(core_->runtime_ptr());
-    Reply<R> reply{detail::StateRef<detail::AskState<R>>(
-        state)};  // a local: the envelope's allocation may throw
+    // A local, not a temporary: if the envelope's allocation throws, its reference is dropped.
+    Reply<R> reply{detail::StateRef<detail::AskState<R>>(state)};
     std::unique_ptr<detail::TypedEnvelope<Msg>> envelope(
         new detail::TypedEnvelope<Msg>(build(std::move(reply))));
     envelope->ask = state;
