@@ -28,7 +28,7 @@ namespace {
 
 constexpr std::int64_t kMs = 1'000'000;
 
-/// What happened to the callbacks of a batch of timers.
+// Tally: what happened to the callbacks of a batch of timers (tests/support/counted_timer.hpp).
 using phyx_test::counted_node;
 using phyx_test::Tally;
 

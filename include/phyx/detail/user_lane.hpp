@@ -9,8 +9,9 @@
 // next take moves past it: a take is one load and one plain store, with no RMW.
 //
 // Protocol:
-//  1. push (any thread): as MpscQueue::push: clear n->next; exchange n into `tail_`; link
-//     the previous tail to n. The exchange orders the producers (FIFO).
+//  1. push (any thread): link_at_tail() of mpsc_queue.hpp, as MpscQueue::push: clear
+//     n->next; exchange n into `tail_`; link the previous tail to n. The exchange orders
+//     the producers (FIFO).
 //  2. `head_` is the dummy: the stub, or the node taken last. The oldest queued node is
 //     head_->next; nullptr means empty, or the oldest push is between its two steps ("in
 //     flight": callers that counted a message retry, its producer is two instructions away).
@@ -57,15 +58,9 @@ class UserLane {
   UserLane& operator=(const UserLane&) = delete;
 
   /// Any thread. Step 1: never blocks, never allocates; wait-free (one exchange, one store).
-  void push(MailNode* n) noexcept {
-    // relaxed: published by the release half of the exchange below.
-    n->next.store(nullptr, std::memory_order_relaxed);
-    // acq_rel: release publishes n (and the message in it) to the consumer; acquire
-    // orders our store to prev->next after prev's own pusher cleared it (or after
-    // take_detached() cleared it and swung the tail back: its CAS's release).
-    MailNode* prev = tail_.exchange(n, std::memory_order_acq_rel);
-    prev->next.store(n, std::memory_order_release);  // pairs with the acquire loads of the takes
-  }
+  /// The exchange's acquire also orders our link after take_detached()'s clearing of a
+  /// dummy's link when its CAS swung the tail back (that CAS's release).
+  void push(MailNode* n) noexcept { link_at_tail(tail_, n, std::memory_order_acq_rel); }
 
   /// The result of take_retaining(): the oldest node, and the dummy it replaced when the
   /// lane owned that one (retired) and the caller must now free it.
