@@ -292,11 +292,19 @@ ProcessCore::RareState& ProcessCore::rare_state() {
 
 // ---- running ------------------------------------------------------------------------
 
-bool ProcessCore::run_slice(unsigned budget) {
+ProcessCore::SliceEnd ProcessCore::run_slice(unsigned budget) {
   CurrentProcessScope current(this);
   ThreadContext& tc = thread_context();
+  // finish_stop() took a reference for this turn's entry if it ran in this slice: the
+  // phase became `finished` here (it never leaves it). Read before try_idle(): after it,
+  // another worker may run us.
+  const bool entered_finished = phase_ == Phase::finished;
+  const auto end = [&](bool again) {
+    return SliceEnd{again, !entered_finished && phase_ == Phase::finished};
+  };
   for (unsigned step = 0; step < budget; ++step) {
-    if (runtime_->abandoned_.load(std::memory_order_acquire)) return false;  // pairs with shutdown()'s release
+    if (runtime_->abandoned_.load(std::memory_order_acquire))
+      return end(false);  // pairs with shutdown()'s release
     if (MailNode* node = mailbox_.pop_system()) {
       SysMsg m = std::move(static_cast<SysNode*>(node)->msg);
       delete static_cast<SysNode*>(node);
@@ -318,20 +326,23 @@ bool ProcessCore::run_slice(unsigned budget) {
       handle_user(user);
       // Backpressure: a handler that met a full mailbox ends the turn, so the process it
       // could not reach gets a worker sooner (engine/sched/README.md, "Backpressure").
-      if (tc.refused_full) return true;
+      if (tc.refused_full) return end(true);
     } else if (taken == Mailbox::Take::busy) {
-      return true;  // a sender is evicting at the head for an instant: let others run meanwhile
+      return end(
+          true);  // a sender is evicting at the head for an instant: let others run meanwhile
     } else if (phase_ == Phase::init_pending) {
       do_init();
     } else if (phase_ == Phase::draining) {  // the lane is empty: carry on with the stop
       phase_ = Phase::stopping_children;
       mailbox_.set_wants_user(false);
       stop_next_child();
-    } else if (mailbox_.try_idle()) {
-      return false;  // idle: the next send or system message schedules us again
+    } else {
+      const SliceEnd idle = end(false);  // before try_idle(), as said above
+      if (mailbox_.try_idle())
+        return idle;  // idle: the next send or system message schedules us again
     }
   }
-  return true;  // budget used: we keep `scheduled` and the worker re-enqueues us
+  return end(true);  // budget used: we keep `scheduled` and the worker re-enqueues us
 }
 
 void ProcessCore::handle_user(Envelope* e) {
@@ -817,6 +828,10 @@ void ProcessCore::finish_stop() {
   }
   release_behaviour();
   share_.stop();  // a shared behaviour's last stop empties its functions (share_count.hpp step 4)
+  // The reference of the entry in hand (run_slice() hands it to the scheduler), taken
+  // before `stopped` is written and the anchor let go of below: the entry held none
+  // (anchored()). relaxed, as any retain(): made from the anchor's reference.
+  retain();
   phase_ = Phase::finished;
   StateRef<FutureState<void>> done;
   mailbox_.set_wants_user(false);
@@ -837,13 +852,15 @@ void ProcessCore::finish_stop() {
   if (done) done->settle(Result<void>());  // last: its continuations may run long on this thread
 }
 
-void ProcessCore::abandon() noexcept {
+std::vector<ProcessHandle> ProcessCore::abandon() noexcept {
   StateRef<FutureState<void>> done;
   bool was_alive;
   bool count_suspended;
-  // Our references to our children, dropped below, after the lock. An abandoned child never
-  // reaches finish_stop(), so it keeps its reference to us: without this, the two would
-  // hold each other for ever (a leak of every abandoned branch, found by shutdown_test).
+  // Our references to our children, handed to the caller. An abandoned child never
+  // reaches finish_stop(), so it keeps its reference to us: unless the list is let go of,
+  // the two hold each other for ever (a leak of every abandoned branch, found by
+  // shutdown_test). The caller drops them once no worker can be inside a child: the list
+  // is a child's anchor, and a run queue entry holds no reference (anchored()).
   std::vector<ProcessHandle> children;
   mailbox_.close();
   {
@@ -880,6 +897,7 @@ void ProcessCore::abandon() noexcept {
     while (!evicted.empty()) delete evicted.pop_front();
   }
   if (done) done->settle(Result<void>());
+  return children;
 }
 
 }  // namespace phyx::detail

@@ -11,15 +11,19 @@
 //  3. The workers and the timer thread are stopped. At the deadline, processes that are not
 //     stopped are abandoned: `abandoned_` makes workers leave their slices, each abandoned
 //     process is forced to `stopped` (its queued messages discarded and counted), and
-//     workers still inside a handler are detached.
+//     workers still inside a handler are detached. The abandoned processes' references
+//     (and their lists' references to their children) are dropped only once every worker
+//     has left (Scheduler::outlive_workers): a queue entry holds none of its own.
 //  4. The report is stored; later calls return it.
 #include "phyx/detail/runtime_core.hpp"
 
 #include <algorithm>
 #include <climits>
+#include <memory>
 #include <optional>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "phyx/errors.hpp"
 #include "phyx/runtime.hpp"
@@ -412,11 +416,17 @@ ShutdownReport RuntimeCore::shutdown(std::chrono::milliseconds deadline) {
   if (!remaining.empty()) abandoned_.store(true, std::memory_order_release);  // pairs with run_slice()
   scheduler_->stop(until);
   if (timer_thread_) timer_thread_->stop();
-  for (auto& p : remaining) p->abandon();
+  // The anchors of what is abandoned go (the table's entries, the parents' lists), and a
+  // detached worker may still be inside one of these processes, whose queue entry holds no
+  // reference (ProcessCore::anchored()): the references are kept until it leaves.
+  const std::size_t abandoned = remaining.size();
+  for (std::size_t i = 0; i < abandoned; ++i) {
+    for (ProcessHandle& child : remaining[i]->abandon()) remaining.push_back(std::move(child));
+  }
   table_->clear();
 
   report_.stopped = static_cast<std::size_t>(counters_->sum(Counter::retired) - retired_before);
-  report_.abandoned = remaining.size();
+  report_.abandoned = abandoned;
   report_.messages_discarded = static_cast<std::size_t>(counters_->sum(Counter::discarded) - discarded_before);
   report_.elapsed = std::chrono::steady_clock::now() - started;
   shut_down_ = true;
@@ -430,6 +440,7 @@ ShutdownReport RuntimeCore::shutdown(std::chrono::milliseconds deadline) {
     (void)sink_free_.wait_until(state, until, [&] { return !sink_busy_; });
     sink_closed_.store(true, std::memory_order_release);  // pairs with telemetry_on()'s acquire
   }
+  scheduler_->outlive_workers(std::make_shared<std::vector<ProcessHandle>>(std::move(remaining)));
   return report_;
 }
 

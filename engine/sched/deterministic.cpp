@@ -10,9 +10,10 @@
 //     (run_until_idle, advance_by, a deterministic Future::get()) repeats until the list is
 //     empty and no timer is due.
 // Invariants: the same seed and the same calls give the same sequence of steps, hence the
-// same events. The mutex only makes sends from other threads safe (a usage error here).
-// Rejected: FIFO order (explores one interleaving only); one slice per pick (hides the
-// interleavings inside a slice from the seed).
+// same events. The ready list holds a reference per entry, anchored or not (one thread:
+// the count is cheap here, and the list need not record which entries hold one). The mutex only
+// makes sends from other threads safe (a usage error here). Rejected: FIFO order (explores one
+// interleaving only); one slice per pick (hides the interleavings inside a slice from the seed).
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -49,12 +50,13 @@ class Deterministic final : public Scheduler {
       ready_[i] = ready_.back();
       ready_.pop_back();
     }
-    bool again;
+    ProcessCore::SliceEnd end;
     {
       EngineThreadScope engine_thread;
-      again = p->run_slice(1);
+      end = p->run_slice(1);
     }
-    if (again) enqueue(p);
+    if (end.again) enqueue(p);
+    if (end.took_ref) p->release();  // the finished process's, beside the list's own below
     p->release();
     return true;
   }

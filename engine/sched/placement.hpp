@@ -22,7 +22,7 @@
 
 namespace phyx::detail {
 
-enum class AfterTurn : std::uint8_t { hold, requeue_here, move_to_receiver };
+enum class AfterTurn : std::uint8_t { idle, requeue_here, move_to_receiver };
 
 /// `again`: the turn left work (budget or refusal). `refused_full` and `receiver_worker`:
 /// the thread context's note of a refused send in this turn (the receiver's
@@ -30,7 +30,7 @@ enum class AfterTurn : std::uint8_t { hold, requeue_here, move_to_receiver };
 /// a runtime of 256 workers or more it is also a worker's index).
 constexpr AfterTurn after_turn(bool again, bool refused_full, unsigned receiver_worker,
                                unsigned this_worker, unsigned workers) noexcept {
-  if (!again) return AfterTurn::hold;
+  if (!again) return AfterTurn::idle;  // went idle: nothing to place
   if (refused_full && receiver_worker != Mailbox::kNoWorker && receiver_worker < workers &&
       receiver_worker != this_worker) {
     return AfterTurn::move_to_receiver;

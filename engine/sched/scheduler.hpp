@@ -19,14 +19,21 @@ class SchedulingChoices;
 class Scheduler {
  public:
   virtual ~Scheduler() = default;
-  /// Any thread. `p` had its scheduled_ flag set by the caller: it is in no queue now.
-  /// The scheduler holds a reference until the slice that runs it ends.
+  /// Any thread. `p` had its `scheduled` bit set by the caller: it is in no queue now.
+  /// The entry holds a reference only if `p` is not anchored (ProcessCore::anchored(),
+  /// run_entry.hpp); the slice that finishes a process hands one to its scheduler.
   virtual void enqueue(ProcessCore* p) = 0;
   /// Deterministic only: runs one step of one runnable process. False if none is runnable.
   virtual bool run_one() { return false; }
   /// Stops the workers after their current slice; waits for them until `deadline`
   /// (steady clock). Returns the number of workers still busy at the deadline (detached).
   virtual std::size_t stop(std::chrono::steady_clock::time_point deadline) = 0;
+  /// After stop(), from its caller: destroys `keep` once no worker thread can be inside a
+  /// process: now if every worker has left, else when the last detached one leaves (on
+  /// its thread). Shutdown hands it the references of what it abandons, whose anchors it
+  /// drops while a stuck handler may still run in one of them (an entry holds no
+  /// reference of its own). Never blocks beyond a short lock.
+  virtual void outlive_workers(std::shared_ptr<void> keep) { keep.reset(); }
   /// Any thread: workers parked right now (a snapshot, for tests of the parking protocol).
   virtual unsigned parked_workers() const { return 0; }
   /// Any thread: worker threads started (0 = deterministic: the caller drives).

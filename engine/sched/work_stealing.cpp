@@ -66,21 +66,29 @@
 //     not once per spawn.
 //  9. Systematic mode (-DPHYX_SYSTEMATIC=ON, sched/choices.hpp): one worker, and at each
 //     turn the seed picks the budget and where to look first (LIFO, local or global).
-// References (every queued process is held by one, taken at enqueue, given back after
-// its turn):
-// 10. A worker keeps the reference of a process whose turn it just ended (`held`, the last
-//     kHeldRefs of them) instead of dropping it, and an enqueue on that worker of a held
-//     process uses the held reference instead of taking one. Two processes trading
-//     messages on one worker (ping-pong, an ask and its answer) then touch no reference
-//     count at all: each one's turn ends before the other sends to it. The oldest held
-//     reference is dropped when a new one needs its place, and all of them before the
-//     worker searches (so a stopped process is freed when its worker runs dry, not kept
-//     for as long as the runtime is idle) and when the worker leaves. A dropped reference
-//     can be a process's last, and its destructor can enqueue (a failed ask's continuation
-//     sends): after dropping, the worker looks at its own queues again before searching.
+// References (run_entry.hpp):
+// 10. A queue entry for a process that has not finished holds no reference: its anchor
+//     (the table for a top-level process, its parent's list for a child) keeps it alive
+//     until finish_stop(), which runs inside a turn and takes one for that turn's entry
+//     first (ProcessCore::SliceEnd::took_ref). So a wake-up and a turn touch no count.
+//     a. enqueue(): an entry for a finished process (a system message after its end; the
+//        wake-up saw `stopped`, ProcessCore::anchored()) holds one, taken there; the
+//        entry's low bit says so, and the bit travels with it (LIFO slot, ring, steal,
+//        inbox, global queue).
+//     b. After a turn, the worker owns a reference if the entry held one or the turn took
+//        one; it goes back with a requeue, or is released when the process went idle. A
+//        process that went idle without one is not touched again: another worker may run
+//        it, or finish and free it, at once.
+//     c. Leaving and draining (shutdown): entries are dropped, releasing only the
+//        references they hold, without touching an unfinished process (its anchors may be
+//        gone by then).
+//     d. Shutdown abandons processes by dropping their anchors while a detached worker may
+//        still be inside one: it hands their references to outlive_workers(), and the last
+//        worker to leave drops them.
 //     The same for the worker's units on a shared behaviour (phyx/detail/share_count.hpp),
-//     returned right after: their return can empty a behaviour's functions, and so free
-//     what they captured.
+//     returned when the worker runs dry: their return can empty a behaviour's functions,
+//     and so free what they captured, whose destructors can enqueue here (a failed ask's
+//     continuation sends): the worker looks at its own queues again before searching.
 // Timers (step 11): a worker stages the long timers it starts (every ask's timeout) instead
 // of handing each to the timer thread (timer/timer_service.hpp step 0), and flushes its
 // stage after a turn once the driver's epoch says it has waited long enough, before it
@@ -104,9 +112,9 @@
 //        preempted) strands nothing, and a target that runs short turns keeps what was
 //        moved to it.
 //     d. Only workers move processes: the last worker to leave empties every inbox.
-// Invariants: a process is in at most one queue, inbox or slot (its scheduled_ flag); the
-// scheduler holds one reference per queued process, and each worker at most kHeldRefs
-// more (step 10); only the owner touches its LIFO slot and its held references.
+// Invariants: a process is in at most one queue, inbox or slot (its `scheduled` bit); an
+// entry holds a reference exactly when its process was not anchored at its enqueue, or its
+// turn finished it (step 10); only the owner touches its LIFO slot.
 // Rejected: one global queue under a mutex (every push and pop contends, and ping-pong
 // crosses cores on every message: it was this runtime's first scheduler, 1.2 M msg/s on
 // ping-pong against 11 M now); Chase-Lev (see local_queue.hpp); stealing from every
@@ -146,6 +154,7 @@
 #include "sched/choices.hpp"
 #include "sched/local_queue.hpp"
 #include "sched/placement.hpp"
+#include "sched/run_entry.hpp"
 #include "sched/scheduler.hpp"
 #include "sched/thread_context.hpp"
 #include "timer/timer_service.hpp"
@@ -167,7 +176,7 @@ constexpr unsigned kSearchRounds = 8;
 // ring: the owner is about to overflow into the global queue anyway). Shorter queues are
 // taken only from a stuck owner. 128 and "never" measured alike (ask-many 2.5-2.8 M rt/s
 // against 1.9-2.1 M when every non-empty queue was stolen from); 16 and 64 lost the gain.
-constexpr std::uint32_t kStealBacklog = RunRing<ProcessCore>::kCapacity / 2;
+constexpr std::uint32_t kStealBacklog = RunRing<RunEntry>::kCapacity / 2;
 // Step 5: a victim with a short queue is stuck once it started no turn for this long. Not
 // "since the previous sweep": sweeps are a yield apart, well under one turn of 128 short
 // messages (~20 us for ask-many's server), and a thief that took such a turn for a stuck
@@ -188,16 +197,13 @@ constexpr std::chrono::nanoseconds kLongTurnWindow = std::chrono::milliseconds{5
 // without pushing anything more. Beside a busy worker the watcher costs ~900 voluntary
 // context switches a second and no measurable user time (ping-pong, session 17).
 constexpr std::chrono::microseconds kWatchPeriod{1000};
-constexpr std::size_t kHeldRefs = 4;      // references a worker keeps after turns (step 10)
 
 class WorkStealing;
 
 struct Worker {
   unsigned index = 0;
-  LocalQueue<ProcessCore> local;
-  ProcessCore* lifo = nullptr;  // owner only
-  std::array<ProcessCore*, kHeldRefs> held{};  // owner only: references kept after turns (step 10)
-  std::size_t held_next = 0;                   // the slot the next kept reference goes to
+  LocalQueue<RunEntry> local;
+  RunEntry* lifo = nullptr;                    // owner only
   TimerStage* timer_stage = nullptr;           // owner only: its staged timers (step 11)
   unsigned lifo_streak = 0;
   // Turns started, for thieves (step 5): written only by the owner, read by searching workers.
@@ -208,9 +214,9 @@ struct Worker {
   // turn and writes that line anyway.
   std::atomic<std::uint32_t> inbox_size{0};
   SpinLock inbox_lock;
-  std::vector<ProcessCore*> inbox;        // guarded by inbox_lock
+  std::vector<RunEntry*> inbox;  // guarded by inbox_lock
   // Owner only: empty, with capacity; swapped with an inbox we take, so no move allocates.
-  std::vector<ProcessCore*> inbox_taken;
+  std::vector<RunEntry*> inbox_taken;
   ThreadContext* context = nullptr;       // the owner's thread context (set as its thread starts)
   std::vector<std::uint64_t> seen_turns;  // owner only: each victim's `turns` at our last look
   std::vector<std::int64_t> seen_at;      // owner only: when that value was first seen (ns)
@@ -218,7 +224,7 @@ struct Worker {
   bool on_duty = false;  // guarded by idle_mutex_: parked as the runtime's watcher (step 6b)
   unsigned tick = 0;
   std::uint64_t rng = 0;
-  std::vector<ProcessCore*> overflow;  // scratch for LocalQueue::push_back
+  std::vector<RunEntry*> overflow;  // scratch for LocalQueue::push_back
   // This worker's consumer token for the global queue. Without one, moodycamel dequeues
   // from the producer holding the most items, so a producer that enqueued once (a thread
   // sending to 1,000 processes) could wait behind workers that keep overflowing into it:
@@ -268,16 +274,18 @@ class WorkStealing final : public Scheduler {
 
   void enqueue(ProcessCore* p) override {
     if (stopping_.load(std::memory_order_acquire)) return;  // pairs with stop(): nothing runs after it
+    // Step 10a: an anchored process's entry needs no reference.
+    const bool holds_ref = !p->anchored();
+    if (holds_ref) p->retain();  // given back after the turn that runs it
+    RunEntry* entry = pack_entry(p, holds_ref);
     WorkerSlot& slot = current_slot();
     if (slot.scheduler == this) {
       Worker& w = *slot.worker;
-      if (!take_held(w, p)) p->retain();  // given back after the turn that runs it (step 10)
-      ProcessCore* displaced = std::exchange(w.lifo, p);
+      RunEntry* displaced = std::exchange(w.lifo, entry);
       if (displaced == nullptr) return;  // this worker runs it next: nobody to wake
       push_local(w, displaced);
     } else {
-      p->retain();  // given back after the turn that runs it
-      global_.enqueue(p);
+      global_.enqueue(entry);
       if (stopping_.load(std::memory_order_seq_cst)) {  // raced with stop(): its drain may be over
         drain_global();
         return;
@@ -323,45 +331,33 @@ class WorkStealing final : public Scheduler {
     return busy;
   }
 
- private:
-  void drain_global() {
-    ProcessCore* p;
-    while (global_.try_dequeue(p)) p->release();
+  void outlive_workers(std::shared_ptr<void> keep) override {
+    {
+      std::lock_guard lock(stop_mutex_);  // against the last worker's take in work()
+      if (exited_ != workers_.size()) {
+        kept_for_workers_ = std::move(keep);  // step 10d: the last worker to leave drops it
+        return;
+      }
+    }
+    keep.reset();  // every worker has left: outside the lock (destructors run)
   }
 
-  void push_local(Worker& w, ProcessCore* p) {
-    if (w.local.push_back(p, w.overflow)) return;
+ private:
+  /// Step 10c: an entry dropped without its turn gives back what it holds, and only that.
+  static void drop_entry(RunEntry* e) noexcept {
+    const Runnable r = unpack_entry(e);
+    if (r.holds_ref) r.process->release();
+  }
+
+  void drain_global() {
+    RunEntry* e;
+    while (global_.try_dequeue(e)) drop_entry(e);
+  }
+
+  void push_local(Worker& w, RunEntry* e) {
+    if (w.local.push_back(e, w.overflow)) return;
     global_.enqueue_bulk(w.overflow.begin(), w.overflow.size());
     w.overflow.clear();
-  }
-
-  /// Step 10: the turn that ran `p` ended on `w`; keep its reference.
-  static void hold(Worker& w, ProcessCore* p) noexcept {
-    ProcessCore* oldest = std::exchange(w.held[w.held_next], p);
-    w.held_next = (w.held_next + 1) % kHeldRefs;
-    if (oldest != nullptr) oldest->release();
-  }
-  /// Step 10: true when `w` held a reference of `p`, now the caller's.
-  static bool take_held(Worker& w, ProcessCore* p) noexcept {
-    for (ProcessCore*& h : w.held) {
-      if (h == p) {
-        h = nullptr;
-        return true;
-      }
-    }
-    return false;
-  }
-  /// True when it dropped any: the last reference of a process runs its destructor, which
-  /// can fail asks whose continuations send, and so enqueue here (into our LIFO slot).
-  static bool drop_held(Worker& w) noexcept {
-    bool dropped = false;
-    for (ProcessCore*& h : w.held) {
-      if (h != nullptr) {
-        std::exchange(h, nullptr)->release();  // the slot is empty first: release may re-enter enqueue
-        dropped = true;
-      }
-    }
-    return dropped;
   }
 
   /// Step 7.
@@ -394,9 +390,9 @@ class WorkStealing final : public Scheduler {
     target->park_cv.notify_one();
   }
 
-  ProcessCore* next_local(Worker& w) {
+  RunEntry* next_local(Worker& w) {
     ++w.tick;
-    ProcessCore* p = nullptr;
+    RunEntry* p = nullptr;
     drain_inbox(w);             // step 12: moved here, they join the local queue
     if (choices_ != nullptr) {  // systematic mode: the seed picks the first place to look
       switch (choices_->first_source()) {
@@ -429,11 +425,11 @@ class WorkStealing final : public Scheduler {
   /// queue: with 1,000 runnable processes the local rings overflow into it, and a worker
   /// that takes one every 61st turn left processes waiting for seconds (the gossip
   /// workload measured first-run gaps of up to 15 s).
-  ProcessCore* take_global_batch(Worker& w) {
-    const std::size_t room = (RunRing<ProcessCore>::kCapacity - w.local.size()) / 2;
+  RunEntry* take_global_batch(Worker& w) {
+    const std::size_t room = (RunRing<RunEntry>::kCapacity - w.local.size()) / 2;
     std::size_t want = global_.size_approx() / workers_.size() + 1;
     want = std::min({want, room + 1, kGlobalBatch});
-    ProcessCore* batch[kGlobalBatch];
+    RunEntry* batch[kGlobalBatch];
     const std::size_t n = global_.try_dequeue_bulk(*w.global_token, batch, want);
     if (n == 0) return nullptr;
     for (std::size_t i = 1; i < n; ++i) push_local(w, batch[i]);  // fits: n - 1 <= room
@@ -450,7 +446,7 @@ class WorkStealing final : public Scheduler {
   /// Step 5: takes half of a victim's queue when the victim is stuck (it started no turn
   /// for kStuckAfter, as our looks saw it), runs long turns, or has a backlog. Sets
   /// `w.passed_over` when it left a non-empty queue alone, so that park() watches it (6a).
-  ProcessCore* steal(Worker& w) {
+  RunEntry* steal(Worker& w) {
     const unsigned n = static_cast<unsigned>(workers_.size());
     if (n < 2) return nullptr;
     w.rng ^= w.rng << 13;
@@ -492,9 +488,9 @@ class WorkStealing final : public Scheduler {
         continue;
       }
       if (take_inbox(*workers_[victim], w)) {  // step 12: what was moved there first
-        if (ProcessCore* p = w.local.pop()) return p;
+        if (RunEntry* e = w.local.pop()) return e;
       }
-      if (ProcessCore* p = stealers_[victim].steal_into(w.local)) return p;
+      if (RunEntry* e = stealers_[victim].steal_into(w.local)) return e;
     }
     return nullptr;
   }
@@ -507,7 +503,7 @@ class WorkStealing final : public Scheduler {
     // the lock below orders the entries themselves. Pairs with move_to()'s store.
     if (from.inbox_size.load(std::memory_order_relaxed) == 0) return false;
     // Empty, with capacity: the swap leaves that capacity to the inbox.
-    std::vector<ProcessCore*>& moved = to.inbox_taken;
+    std::vector<RunEntry*>& moved = to.inbox_taken;
     {
       std::lock_guard lock(from.inbox_lock);
       moved.swap(from.inbox);
@@ -515,18 +511,18 @@ class WorkStealing final : public Scheduler {
       from.inbox_size.store(0, std::memory_order_relaxed);
     }
     const bool any = !moved.empty();
-    for (ProcessCore* p : moved) push_local(to, p);
+    for (RunEntry* e : moved) push_local(to, e);
     moved.clear();  // keeps its capacity for the next take
     return any;
   }
   bool drain_inbox(Worker& w) { return take_inbox(w, w); }
 
   /// Step 12: a sender refused by a full lane goes to the worker that last ran the
-  /// receiver, with the reference its queue entry holds.
-  void move_to(Worker& target, ProcessCore* p) {
+  /// receiver, with the reference its entry holds, if any (step 10b).
+  void move_to(Worker& target, RunEntry* e) {
     {
       std::lock_guard lock(target.inbox_lock);
-      target.inbox.push_back(p);
+      target.inbox.push_back(e);
       // relaxed: under the lock; the owner's or a thief's lock acquire orders the entry.
       // Pairs with take_inbox()'s load.
       const auto size = static_cast<std::uint32_t>(target.inbox.size());
@@ -594,25 +590,31 @@ class WorkStealing final : public Scheduler {
     if (std::exchange(w.on_duty, false)) --watchers_;
   }
 
-  void run_turn(Worker& w, ProcessCore* p) {
+  void run_turn(Worker& w, RunEntry* entry) {
+    const Runnable taken = unpack_entry(entry);
+    ProcessCore* const p = taken.process;
     // Step 5: a turn starts; thieves see that we are not stuck. relaxed (pairs with steal()'s
     // relaxed load): only the owner writes it, so a load and a store, no RMW; a thief that
     // reads a stale value waits one more look or steals, and either is safe.
     w.turns.store(w.turns.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     p->note_worker(w.index);  // step 12: where a refused sender of p's may move
     w.context->refused_full = false;
-    const bool again = p->run_slice(choices_ != nullptr ? choices_->budget(kBudget) : kBudget);
+    const ProcessCore::SliceEnd end =
+        p->run_slice(choices_ != nullptr ? choices_->budget(kBudget) : kBudget);
+    // Step 10b: at most one of the two (a finished process's turn cannot finish it again;
+    // an abandoned one's returns at once).
+    const bool holds_ref = taken.holds_ref || end.took_ref;
     const unsigned target = w.context->refused_at_worker;
-    switch (after_turn(again, w.context->refused_full, target, w.index,
+    switch (after_turn(end.again, w.context->refused_full, target, w.index,
                        static_cast<unsigned>(workers_.size()))) {
-      case AfterTurn::hold:
-        hold(w, p);
+      case AfterTurn::idle:  // p is not ours any more unless we hold a reference
+        if (holds_ref) p->release();
         break;
       case AfterTurn::requeue_here:  // the budget ran out: back of the queue, others first
-        push_local(w, p);
+        push_local(w, pack_entry(p, holds_ref));
         break;
       case AfterTurn::move_to_receiver:  // step 12: refused by a full lane; join its receiver
-        move_to(*workers_[target], p);
+        move_to(*workers_[target], pack_entry(p, holds_ref));
         break;
     }
     // Step 11: the timers this worker staged go to the driver once they have waited a
@@ -652,19 +654,17 @@ class WorkStealing final : public Scheduler {
     bool searching = false;  // we are counted in searching_ (step 8)
     std::uint64_t e0 = 0;
     while (!stopping_.load(std::memory_order_acquire)) {  // pairs with stop()'s release
-      if (ProcessCore* p = next_local(w)) {
+      if (RunEntry* e = next_local(w)) {
         if (std::exchange(searching, false)) end_search(true, e0);
-        run_turn(w, p);
+        run_turn(w, e);
         continue;
       }
-      // Step 10: nothing local to run; a stopped process is freed now. What its destructor
-      // enqueued went to our LIFO slot, which no search looks at and no thief can take:
-      // look again before searching (the chaos soak found a process stranded there).
-      if (drop_held(w)) continue;
       // Step 10, for a shared behaviour's units (phyx/detail/share_count.hpp step 3): a
       // dropped SharedSpec's functions are emptied once its last process stopped, even if
       // this worker holds credits. The emptying frees what they captured, processes
-      // among them, whose destructors can enqueue here: look again, as above.
+      // among them, whose destructors can enqueue here, into our LIFO slot, which no
+      // search looks at and no thief can take: look again before searching (the chaos
+      // soak found a process stranded there, session 8).
       if (share_credits.credits().owner != nullptr) {
         share_credits.credits().return_all();
         if (w.lifo != nullptr || !w.local.empty()) continue;
@@ -678,7 +678,7 @@ class WorkStealing final : public Scheduler {
         rt_.flush_timer_stage(*w.timer_stage);
         if (w.lifo != nullptr || !w.local.empty()) continue;
       }
-      ProcessCore* found = nullptr;
+      RunEntry* found = nullptr;
       if (!std::exchange(searching, true)) {
         searching_.fetch_add(1, std::memory_order_seq_cst);  // step 8; pairs with wake_one()'s load
       }
@@ -700,10 +700,9 @@ class WorkStealing final : public Scheduler {
       searching = park(w, e0);
     }
     if (searching) searching_.fetch_sub(1, std::memory_order_seq_cst);  // pairs with wake_one()'s load
-    // Leaving: drop our references to what was never run (every process is stopped now).
-    if (w.lifo != nullptr) std::exchange(w.lifo, nullptr)->release();
-    w.local.drain([](ProcessCore* p) { p->release(); });
-    drop_held(w);
+    // Leaving: drop what was never run (step 10c).
+    if (w.lifo != nullptr) drop_entry(std::exchange(w.lifo, nullptr));
+    w.local.drain(drop_entry);
     share_credits.credits().return_all();
     // Step 11: the last flush. Nothing is staged on this thread after it: the global queue's
     // drain below can free processes whose destructors fail asks, and a continuation that
@@ -714,9 +713,11 @@ class WorkStealing final : public Scheduler {
     if (w.timer_stage != nullptr) rt_.flush_timer_stage(*w.timer_stage);  // the driver's now
     current_slot() = WorkerSlot{};
     bool last;
+    std::shared_ptr<void> kept;  // step 10d: dropped below, once we have left
     {
       std::lock_guard lock(stop_mutex_);
       last = ++exited_ == workers_.size();
+      if (last) kept = std::move(kept_for_workers_);
       exited_cv_.notify_all();
     }
     // The last worker to leave empties the global queue, the one place it is drained (but
@@ -730,17 +731,18 @@ class WorkStealing final : public Scheduler {
       // Step 12: only workers move processes, and every one has left.
       for (auto& other : workers_) {
         std::lock_guard lock(other->inbox_lock);
-        for (ProcessCore* p : other->inbox) p->release();
+        for (RunEntry* e : other->inbox) drop_entry(e);
         other->inbox.clear();
       }
+      kept.reset();  // the abandoned processes' references: no worker can be inside one now
     }
   }
 
   RuntimeCore& rt_;                   // owns this scheduler; workers keep it alive (keep_credits.hpp)
   SchedulingChoices* const choices_;  // systematic mode only (sched/choices.hpp); else nullptr
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::vector<Stealer<ProcessCore>> stealers_;
-  moodycamel::ConcurrentQueue<ProcessCore*> global_;
+  std::vector<Stealer<RunEntry>> stealers_;
+  moodycamel::ConcurrentQueue<RunEntry*> global_;
   EnvelopeDepot envelope_depot_;  // the workers' caches trade magazines here (mailbox/envelope_depot.hpp)
 
   alignas(64) std::atomic<std::uint64_t> work_epoch_{0};
@@ -755,6 +757,7 @@ class WorkStealing final : public Scheduler {
   std::condition_variable exited_cv_;
   std::size_t exited_ = 0;
   bool stopped_ = false;
+  std::shared_ptr<void> kept_for_workers_;  // guarded by stop_mutex_ (step 10d)
 };
 
 }  // namespace

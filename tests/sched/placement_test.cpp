@@ -9,9 +9,9 @@ using phyx::detail::after_turn;
 using phyx::detail::AfterTurn;
 using phyx::detail::Mailbox;
 
-TEST_CASE("a process with nothing left to do stays held, whatever its turn reported") {
-  CHECK(after_turn(false, false, Mailbox::kNoWorker, 0, 2) == AfterTurn::hold);
-  CHECK(after_turn(false, true, 1, 0, 2) == AfterTurn::hold);
+TEST_CASE("a process with nothing left to do goes idle, whatever its turn reported") {
+  CHECK(after_turn(false, false, Mailbox::kNoWorker, 0, 2) == AfterTurn::idle);
+  CHECK(after_turn(false, true, 1, 0, 2) == AfterTurn::idle);
 }
 
 TEST_CASE("a process whose budget ran out goes to the back of its own worker's queue") {

@@ -133,7 +133,8 @@ class ProcessCore {
   ProcessCore(const ProcessCore&) = delete;
   ProcessCore& operator=(const ProcessCore&) = delete;
 
-  // Reference counting (ProcessHandle). Any thread.
+  // Reference counting (ProcessHandle). Any thread. A run queue's entry usually holds
+  // none: see anchored().
   void retain() noexcept {
     refs_.fetch_add(1, std::memory_order_relaxed);  // a new ref is made from an existing one
   }
@@ -177,14 +178,32 @@ class ProcessCore {
   /// Number of queued user messages. Any thread; lock-free; a snapshot.
   std::size_t queued() const noexcept { return mailbox_.queued(); }
 
-  /// Worker: runs up to `budget` steps. Returns true when the process still has work and
-  /// must be scheduled again (its `scheduled_` flag stays set).
-  bool run_slice(unsigned budget);
+  /// How a slice ended, for the scheduler that ran it.
+  struct SliceEnd {
+    /// The process still has work and must be scheduled again (its `scheduled` bit
+    /// stays set). Otherwise it went idle: the caller must not touch it again unless it
+    /// holds a reference (another worker may already run it, or have finished it).
+    bool again = false;
+    /// The slice finished the process: finish_stop() let go of its anchor and took one
+    /// reference for the entry in hand, which the caller now owns (anchored()).
+    bool took_ref = false;
+  };
+  /// Worker: runs up to `budget` steps. Never blocks but in user code.
+  SliceEnd run_slice(unsigned budget);
+  /// Any thread, for a scheduler making a queue entry for this process (just scheduled by
+  /// the caller's wake-up): true while the process is kept alive by its anchor (the table
+  /// for a top-level process, its parent's list for a child), so the entry needs no
+  /// reference; false once it has finished (or was abandoned), when it does. Exact at the
+  /// wake-up: finish_stop() writes `stopped` before its turn ends, and the caller's
+  /// wake-up acquired that turn's end (Mailbox::try_idle). One load; never blocks.
+  bool anchored() const noexcept { return status() != Status::stopped; }
   /// Worker, before a turn: records which worker runs this process (a placement hint:
   /// engine/sched/README.md, "fan-in"). Never blocks or allocates.
   void note_worker(unsigned index) noexcept { mailbox_.note_worker(index); }
-  /// Runtime, at the end of shutdown: forces an abandoned process to `stopped`.
-  void abandon() noexcept;
+  /// Runtime, at the end of shutdown: forces an abandoned process to `stopped`. Returns
+  /// its references to its children (its list, emptied), which the caller must keep
+  /// until no worker can be inside one of them (Scheduler::outlive_workers).
+  [[nodiscard]] std::vector<ProcessHandle> abandon() noexcept;
 
  protected:
   /// Hooks supplied by TypedProcess; called only from run_slice().
