@@ -11,7 +11,10 @@
 //   32..55 owed      drop_oldest evictions decided but not yet carried out; whoever holds
 //                    `head` carries them out before letting go of it
 //   56     scheduled the process is in a run queue or running (the consumer role)
-//   57     wants_user the owner handles user messages now (running or draining)
+//   57     wants_user the owner handles user messages now (running or draining); exact
+//                    while the process is idle, which is when senders read it (a wake-up
+//                    needs it); while it is scheduled the owner keeps its intent in the
+//                    mailbox and installs it with its idle CAS (plan_idle)
 //   58     closed    sends are refused (stopping, stopped, failed)
 //   59     sys_pending a system message was posted since the owner last looked
 //   60     head      someone is unlinking from the head of the user lane (the owner popping,
@@ -145,10 +148,11 @@ struct IdlePlan {
   std::uint64_t next;
 };
 
-constexpr IdlePlan plan_idle(std::uint64_t w) noexcept {
+/// `wants_user`: the owner's intent, which the word's bit may not show yet (see the layout).
+constexpr IdlePlan plan_idle(std::uint64_t w, bool wants_user) noexcept {
   if (has(w, kSysPending)) return {Idle::recheck_system, w & ~kSysPending};
-  if (has(w, kWantsUser) && queued(w) > 0) return {Idle::has_work, w};
-  return {Idle::idle, w & ~kScheduled};
+  if (wants_user && queued(w) > 0) return {Idle::has_work, w};
+  return {Idle::idle, (w & ~(kScheduled | kWantsUser)) | (wants_user ? kWantsUser : 0)};
 }
 
 }  // namespace phyx::detail::lane

@@ -26,7 +26,9 @@
 //  4. Idle: the owner clears `scheduled` with a CAS that fails if sys_pending is set or a
 //     wanted user message is counted; a sender that counts its message after that CAS
 //     sees `scheduled` clear and enqueues the process (step 1). No lost wake-up: the
-//     decision and the count live in one word.
+//     decision and the count live in one word. The same CAS installs `wants_user`: while
+//     it holds `scheduled` the owner changes its mind in a plain field (init, stop and
+//     crash each did a locked RMW on the word for a bit no sender reads until now).
 //  5. System posts push first, then fetch_or(sys_pending | scheduled): the owner either
 //     sees sys_pending in its idle CAS (and looks again) or the poster sees `scheduled`
 //     clear and enqueues the process.
@@ -154,7 +156,7 @@ Mailbox::Take Mailbox::take(Envelope*& out, DropChain& evicted, MailboxPolicy po
   const bool exclusive = policy != MailboxPolicy::reject;
   lane::ClaimPlan plan{};
   for (;;) {
-    plan = lane::plan_claim(w, lane::has(w, lane::kWantsUser), exclusive);
+    plan = lane::plan_claim(w, wants_user_, exclusive);
     if (plan.claim == lane::Claim::nothing) return Take::nothing;
     if (plan.claim == lane::Claim::busy) return Take::busy;
     // acquire: pairs with release_head()'s release (the previous head holder's unlinks).
@@ -184,7 +186,7 @@ bool Mailbox::post_system(MailNode* n) noexcept {
 bool Mailbox::try_idle() noexcept {
   std::uint64_t w = word_.load(std::memory_order_acquire);  // pairs with post_system()'s fetch_or
   for (;;) {
-    const lane::IdlePlan plan = lane::plan_idle(w);
+    const lane::IdlePlan plan = lane::plan_idle(w, wants_user_);
     if (plan.idle == lane::Idle::has_work) return false;
     // acq_rel: acquire pairs with post_system()'s fetch_or (clearing sys_pending, we must
     // see its node); release hands what this owner did to the next one, who takes
@@ -196,6 +198,11 @@ bool Mailbox::try_idle() noexcept {
 }
 
 void Mailbox::set_wants_user(bool on) noexcept {
+  wants_user_ = on;
+  // relaxed: only the owner clears `scheduled`, so while it holds it, this load sees it
+  // set, and try_idle() installs the bit (step 4). Otherwise (a mailbox driven by hand in
+  // tests) the bit is written now.
+  if (lane::has(word_.load(std::memory_order_relaxed), lane::kScheduled)) return;
   // relaxed: a flag the senders' CAS reads to decide the wake-up; it publishes no data.
   if (on) {
     word_.fetch_or(lane::kWantsUser, std::memory_order_relaxed);

@@ -835,7 +835,7 @@ void ProcessCore::finish_stop() {
   phase_ = Phase::finished;
   StateRef<FutureState<void>> done;
   mailbox_.set_wants_user(false);
-  mailbox_.close();
+  mailbox_.close_as_owner();  // closed by discard_user_lane() above: one load
   {
     std::lock_guard lock(control_);
     set_status(Status::stopped);

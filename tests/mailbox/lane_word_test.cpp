@@ -88,16 +88,34 @@ TEST_CASE("plan_release: nothing owed lets go of the head; anything owed must be
 }
 
 TEST_CASE("plan_idle: a posted system message or a wanted user message keeps the process scheduled") {
-  const auto sys = lane::plan_idle(word(0, 0, lane::kScheduled | lane::kSysPending));
+  const auto sys = lane::plan_idle(word(0, 0, lane::kScheduled | lane::kSysPending), true);
   CHECK(sys.idle == lane::Idle::recheck_system);
   CHECK(sys.next == word(0, 0, lane::kScheduled));
 
-  CHECK(lane::plan_idle(word(1, 0, lane::kScheduled | lane::kWantsUser)).idle == lane::Idle::has_work);
+  CHECK(lane::plan_idle(word(1, 0, lane::kScheduled | lane::kWantsUser), true).idle ==
+        lane::Idle::has_work);
 
-  const auto starting = lane::plan_idle(word(1, 0, lane::kScheduled));  // queued, but not wanted yet
+  const auto starting =
+      lane::plan_idle(word(1, 0, lane::kScheduled), false);  // queued, but not wanted yet
   CHECK(starting.idle == lane::Idle::idle);
   CHECK(starting.next == word(1, 0, 0));
 
-  const auto evicting = lane::plan_idle(word(2, 2, lane::kScheduled | lane::kWantsUser | lane::kHead));
+  const auto evicting =
+      lane::plan_idle(word(2, 2, lane::kScheduled | lane::kWantsUser | lane::kHead), true);
   CHECK(evicting.idle == lane::Idle::idle);  // owed messages are the head holder's, not the owner's
+}
+
+TEST_CASE("plan_idle: the owner's intent decides, and the idle word carries it to senders") {
+  // The owner's init wanted user messages while scheduled; the word's bit is not set yet.
+  CHECK(lane::plan_idle(word(1, 0, lane::kScheduled), true).idle == lane::Idle::has_work);
+  const auto started = lane::plan_idle(word(0, 0, lane::kScheduled), true);
+  CHECK(started.idle == lane::Idle::idle);
+  CHECK(started.next == word(0, 0, lane::kWantsUser));  // a send now wakes the process
+  CHECK(lane::plan_admit(started.next, 4, phyx::MailboxPolicy::reject).wake);
+  // A stop cleared the intent while scheduled: the queued message does not keep it busy,
+  // and the idle word no longer lets a send wake it.
+  const auto stopped = lane::plan_idle(word(1, 0, lane::kScheduled | lane::kWantsUser), false);
+  CHECK(stopped.idle == lane::Idle::idle);
+  CHECK(stopped.next == word(1, 0, 0));
+  CHECK_FALSE(lane::plan_admit(stopped.next, 4, phyx::MailboxPolicy::reject).wake);
 }

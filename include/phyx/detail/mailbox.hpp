@@ -113,6 +113,8 @@ class Mailbox {
   void retire(Envelope* e) noexcept;
   /// Clears `scheduled` unless work arrived: true when the process is now idle.
   bool try_idle() noexcept;
+  /// Owner: whether the owner handles user messages now. While the caller holds
+  /// `scheduled` (always, in a process) no atomic write: try_idle() installs it. Never blocks.
   void set_wants_user(bool on) noexcept;
   /// Any thread: refuse further sends (idempotent).
   void close() noexcept;
@@ -179,6 +181,7 @@ class Mailbox {
   std::atomic<bool> unlinked_parity_{false};  // the owner's last finished take (mailbox.cpp step 6)
   // In the padding before system_: the hint costs an idle process no byte.
   std::atomic<std::uint8_t> last_worker_{kNoWorker};
+  bool wants_user_ = false;  // owner only: its intent, installed in the word by try_idle()
   MpscQueue system_;
 };
 
