@@ -303,8 +303,8 @@ ProcessCore::SliceEnd ProcessCore::run_slice(unsigned budget) {
     return SliceEnd{again, !entered_finished && phase_ == Phase::finished};
   };
   for (unsigned step = 0; step < budget; ++step) {
-    if (runtime_->abandoned_.load(std::memory_order_acquire))
-      return end(false);  // pairs with shutdown()'s release
+    // acquire: pairs with shutdown()'s release.
+    if (runtime_->abandoned_.load(std::memory_order_acquire)) return end(false);
     if (MailNode* node = mailbox_.pop_system()) {
       SysMsg m = std::move(static_cast<SysNode*>(node)->msg);
       delete static_cast<SysNode*>(node);
@@ -328,8 +328,8 @@ ProcessCore::SliceEnd ProcessCore::run_slice(unsigned budget) {
       // could not reach gets a worker sooner (engine/sched/README.md, "Backpressure").
       if (tc.refused_full) return end(true);
     } else if (taken == Mailbox::Take::busy) {
-      return end(
-          true);  // a sender is evicting at the head for an instant: let others run meanwhile
+      // A sender is evicting at the head for an instant: let others run meanwhile.
+      return end(true);
     } else if (phase_ == Phase::init_pending) {
       do_init();
     } else if (phase_ == Phase::draining) {  // the lane is empty: carry on with the stop
@@ -337,9 +337,10 @@ ProcessCore::SliceEnd ProcessCore::run_slice(unsigned budget) {
       mailbox_.set_wants_user(false);
       stop_next_child();
     } else {
-      const SliceEnd idle = end(false);  // before try_idle(), as said above
-      if (mailbox_.try_idle())
-        return idle;  // idle: the next send or system message schedules us again
+      // Idle: the next send or system message schedules us again. `idle` is read before
+      // try_idle(), as said above.
+      const SliceEnd idle = end(false);
+      if (mailbox_.try_idle()) return idle;
     }
   }
   return end(true);  // budget used: we keep `scheduled` and the worker re-enqueues us
