@@ -261,10 +261,14 @@ struct Ball {
 
 }  // namespace
 
-TEST_CASE("held references (step 10): two processes that traded messages and stopped are freed when their worker runs dry") {
-  // A worker keeps the reference of the processes whose turns just ended on it. Nothing of
-  // a stopped process outlives its object but its spec's behaviour: once the SharedSpec
-  // is gone, the behaviour (and what its handler captured) goes with the last process.
+TEST_CASE(
+    "references (step 10): two processes that traded messages and stopped are freed, behaviour and "
+    "all, once their worker runs dry") {
+  // A finished process's last reference can be its final turn's (finish_stop() takes one
+  // for the entry in hand), released after that turn; its shared behaviour's last units
+  // can be a worker's credits, returned when that worker runs dry. Nothing of a stopped
+  // process outlives its object but its spec's behaviour: once the SharedSpec is gone, the
+  // behaviour (and what its handler captured) goes with the last process.
   phyx::Runtime rt(threads());
   auto captured = std::make_shared<int>(0);
   std::weak_ptr<int> watch = captured;
@@ -291,8 +295,8 @@ TEST_CASE("held references (step 10): two processes that traded messages and sto
     REQUIRE(finished.wait_for(30s) == std::future_status::ready);
     REQUIRE(a.stop().wait_for(10s));
     REQUIRE(b.stop().wait_for(10s));
-  }  // the refs and the SharedSpec go: the processes' last holders are the workers' held references
-  // A bounded wait (no sleep): the workers run dry, drop what they hold, and park.
+  }  // the refs and the SharedSpec go: what is left is held by turns and workers' credits
+  // A bounded wait (no sleep): the workers run dry, give back what they hold, and park.
   const auto until = std::chrono::steady_clock::now() + 10s;
   while (!watch.expired() && std::chrono::steady_clock::now() < until) std::this_thread::yield();
   CHECK(watch.expired());
