@@ -556,32 +556,56 @@ phyx::ProcessSpec<ChainMsg, int, ChainCtx> chain_spec() {
   };
 }
 
-TEST_CASE("a grandchild blocked past the deadline: stats() counts its queue, shutdown abandons its branch") {
+// A branch of chain_spec(), root -> child -> grandchild, whose grandchild is blocked in a
+// handler until `release` is set. The gate (in every process's ctx) is destroyed with the
+// branch's last process.
+struct BlockedBranch {
   std::promise<void> release;
-  auto gate = std::make_shared<Gate>();
-  gate->release = release.get_future().share();
-  auto entered = gate->entered.get_future();
-  auto leaf_promise = std::make_shared<std::promise<phyx::ProcessRef<ChainMsg>>>();
-  auto leaf_future = leaf_promise->get_future();
+  std::shared_ptr<Gate> gate = std::make_shared<Gate>();
+  std::future<void> destroyed = gate->destroyed.get_future();
+  BlockedBranch() { gate->release = release.get_future().share(); }
 
-  phyx::Runtime rt(phyx::RuntimeOptions{.clock = phyx::create_system_clock(), .workers = 2});
-  if (rt.engine_for_tests().worker_count() < 2) {  // systematic mode runs one worker
+  /// False (and the handler released) when `rt` runs one worker: the test needs a second
+  /// one while the blocker holds the first.
+  bool needs_two_workers(phyx::Runtime& rt) {
+    if (rt.engine_for_tests().worker_count() >= 2) return true;
     MESSAGE("needs a second worker while the blocker holds one: skipped under one worker");
     release.set_value();
-    return;
+    return false;
   }
-  auto root = rt.spawn(chain_spec(), ChainCtx{gate, leaf_promise});
+
+  struct Grown {
+    phyx::ProcessRef<ChainMsg> root;
+    phyx::ProcessRef<ChainMsg> leaf;
+  };
+  /// Spawns the branch and returns once the grandchild's handler is blocked.
+  Grown grow_and_block(phyx::Runtime& rt) {
+    auto leaf_promise = std::make_shared<std::promise<phyx::ProcessRef<ChainMsg>>>();
+    auto leaf_future = leaf_promise->get_future();
+    auto entered = gate->entered.get_future();
+    auto root = rt.spawn(chain_spec(), ChainCtx{gate, leaf_promise});
+    REQUIRE(root.send(Descend{2}));  // root -> child -> grandchild
+    REQUIRE(leaf_future.wait_for(10s) == std::future_status::ready);
+    auto leaf = leaf_future.get();  // moved out: the promise the ctx keeps holds no ref
+    REQUIRE(leaf.send(Block{}));
+    REQUIRE(entered.wait_for(10s) == std::future_status::ready);
+    return {std::move(root), std::move(leaf)};
+  }
+};
+
+TEST_CASE(
+    "a grandchild blocked past the deadline: stats() counts its queue, shutdown abandons its "
+    "branch") {
+  BlockedBranch branch;
+  phyx::Runtime rt(phyx::RuntimeOptions{.clock = phyx::create_system_clock(), .workers = 2});
+  if (!branch.needs_two_workers(rt)) return;
+  auto [root, leaf] = branch.grow_and_block(rt);
   auto bystander = rt.spawn(phyx_test::counter_spec());
-  REQUIRE(root.send(Descend{2}));  // root -> child -> grandchild
-  REQUIRE(leaf_future.wait_for(10s) == std::future_status::ready);
-  auto leaf = leaf_future.get();
-  REQUIRE(leaf.send(Block{}));
-  REQUIRE(entered.wait_for(10s) == std::future_status::ready);
   for (int i = 0; i < 3; ++i) REQUIRE(leaf.send(Note{}));  // queued behind the blocked handler
   CHECK(rt.stats().queued == 3);
 
   const auto report = rt.shutdown(300ms);
-  release.set_value();  // only now does the handler return
+  branch.release.set_value();    // only now does the handler return
   CHECK(report.abandoned == 3);  // the grandchild, and its parent and root waiting for it
   CHECK(report.stopped == 1);    // the bystander
   CHECK(report.messages_discarded == 3);
@@ -591,11 +615,10 @@ TEST_CASE("a grandchild blocked past the deadline: stats() counts its queue, shu
 
   // Wait (bounded) until the abandoned handler has returned and the branch is gone, so
   // that its message is counted before the laws are checked.
-  auto destroyed = gate->destroyed.get_future();
-  gate.reset();
+  branch.gate.reset();
   leaf = {};
   root = {};
-  REQUIRE(destroyed.wait_for(10s) == std::future_status::ready);
+  REQUIRE(branch.destroyed.wait_for(10s) == std::future_status::ready);
   check_laws(rt);
 }
 
@@ -608,40 +631,23 @@ TEST_CASE("a grandchild blocked past the deadline: stats() counts its queue, shu
 TEST_CASE(
     "an abandoned branch outlives every user ref while a detached worker is inside it, then is "
     "freed") {
-  std::promise<void> release;
-  auto gate = std::make_shared<Gate>();
-  gate->release = release.get_future().share();
-  auto entered = gate->entered.get_future();
-  auto destroyed = gate->destroyed.get_future();
-  auto leaf_promise = std::make_shared<std::promise<phyx::ProcessRef<ChainMsg>>>();
-  auto leaf_future = leaf_promise->get_future();
-
+  BlockedBranch branch;
   phyx::Runtime rt(phyx::RuntimeOptions{.clock = phyx::create_system_clock(), .workers = 2});
-  if (rt.engine_for_tests().worker_count() < 2) {  // systematic mode runs one worker
-    MESSAGE("needs a second worker while the blocker holds one: skipped under one worker");
-    release.set_value();
-    return;
-  }
+  if (!branch.needs_two_workers(rt)) return;
   {
-    auto root = rt.spawn(chain_spec(), ChainCtx{gate, leaf_promise});
-    REQUIRE(root.send(Descend{2}));  // root -> child -> grandchild
-    REQUIRE(leaf_future.wait_for(10s) == std::future_status::ready);
-    auto leaf = leaf_future.get();
-    REQUIRE(leaf.send(Block{}));
-    REQUIRE(entered.wait_for(10s) == std::future_status::ready);
+    auto [root, leaf] = branch.grow_and_block(rt);
     REQUIRE(leaf.send(Note{}));  // queued behind the blocked handler
   }                              // the test's refs are gone: only the runtime holds the branch
-  gate.reset();
-  leaf_promise.reset();
+  branch.gate.reset();
 
   const auto report = rt.shutdown(300ms);
   CHECK(report.abandoned == 3);
   CHECK(report.messages_discarded == 1);
   // Still alive: the worker is inside the grandchild. (Not a proof of the keep, which ASan
   // gives when the handler returns below; a sanity check that nothing freed it early.)
-  CHECK(destroyed.wait_for(0s) == std::future_status::timeout);
-  release.set_value();  // the handler returns on the detached worker, inside the process
-  REQUIRE(destroyed.wait_for(10s) == std::future_status::ready);
+  CHECK(branch.destroyed.wait_for(0s) == std::future_status::timeout);
+  branch.release.set_value();  // the handler returns on the detached worker, inside the process
+  REQUIRE(branch.destroyed.wait_for(10s) == std::future_status::ready);
   check_laws(rt);
 }
 

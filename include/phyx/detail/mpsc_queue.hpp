@@ -31,16 +31,24 @@ struct MailNode {
 };
 
 /// Step 1, the producer's side of this queue and of the user lane (user_lane.hpp): clears
-/// n->next, swaps n into `tail`, then links the previous tail to n. `exchange_order` is
-/// acq_rel (release publishes n and the message in it to the consumer; acquire orders our
-/// store to prev->next after whoever last wrote it) or seq_cst (push_seq_cst()). Any
-/// thread; wait-free (one exchange, one store); never allocates.
-inline void link_at_tail(std::atomic<MailNode*>& tail, MailNode* n,
-                         std::memory_order exchange_order) noexcept {
+/// n->next, swaps n into `tail`, then links the previous tail to n. The exchange is acq_rel
+/// (release publishes n and the message in it to the consumer; acquire orders our store to
+/// prev->next after whoever last wrote it), or seq_cst with `TailOrder::seq_cst` (push_seq_cst()).
+/// Any thread; wait-free (one exchange, one store); never allocates.
+enum class TailOrder : bool { acq_rel, seq_cst };
+template <TailOrder kOrder>
+inline void link_at_tail(std::atomic<MailNode*>& tail, MailNode* n) noexcept {
   // relaxed: published by the release half of the exchange below.
   n->next.store(nullptr, std::memory_order_relaxed);
-  // acq_rel or seq_cst (see above); pairs with the consumer's loads of the tail.
-  MailNode* prev = tail.exchange(n, exchange_order);
+  MailNode* prev;
+  if constexpr (kOrder == TailOrder::seq_cst) {
+    // seq_cst: also one half of push_seq_cst()'s StoreLoad pair with empty_seq_cst();
+    // pairs with the consumer's loads of the tail, as below.
+    prev = tail.exchange(n, std::memory_order_seq_cst);
+  } else {
+    prev =
+        tail.exchange(n, std::memory_order_acq_rel);  // pairs with the consumer's loads of the tail
+  }
   // release: pairs with the consumer's acquire loads of `next`.
   prev->next.store(n, std::memory_order_release);
 }
@@ -52,14 +60,14 @@ class MpscQueue {
   MpscQueue& operator=(const MpscQueue&) = delete;
 
   /// Any thread. Never blocks, never allocates; wait-free (one exchange, one store).
-  void push(MailNode* n) noexcept { link_at_tail(tail_, n, std::memory_order_acq_rel); }
+  void push(MailNode* n) noexcept { link_at_tail<TailOrder::acq_rel>(tail_, n); }
 
   /// As push(), with the exchange seq_cst: it is then also ordered before the caller's
   /// later seq_cst loads, one half of a StoreLoad (Dekker) pair whose other half is
   /// empty_seq_cst() after a seq_cst store (engine/timer/timer_service.hpp step 4). On
   /// x86 the exchange is the same instruction.
   void push_seq_cst(MailNode* n) noexcept {
-    link_at_tail(tail_, n, std::memory_order_seq_cst);  // the exchange pairs with empty_seq_cst()
+    link_at_tail<TailOrder::seq_cst>(tail_, n);  // the exchange pairs with empty_seq_cst()
   }
 
   /// Consumer only. The oldest node, or nullptr when the queue is empty or its oldest

@@ -60,7 +60,7 @@ class UserLane {
   /// Any thread. Step 1: never blocks, never allocates; wait-free (one exchange, one store).
   /// The exchange's acquire also orders our link after take_detached()'s clearing of a
   /// dummy's link when its CAS swung the tail back (that CAS's release).
-  void push(MailNode* n) noexcept { link_at_tail(tail_, n, std::memory_order_acq_rel); }
+  void push(MailNode* n) noexcept { link_at_tail<TailOrder::acq_rel>(tail_, n); }
 
   /// The result of take_retaining(): the oldest node, and the dummy it replaced when the
   /// lane owned that one (retired) and the caller must now free it.
