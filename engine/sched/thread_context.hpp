@@ -13,6 +13,7 @@ class EnvelopeCache;
 class TimerStage;
 struct KeepCredits;
 struct ShareCredits;
+class DeferredReleases;
 struct IdBlock;
 
 /// How an unanswered Reply destroyed on this thread fails.
@@ -27,6 +28,8 @@ struct ThreadContext {
   IdBlock* ids = nullptr;              // a worker's process ids (runtime/id_blocks.hpp)
   ShareCredits* shares = nullptr;      // a worker's units on a SharedSpec (detail/share_count.hpp)
   TimerStage* timer_stage = nullptr;   // a worker's staged timers (timer/timer_service.hpp step 0)
+  DeferredReleases* releases =
+      nullptr;  // a worker's deferred process drops (runtime/deferred_releases.hpp)
   // The running handler had a send refused by a full lane: its turn ends (sched/README.md,
   // "Backpressure"). Cleared before each handler, read after it.
   bool refused_full = false;

@@ -149,6 +149,7 @@
 #include "phyx/detail/runtime_core.hpp"
 #include "phyx/detail/share_count.hpp"
 #include "phyx/detail/spin_lock.hpp"
+#include "runtime/deferred_releases.hpp"
 #include "runtime/id_blocks.hpp"
 #include "runtime/keep_credits.hpp"
 #include "sched/choices.hpp"
@@ -619,7 +620,10 @@ class WorkStealing final : public Scheduler {
     }
     // Step 11: the timers this worker staged go to the driver once they have waited a
     // period or two (timer_service.hpp step 0a); two relaxed loads when nothing is due.
+    // The deferred drops go first (runtime/deferred_releases.hpp step 6): the stage's flush
+    // then defers the drops of its states' targets for the next period's asks to cancel.
     if (w.timer_stage != nullptr && w.timer_stage->service()->stage_wants_flush(*w.timer_stage)) {
+      w.context->releases->flush_all();
       rt_.flush_timer_stage(*w.timer_stage);
     }
   }
@@ -648,6 +652,8 @@ class WorkStealing final : public Scheduler {
     // processes its emptying frees give back.
     ShareCreditsScope share_credits;
     IdBlockScope id_block(rt_);          // children spawned here take ids from a block
+    // After the credits' scopes: the processes its flush frees give units back to them.
+    DeferredReleasesScope deferred_releases(rt_);
     EngineThreadScope engine_thread;
     current_slot() = WorkerSlot{this, &w};
     w.context = &thread_context();
@@ -665,6 +671,11 @@ class WorkStealing final : public Scheduler {
       // among them, whose destructors can enqueue here, into our LIFO slot, which no
       // search looks at and no thief can take: look again before searching (the chaos
       // soak found a process stranded there, session 8).
+      // Step 11's deferred process drops (runtime/deferred_releases.hpp step 6) first: the
+      // processes they free may give units back to our share credits, and their
+      // destructors may enqueue here as in step 10.
+      deferred_releases.releases().flush_all();
+      if (w.lifo != nullptr || !w.local.empty()) continue;
       if (share_credits.credits().owner != nullptr) {
         share_credits.credits().return_all();
         if (w.lifo != nullptr || !w.local.empty()) continue;
@@ -703,6 +714,7 @@ class WorkStealing final : public Scheduler {
     // Leaving: drop what was never run (step 10c).
     if (w.lifo != nullptr) drop_entry(std::exchange(w.lifo, nullptr));
     w.local.drain(drop_entry);
+    deferred_releases.close();  // before the credits go back (deferred_releases.hpp step 6)
     share_credits.credits().return_all();
     // Step 11: the last flush. Nothing is staged on this thread after it: the global queue's
     // drain below can free processes whose destructors fail asks, and a continuation that

@@ -133,13 +133,16 @@ class ProcessCore {
   ProcessCore(const ProcessCore&) = delete;
   ProcessCore& operator=(const ProcessCore&) = delete;
 
-  // Reference counting (ProcessHandle). Any thread. A run queue's entry usually holds
-  // none: see anchored().
-  void retain() noexcept {
-    refs_.fetch_add(1, std::memory_order_relaxed);  // a new ref is made from an existing one
-  }
-  void release() noexcept {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;  // pairs with other releases
+  // Reference counting (ProcessHandle). Any thread; never blocks. A run queue's entry
+  // usually holds none: see anchored(). On a worker of this process's runtime, a release
+  // is deferred and a retain may cancel one instead of touching the count
+  // (engine/runtime/deferred_releases.hpp): the last release's delete may then run later,
+  // when the worker flushes.
+  void retain() noexcept;
+  void release() noexcept;
+  /// Tests only: the count now (a snapshot), drops deferred on workers included.
+  std::uint32_t references() const noexcept {
+    return refs_.load(std::memory_order_relaxed);  // a snapshot; pairs with nothing
   }
 
   ProcessId id() const noexcept { return id_; }
@@ -336,6 +339,9 @@ class ProcessCore {
   std::vector<ProcessHandle> children_snapshot() const;  // under control_
 
   friend class ProcessTable;
+  friend class DeferredReleases;
+  /// Gives `n` references back at once; the last one deletes the process. Any thread.
+  void drop_refs(std::uint32_t n) noexcept;
 
   // Ordered so that an idle process packs into a 192-byte allocation class (the small
   // fields together; see engine/runtime/README.md on idle memory).

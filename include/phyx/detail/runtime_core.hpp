@@ -64,6 +64,10 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
   void unkeep() noexcept;
   /// Any thread: gives `n` keeps back at once (a worker's credits, the shared_ptrs' one).
   void unkeep_many(std::int64_t n) noexcept;
+  /// Tests only: the keeps now (a snapshot), one per ProcessCore not yet destroyed among them.
+  std::int64_t keeps() const noexcept {
+    return keeps_.load(std::memory_order_relaxed);  // a snapshot; pairs with nothing
+  }
 
   // --- processes -------------------------------------------------------------------
   /// Any thread. Registers `p` (assigning its id) under `parent` (nullptr = root) and

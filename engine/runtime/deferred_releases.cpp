@@ -1,0 +1,80 @@
+// engine/runtime/deferred_releases.cpp — a worker's deferred drops of process references
+// (deferred_releases.hpp), and ProcessCore's retain / release, which use them.
+#include "runtime/deferred_releases.hpp"
+
+#include "phyx/detail/process_core.hpp"
+#include "sched/thread_context.hpp"
+
+namespace phyx::detail {
+
+bool DeferredReleases::defer(ProcessCore* p) noexcept {
+  Entry& e = entries_[slot_of(p)];
+  if (e.process == p) {
+    ++e.drops;
+    return true;
+  }
+  if (&p->runtime() != owner_) return false;  // step 4
+  if (e.process != nullptr) flush(e);         // step 2: the newcomer takes the slot
+  // The flush's deletes may have deferred drops into this very slot (step 5): flush again
+  // until it is free, so that no drop is overwritten.
+  while (e.process != nullptr && e.process != p) flush(e);
+  if (e.process == p) {
+    ++e.drops;
+  } else {
+    e.process = p;
+    e.drops = 1;
+  }
+  return true;
+}
+
+void DeferredReleases::flush(Entry& e) noexcept {
+  ProcessCore* p = e.process;
+  const std::uint32_t drops = e.drops;
+  e.process = nullptr;  // step 5: empty first, the deletes below may defer more
+  e.drops = 0;
+  p->drop_refs(drops);
+}
+
+void DeferredReleases::flush_all() noexcept {
+  bool flushed = true;
+  while (flushed) {
+    flushed = false;
+    for (Entry& e : entries_) {
+      if (e.process == nullptr) continue;
+      flush(e);
+      flushed = true;
+    }
+  }
+}
+
+DeferredReleasesScope::DeferredReleasesScope(RuntimeCore& owner) noexcept
+    : releases_(owner), saved_(thread_context().releases) {
+  thread_context().releases = &releases_;
+}
+
+void DeferredReleasesScope::close() noexcept {
+  if (!open_) return;
+  open_ = false;
+  releases_.flush_all();
+  thread_context().releases = saved_;
+}
+
+void ProcessCore::retain() noexcept {
+  DeferredReleases* deferred = thread_context().releases;
+  if (deferred != nullptr && deferred->cancel(this)) return;  // step 3
+  refs_.fetch_add(1, std::memory_order_relaxed);  // a new ref is made from an existing one
+}
+
+void ProcessCore::release() noexcept {
+  DeferredReleases* deferred = thread_context().releases;
+  if (deferred != nullptr && deferred->defer(this)) return;  // step 2
+  drop_refs(1);
+}
+
+void ProcessCore::drop_refs(std::uint32_t n) noexcept {
+  // acq_rel: release publishes this holder's writes to the process; the acquire of the
+  // last drop (pairs with every other drop's release) sees them all before the delete.
+  if (refs_.fetch_sub(n, std::memory_order_acq_rel) == n) delete this;
+}
+
+}  // namespace phyx::detail

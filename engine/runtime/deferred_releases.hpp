@@ -1,0 +1,116 @@
+// engine/runtime/deferred_releases.hpp — how a worker drops and takes process references
+// without a locked instruction when the two meet on its thread.
+//
+// A ProcessHandle's copy and destruction are a locked add and a locked subtract on the
+// process's count (ProcessCore::refs_). An ask's round trip made four of them, all on one
+// worker and in pairs: the ask's state takes a reference to its target and drops it when
+// it is freed, a pipe takes one to its asker and the continuation drops it (~12 % of the
+// round trip, session 20). So a worker defers the drops it makes and lets a later take of
+// the same process on the same thread cancel one.
+//
+// Protocol:
+//  1. A worker owns one DeferredReleases for its life (DeferredReleasesScope), for the
+//     processes of its own runtime: kSlots entries of (process, n), n >= 1 deferred drops.
+//  2. release() on that worker, of one of its runtime's processes: the entry of the
+//     process's slot counts one more (no atomic). A slot held by another process is
+//     flushed first (step 5): the newcomer takes it.
+//  3. retain() on that worker: if the process's slot holds it, one deferred drop is
+//     cancelled instead (no atomic); else the count is raised as on any thread.
+//  4. Any other thread, or a process of another runtime: the count itself, as before.
+//  5. A flush of an entry empties the slot first, then subtracts its n at once (one
+//     fetch_sub; whoever reaches zero deletes the process). Emptying first makes the flush
+//     reentrant: a process's destructor drops other handles, which land in the slots.
+//  6. The worker flushes all its entries (until none is left, since a flush's deletes can
+//     defer more) after a turn whenever it flushes its timer stage (every 2-4 ms while it
+//     asks), before it searches or parks, and when it leaves, before its keep and share
+//     credits go back (the processes it frees give units back to them).
+// Invariants: a process's count = the references that exist + the drops deferred on it,
+// so a deferral keeps a process alive longer, never shorter; a deferred drop is cancelled
+// only by a take on the same thread; the slots are touched by their worker's thread alone.
+// What it costs: up to kSlots processes outlive their last reference until their worker
+// runs dry, or flushes its stage, or another process takes their slot; a process's
+// destructor may run on a worker after the turn that dropped it rather than inside it.
+// Rejected: deferring takes as well (a deferred add leaves the count below the references
+// that exist: another thread's drop could free a process still in use); a per-worker
+// count in every process (a line per worker in every process, against an idle process of
+// ~200 bytes); biased counting, with the owner's counts plain and others' atomic (phyx's
+// processes have no owning thread: a ProcessRef moves between workers with every message);
+// flushing after every turn (the ask's two pairs straddle turns: the continuation's drop
+// runs in the server's turn and the pipe's take in the client's next one).
+#pragma once
+
+#include <cstdint>
+
+namespace phyx::detail {
+
+class ProcessCore;
+class RuntimeCore;
+
+/// A worker's deferred drops (protocol above). Worker only: touched by its thread alone.
+class DeferredReleases {
+ public:
+  static constexpr unsigned kSlots = 8;
+
+  explicit DeferredReleases(RuntimeCore& owner) noexcept : owner_(&owner) {}
+  DeferredReleases(const DeferredReleases&) = delete;
+  DeferredReleases& operator=(const DeferredReleases&) = delete;
+
+  /// Step 2: defers one drop of `p`'s count; false if `p` is not this runtime's (the
+  /// caller subtracts). May flush another process (which may delete it). Never blocks.
+  bool defer(ProcessCore* p) noexcept;
+  /// Step 3: cancels one deferred drop of `p`; false if none is deferred here (the caller
+  /// adds). Never blocks, never touches `p`'s count.
+  bool cancel(ProcessCore* p) noexcept {
+    Entry& e = entries_[slot_of(p)];
+    if (e.process != p) return false;
+    if (--e.drops == 0) e.process = nullptr;
+    return true;
+  }
+  /// Step 6: flushes every entry, until none is left. May delete processes. Never blocks.
+  void flush_all() noexcept;
+
+  /// Tests only: the drops deferred on `p` now.
+  std::uint32_t deferred(const ProcessCore* p) const noexcept {
+    const Entry& e = entries_[slot_of(p)];
+    return e.process == p ? e.drops : 0;
+  }
+
+ private:
+  struct Entry {
+    ProcessCore* process = nullptr;
+    std::uint32_t drops = 0;
+  };
+  static unsigned slot_of(const ProcessCore* p) noexcept {
+    // Fibonacci hashing: process cores are allocated in size classes, so their low bits
+    // are alike; the product's top bits mix them all.
+    return static_cast<unsigned>((reinterpret_cast<std::uintptr_t>(p) * 0x9E3779B97F4A7C15ull) >>
+                                 61);
+  }
+  static_assert(kSlots == 8, "slot_of keeps the product's top 3 bits");
+  void flush(Entry& e) noexcept;  // step 5
+
+  RuntimeCore* owner_;
+  Entry entries_[kSlots];
+};
+
+/// Installs a worker's DeferredReleases on its thread for the scope (the worker's whole
+/// life); flushes and uninstalls it on exit. Worker only; never blocks, never allocates.
+class DeferredReleasesScope {
+ public:
+  explicit DeferredReleasesScope(RuntimeCore& owner) noexcept;
+  ~DeferredReleasesScope() { close(); }
+  DeferredReleasesScope(const DeferredReleasesScope&) = delete;
+  DeferredReleasesScope& operator=(const DeferredReleasesScope&) = delete;
+
+  DeferredReleases& releases() noexcept { return releases_; }
+  /// Step 6, on leaving: flushes, then uninstalls, so that later drops on this thread
+  /// (the global queue's drain) subtract at once. Idempotent.
+  void close() noexcept;
+
+ private:
+  DeferredReleases releases_;
+  DeferredReleases* saved_;
+  bool open_ = true;
+};
+
+}  // namespace phyx::detail
