@@ -7,23 +7,20 @@
 
 namespace phyx::detail {
 
+unsigned DeferredReleases::slot_of(const ProcessCore* p) noexcept {
+  return static_cast<unsigned>(p->id().value & (kSlots - 1));
+}
+
 bool DeferredReleases::defer(ProcessCore* p) noexcept {
   Entry& e = entries_[slot_of(p)];
   if (e.process == p) {
     ++e.drops;
     return true;
   }
-  if (&p->runtime() != owner_) return false;  // step 4
-  if (e.process != nullptr) flush(e);         // step 2: the newcomer takes the slot
-  // The flush's deletes may have deferred drops into this very slot (step 5): flush again
-  // until it is free, so that no drop is overwritten.
-  while (e.process != nullptr && e.process != p) flush(e);
-  if (e.process == p) {
-    ++e.drops;
-  } else {
-    e.process = p;
-    e.drops = 1;
-  }
+  // Step 2: a slot held by another process stays its; step 4: another runtime's process.
+  if (e.process != nullptr || &p->runtime() != owner_) return false;
+  e.process = p;
+  e.drops = 1;
   return true;
 }
 
@@ -35,16 +32,17 @@ void DeferredReleases::flush(Entry& e) noexcept {
   p->drop_refs(drops);
 }
 
-void DeferredReleases::flush_all() noexcept {
-  bool flushed = true;
-  while (flushed) {
+bool DeferredReleases::flush_all() noexcept {
+  bool any = false;
+  for (bool flushed = true; flushed;) {
     flushed = false;
     for (Entry& e : entries_) {
       if (e.process == nullptr) continue;
       flush(e);
-      flushed = true;
+      flushed = any = true;
     }
   }
+  return any;
 }
 
 DeferredReleasesScope::DeferredReleasesScope(RuntimeCore& owner) noexcept
@@ -62,7 +60,10 @@ void DeferredReleasesScope::close() noexcept {
 void ProcessCore::retain() noexcept {
   DeferredReleases* deferred = thread_context().releases;
   if (deferred != nullptr && deferred->cancel(this)) return;  // step 3
-  refs_.fetch_add(1, std::memory_order_relaxed);  // a new ref is made from an existing one
+  // relaxed: a new reference is made from an existing one, which keeps the count above
+  // zero; nothing is published. Its partner is the acq_rel fetch_sub of drop_refs(),
+  // which orders this holder's writes before the delete.
+  refs_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void ProcessCore::release() noexcept {

@@ -10,10 +10,12 @@
 //
 // Protocol:
 //  1. A worker owns one DeferredReleases for its life (DeferredReleasesScope), for the
-//     processes of its own runtime: kSlots entries of (process, n), n >= 1 deferred drops.
-//  2. release() on that worker, of one of its runtime's processes: the entry of the
-//     process's slot counts one more (no atomic). A slot held by another process is
-//     flushed first (step 5): the newcomer takes it.
+//     processes of its own runtime: kSlots entries of (process, n), n >= 1 deferred drops;
+//     a process's slot is its id modulo kSlots.
+//  2. release() on that worker, of one of its runtime's processes: if the process's slot
+//     is free or holds it, the entry counts one more (no atomic). A slot held by another
+//     process is left alone and the count is lowered at once, as on any thread: the drop
+//     can then free only the process it names, never an unrelated one.
 //  3. retain() on that worker: if the process's slot holds it, one deferred drop is
 //     cancelled instead (no atomic); else the count is raised as on any thread.
 //  4. Any other thread, or a process of another runtime: the count itself, as before.
@@ -21,22 +23,30 @@
 //     fetch_sub; whoever reaches zero deletes the process). Emptying first makes the flush
 //     reentrant: a process's destructor drops other handles, which land in the slots.
 //  6. The worker flushes all its entries (until none is left, since a flush's deletes can
-//     defer more) after a turn whenever it flushes its timer stage (every 2-4 ms while it
-//     asks), before it searches or parks, and when it leaves, before its keep and share
-//     credits go back (the processes it frees give units back to them).
+//     defer more) only between turns: after a turn whenever it flushes its timer stage
+//     (every 2-4 ms while it asks); before it searches or parks, once more after its
+//     stage's flush and its share credits' return (both drop references); and when it
+//     leaves, before its keep and share credits go back (the processes it frees give
+//     units back to them).
 // Invariants: a process's count = the references that exist + the drops deferred on it,
 // so a deferral keeps a process alive longer, never shorter; a deferred drop is cancelled
-// only by a take on the same thread; the slots are touched by their worker's thread alone.
+// only by a take on the same thread; the slots are touched by their worker's thread alone;
+// a worker that parks or leaves has nothing deferred.
 // What it costs: up to kSlots processes outlive their last reference until their worker
-// runs dry, or flushes its stage, or another process takes their slot; a process's
-// destructor may run on a worker after the turn that dropped it rather than inside it.
+// runs dry or flushes its stage; a process's destructor may run on a worker after the
+// turn that dropped it rather than inside it (never inside another process's drop: step 2).
 // Rejected: deferring takes as well (a deferred add leaves the count below the references
 // that exist: another thread's drop could free a process still in use); a per-worker
 // count in every process (a line per worker in every process, against an idle process of
 // ~200 bytes); biased counting, with the owner's counts plain and others' atomic (phyx's
 // processes have no owning thread: a ProcessRef moves between workers with every message);
 // flushing after every turn (the ask's two pairs straddle turns: the continuation's drop
-// runs in the server's turn and the pipe's take in the client's next one).
+// runs in the server's turn and the pipe's take in the client's next one); evicting a
+// slot's holder for a newcomer (the holder's delete would run inside an unrelated drop,
+// e.g. a child's erase from its parent's list under the parent's spin lock, whose
+// continuations could stop that parent); a slot chosen by the process's address (ASLR
+// moves it from run to run, and with it which drops are deferred: a systematic-mode seed
+// would no longer replay the same destructor timing; ids are given in spawn order).
 #pragma once
 
 #include <cstdint>
@@ -51,12 +61,14 @@ class DeferredReleases {
  public:
   static constexpr unsigned kSlots = 8;
 
+  /// Any thread (the worker that will own it); never allocates, never blocks.
   explicit DeferredReleases(RuntimeCore& owner) noexcept : owner_(&owner) {}
   DeferredReleases(const DeferredReleases&) = delete;
   DeferredReleases& operator=(const DeferredReleases&) = delete;
 
-  /// Step 2: defers one drop of `p`'s count; false if `p` is not this runtime's (the
-  /// caller subtracts). May flush another process (which may delete it). Never blocks.
+  /// Step 2: defers one drop of `p`'s count; false if `p` is not this runtime's or its
+  /// slot holds another process (the caller subtracts). Never touches a count, never
+  /// allocates, never blocks.
   bool defer(ProcessCore* p) noexcept;
   /// Step 3: cancels one deferred drop of `p`; false if none is deferred here (the caller
   /// adds). Never blocks, never touches `p`'s count.
@@ -66,8 +78,10 @@ class DeferredReleases {
     if (--e.drops == 0) e.process = nullptr;
     return true;
   }
-  /// Step 6: flushes every entry, until none is left. May delete processes. Never blocks.
-  void flush_all() noexcept;
+  /// Step 6: flushes every entry, until none is left; true if there was any. Between
+  /// turns only: the deletes run destructors, which may allocate, send, run a failed
+  /// ask's continuation and wait as a destructor may (an event sink's turn).
+  bool flush_all() noexcept;
 
   /// Tests only: the drops deferred on `p` now.
   std::uint32_t deferred(const ProcessCore* p) const noexcept {
@@ -80,13 +94,10 @@ class DeferredReleases {
     ProcessCore* process = nullptr;
     std::uint32_t drops = 0;
   };
-  static unsigned slot_of(const ProcessCore* p) noexcept {
-    // Fibonacci hashing: process cores are allocated in size classes, so their low bits
-    // are alike; the product's top bits mix them all.
-    return static_cast<unsigned>((reinterpret_cast<std::uintptr_t>(p) * 0x9E3779B97F4A7C15ull) >>
-                                 61);
-  }
-  static_assert(kSlots == 8, "slot_of keeps the product's top 3 bits");
+  // Step 1: by id, not address (rejected alternatives above); ids rise by one per spawn, so
+  // the processes spawned together spread over the slots.
+  static unsigned slot_of(const ProcessCore* p) noexcept;
+  static_assert((kSlots & (kSlots - 1)) == 0, "slot_of masks the id");
   void flush(Entry& e) noexcept;  // step 5
 
   RuntimeCore* owner_;
@@ -94,7 +105,8 @@ class DeferredReleases {
 };
 
 /// Installs a worker's DeferredReleases on its thread for the scope (the worker's whole
-/// life); flushes and uninstalls it on exit. Worker only; never blocks, never allocates.
+/// life); flushes and uninstalls it on exit. Worker only. Installing never allocates or
+/// blocks; closing flushes (see flush_all()).
 class DeferredReleasesScope {
  public:
   explicit DeferredReleasesScope(RuntimeCore& owner) noexcept;
@@ -102,6 +114,7 @@ class DeferredReleasesScope {
   DeferredReleasesScope(const DeferredReleasesScope&) = delete;
   DeferredReleasesScope& operator=(const DeferredReleasesScope&) = delete;
 
+  /// The installed releases. Its worker only; never allocates, never blocks.
   DeferredReleases& releases() noexcept { return releases_; }
   /// Step 6, on leaving: flushes, then uninstalls, so that later drops on this thread
   /// (the global queue's drain) subtract at once. Idempotent.

@@ -95,6 +95,11 @@
 // searches or parks, and when it leaves. The flush drops asks' states kept by the stage
 // (step 0d there), and with them possibly a process's last reference: as in step 10, the
 // worker looks at its own queues again after the flush before it searches.
+// Process references (runtime/deferred_releases.hpp): a worker defers the drops it makes
+// and a take on its thread cancels one; it flushes them between turns only: with its
+// stage after a turn, before it returns its share credits, again after the stage's flush
+// and the credits' return (going round once more if that freed anything), and before its
+// keep credits go back when it leaves. So nothing is deferred while it searches or parks.
 // Placement (step 12, sched/placement.hpp):
 // 12. A turn that a refused send ended (the backpressure rule) reports the worker that last
 //     ran the receiver (Mailbox::last_worker(), noted before every turn). If that is
@@ -685,10 +690,13 @@ class WorkStealing final : public Scheduler {
       // states (timer_service.hpp step 0d); a state's last reference can be a process's
       // last, whose destructor enqueues into our LIFO slot as in step 10: look again (the
       // TSan chaos soak found a process stranded there, its mailbox full, in session 12).
-      if (w.timer_stage != nullptr) {
-        rt_.flush_timer_stage(*w.timer_stage);
-        if (w.lifo != nullptr || !w.local.empty()) continue;
-      }
+      if (w.timer_stage != nullptr) rt_.flush_timer_stage(*w.timer_stage);
+      // The stage's flush and the credits' return drop references too, deferred (the
+      // asks' states' targets): nothing stays deferred while we search or sleep. A flush
+      // that freed anything goes round once more, for the units and the enqueues of what
+      // it freed (runtime/deferred_releases.hpp step 6).
+      if (deferred_releases.releases().flush_all()) continue;
+      if (w.lifo != nullptr || !w.local.empty()) continue;
       RunEntry* found = nullptr;
       if (!std::exchange(searching, true)) {
         searching_.fetch_add(1, std::memory_order_seq_cst);  // step 8; pairs with wake_one()'s load
