@@ -199,6 +199,12 @@ void RuntimeCore::flush_timer_stage(TimerStage& stage) {
   if (wake && timer_thread_) timer_thread_->poke();
 }
 
+void RuntimeCore::sweep_timer_stage(TimerStage& stage) {
+  if (timers_->sweep_stage(stage) && timers_->announce_fill(mono_ns()) && timer_thread_) {
+    timer_thread_->poke();
+  }
+}
+
 bool RuntimeCore::fire_due_timers() {
   bool fired = false;
   const std::int64_t now = clock_->now().mono_ns;

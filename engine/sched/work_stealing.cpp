@@ -92,15 +92,15 @@
 // Timers (step 11): a worker stages the long timers it starts (every ask's timeout) instead
 // of handing each to the timer thread (timer/timer_service.hpp step 0), and flushes its
 // stage after a turn once the driver's epoch says it has waited long enough, before it
-// searches or parks, and when it leaves. The flush drops asks' states kept by the stage
-// (step 0d there), and with them possibly a process's last reference: as in step 10, the
-// worker looks at its own queues again after the flush before it searches.
-// Process references (runtime/deferred_releases.hpp): a worker defers the drops it makes
-// and a take on its thread cancels one; it flushes them between turns only: with its
-// stage after a turn, before it returns its share credits, again after the stage's flush
-// and the credits' return (going round once more if that freed anything), and before its
-// keep credits go back when it leaves. So nothing is deferred while it searches or parks.
-// Placement (step 12, sched/placement.hpp):
+// searches or parks, and when it leaves; between two flushes, after a turn every few dozen
+// asks, it sweeps the answered ones off (timer_service.hpp step 0e). The flush drops asks' states
+// kept by the stage (step 0d there), and with them possibly a process's last reference: as in step
+// 10, the worker looks at its own queues again after the flush before it searches. Process
+// references (runtime/deferred_releases.hpp): a worker defers the drops it makes and a take on its
+// thread cancels one; it flushes them between turns only: with its stage after a turn, before it
+// returns its share credits, again after the stage's flush and the credits' return (going round
+// once more if that freed anything), and before its keep credits go back when it leaves. So nothing
+// is deferred while it searches or parks. Placement (step 12, sched/placement.hpp):
 // 12. A turn that a refused send ended (the backpressure rule) reports the worker that last
 //     ran the receiver (Mailbox::last_worker(), noted before every turn). If that is
 //     another worker, the sender goes to that worker's inbox instead of our queue, with
@@ -627,9 +627,16 @@ class WorkStealing final : public Scheduler {
     // period or two (timer_service.hpp step 0a); two relaxed loads when nothing is due.
     // The deferred drops go first (runtime/deferred_releases.hpp step 6): the stage's flush
     // then defers the drops of its states' targets for the next period's asks to cancel.
-    if (w.timer_stage != nullptr && w.timer_stage->service()->stage_wants_flush(*w.timer_stage)) {
-      w.context->releases->flush_all();
-      rt_.flush_timer_stage(*w.timer_stage);
+    // Between two flushes, every few dozen asks, the stage's answered timeouts are swept
+    // while their states are still in the cache (timer_service.hpp step 0e).
+    if (w.timer_stage != nullptr) {
+      TimerService* timers = w.timer_stage->service();
+      if (timers->stage_wants_flush(*w.timer_stage)) {
+        w.context->releases->flush_all();
+        rt_.flush_timer_stage(*w.timer_stage);
+      } else if (timers->stage_wants_sweep(*w.timer_stage)) {
+        rt_.sweep_timer_stage(*w.timer_stage);
+      }
     }
   }
 

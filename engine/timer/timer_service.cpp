@@ -163,10 +163,52 @@ bool TimerService::stage_timeout(TimerStage& s, StagedTimeout* t) noexcept {
     // prepare_sleep()'s announcement and look at the stages, as stage()'s CAS.
   } while (!s.timeouts_.compare_exchange_weak(head, t, std::memory_order_seq_cst,
                                               std::memory_order_relaxed));
+  ++s.pushed_since_sweep_;  // step 0e; the owner's alone
   // relaxed: a hint (see stage()).
   const bool filled = head == nullptr && s.head_.load(std::memory_order_relaxed) == nullptr;
   if (filled) note_fill(s);
   return filled;
+}
+
+bool TimerService::sweep_stage(TimerStage& s) noexcept {
+  s.pushed_since_sweep_ = 0;
+  StagedTimeout* answered = nullptr;
+  StagedTimeout* kept = nullptr;
+  StagedTimeout* kept_tail = nullptr;
+  std::uint32_t kept_count = 0;
+  for (StagedTimeout* t = take_timeouts(s.timeouts_); t != nullptr;) {
+    StagedTimeout* next = t->staged_next;
+    if (t->settled()) {
+      t->staged_next = answered;
+      answered = t;
+    } else {
+      t->staged_next = kept;
+      if (kept == nullptr) kept_tail = t;
+      kept = t;
+      ++kept_count;
+    }
+    t = next;
+  }
+  // The entries kept are walked again at the next sweep: sweeping after twice as many pushes
+  // keeps the walk at a few entries per push, however many asks are in flight.
+  s.sweep_after_ = 2 * kept_count;
+  bool refilled = false;
+  if (kept != nullptr) {
+    StagedTimeout* head = s.timeouts_.load(std::memory_order_relaxed);  // only the owner pushes
+    do {
+      kept_tail->staged_next = head;
+      // seq_cst: as stage_timeout()'s CAS, which this push-back is: publishes the entries
+      // to whoever takes the list next (their acquire exchange), and is step 0b's half of
+      // the StoreLoad pair with prepare_sleep()'s look at the stages.
+    } while (!s.timeouts_.compare_exchange_weak(head, kept, std::memory_order_seq_cst,
+                                                std::memory_order_relaxed));
+    // relaxed: hints (see stage()). Not since_: the entries are as old as before (0e).
+    refilled = head == nullptr && s.head_.load(std::memory_order_relaxed) == nullptr;
+    if (refilled)
+      s.fills_.store(s.fills_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  unstage_all(answered, false);  // last: dropping the keeps may free states
+  return refilled;
 }
 
 bool TimerService::announce_fill(std::int64_t now_ns) noexcept {
@@ -193,6 +235,8 @@ void TimerService::note_push(TimerStage& s, bool filled, std::int64_t now_ns,
 void TimerService::flush_stage(TimerStage& s, bool* wake_driver) noexcept {
   bool wake = false;
   if (wake_driver != nullptr) *wake_driver = false;
+  s.pushed_since_sweep_ = 0;  // step 0e: nothing left to sweep
+  s.sweep_after_ = 0;
   // Step 0d first: arming a pending timeout starts its node directly (step 1), never here.
   if (s.timeouts_.load(std::memory_order_relaxed) != nullptr) {  // only the owner pushes
     unstage_all(take_timeouts(s.timeouts_), true);

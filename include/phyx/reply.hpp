@@ -42,6 +42,10 @@ class AskState final : public TimedFutureState<R>, public StagedTimeout, public 
     arm(std::move(keep_), rt);
   }
 
+  /// staged_timeout.hpp step 2b: answered, and the answer published (ready()'s acquire
+  /// pairs with publish()'s exchange).
+  bool settled() const noexcept override { return this->ready(); }
+
   /// staged_timeout.hpp step 2.
   void unstage(bool arm_pending) noexcept override {
     StateRef<AskState> keep = std::move(keep_);

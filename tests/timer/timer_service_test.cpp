@@ -229,7 +229,9 @@ TimerNode* stage_node(TimerService& s, TimerStage& st, Tally& t, std::int64_t de
 struct FakeTimeout final : phyx::detail::StagedTimeout {
   int armed = 0;
   int dropped = 0;
+  bool answered = false;            // what settled() reports (step 0e's sweep)
   TimerService* service = nullptr;  // when set, unstage() calls into the service (its lock)
+  bool settled() const noexcept override { return answered; }
   void unstage(bool arm) noexcept override {
     if (service != nullptr) (void)service->next_due();  // takes drive_mutex_: must not be held here
     ++(arm ? armed : dropped);
@@ -441,6 +443,65 @@ TEST_CASE(
   CHECK((a.dropped == 0 && b.dropped == 0));
   s.flush_stage(*st, nullptr);  // nothing twice
   CHECK((a.armed == 1 && b.armed == 1));
+}
+
+TEST_CASE(
+    "sweep (step 0e): due after kSweepMinPushes pushes; the answered are unstaged unarmed at once, "
+    "the rest stay staged and are armed by the flush at their first epoch") {
+  TimerService s(0);
+  TimerStage* st = s.open_stage();
+  constexpr std::uint32_t n = TimerService::kSweepMinPushes;
+  std::vector<FakeTimeout> t(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    CHECK_FALSE(s.stage_wants_sweep(*st));
+    s.stage_timeout(*st, &t[i]);
+    t[i].answered = i % 2 == 0;
+  }
+  CHECK(s.stage_wants_sweep(*st));
+  const std::int64_t period = TimerService::kStagePeriodNs;
+  s.visit_stages(period);     // epoch 1: the stage filled at epoch 0
+  CHECK(s.sweep_stage(*st));  // pushed back onto a stage its take had emptied: announce
+  CHECK_FALSE(s.stage_wants_sweep(*st));
+  CHECK_FALSE(st->empty());
+  for (std::uint32_t i = 0; i < n; ++i) {
+    CHECK(t[i].armed == 0);
+    CHECK(t[i].dropped == (t[i].answered ? 1 : 0));
+  }
+  // The next sweep waits for twice the kept entries' number of pushes (here n).
+  std::vector<FakeTimeout> more(n - 1);
+  for (auto& m : more) s.stage_timeout(*st, &m);
+  CHECK_FALSE(s.stage_wants_sweep(*st));
+  // The entries kept are as old as they were: the flush is due at epoch 2, as without the
+  // sweep, not two epochs after it.
+  CHECK_FALSE(s.stage_wants_flush(*st));
+  s.visit_stages(2 * period);
+  CHECK(s.stage_wants_flush(*st));
+  s.flush_stage(*st, nullptr);
+  CHECK(st->empty());
+  CHECK_FALSE(s.stage_wants_sweep(*st));  // the flush took everything: nothing to sweep
+  // Each entry unstaged exactly once: the answered dropped by the sweep, the rest armed.
+  for (std::uint32_t i = 0; i < n; ++i) {
+    CHECK(t[i].armed + t[i].dropped == 1);
+    CHECK(t[i].armed == (t[i].answered ? 0 : 1));
+  }
+  for (auto& m : more) CHECK((m.armed == 1 && m.dropped == 0));
+}
+
+TEST_CASE(
+    "sweep (step 0e): a stage whose asks are all answered is left empty, with nothing to "
+    "announce") {
+  TimerService s(0);
+  TimerStage* st = s.open_stage();
+  std::vector<FakeTimeout> t(TimerService::kSweepMinPushes);
+  for (auto& x : t) {
+    s.stage_timeout(*st, &x);
+    x.answered = true;
+  }
+  CHECK_FALSE(s.sweep_stage(*st));
+  CHECK(st->empty());
+  for (auto& x : t) CHECK((x.dropped == 1 && x.armed == 0));
+  CHECK_FALSE(s.sweep_stage(*st));  // nothing twice
+  for (auto& x : t) CHECK(x.dropped == 1);
 }
 
 TEST_CASE(

@@ -112,6 +112,10 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
   /// The stage's worker: hands its staged timers to the driver (step 0a). Never blocks;
   /// allocates nothing; may free nodes.
   void flush_timer_stage(TimerStage& stage);
+  /// The stage's worker, after a turn: frees the answered asks' staged timeouts and keeps
+  /// the rest staged (timer_service.hpp step 0e). Never blocks; allocates nothing; may
+  /// free states.
+  void sweep_timer_stage(TimerStage& stage);
 
   // --- telemetry and counters ------------------------------------------------------
   bool telemetry_on() const noexcept {

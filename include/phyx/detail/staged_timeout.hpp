@@ -16,6 +16,10 @@
 //     is never early; it is late by the time the entry waited on the stage (1-2 stage
 //     periods of 2 ms after a turn, at most ~4 when its worker is stuck in a handler and
 //     the driver takes the stage). Then the keep is dropped, which may free the state.
+//     b. The stage's owner also sweeps its own list after a turn every few dozen pushes
+//     (timer_service.hpp 0e): it takes the list, unstages the entries already settled()
+//     (their keep is dropped while the state is still in its cache) and pushes the others
+//     back, where step 2 finds them as before.
 //  3. ~TimerService calls unstage(false) on what is left: nothing, in practice, since every
 //     worker takes its own stage as it leaves and stages nothing after that.
 //  Dropping a keep can free a state, and with it the last handle on a process, whose
@@ -45,6 +49,9 @@ class StagedTimeout {
   /// allocation failure terminates: it runs where nothing could be told); never blocks.
   /// May free the object (the keep is dropped last).
   virtual void unstage(bool arm) noexcept = 0;
+  /// Step 2b (the stage's owner, sweeping its own list): true once the ask is answered and
+  /// its answer published, so that unstage(false) only drops the keep. Never blocks.
+  virtual bool settled() const noexcept = 0;
 
   StagedTimeout* staged_next = nullptr;  // the stage's list
 
