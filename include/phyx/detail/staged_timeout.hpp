@@ -25,8 +25,10 @@
 //  Dropping a keep can free a state, and with it the last handle on a process, whose
 //  destructor can enqueue: the worker that flushed looks at its own queues again before
 //  it searches (sched/work_stealing.cpp step 11).
-// Invariants: an entry is on at most one stage, once; its keep is written before the push
-// (the push's release publishes it) and read only by the one who took the list (acquire).
+// Invariants: an entry is on at most one stage, at most once at a time (a sweep, 2b, may
+// push it back onto the same stage, never onto another); its keep is written before the
+// first push (each push's release publishes it) and read only by the one who took the list
+// (acquire); it is unstaged exactly once.
 // Rejected: a deadline written at step 1 from a clock read per ask (26 ns in this VM, 5-8 %
 // of an ask round trip: session 17 measured 2.48-2.78 M rt/s with it against 2.69-2.98 M
 // without, 4 interleaved rounds), or from CLOCK_MONOTONIC_COARSE (5 ns, but it lags the precise
