@@ -33,7 +33,8 @@ void take_staged(std::atomic<TimerNode*>& head, F f) {
 // Takes a stage's whole timeout list (step 0d); the caller unstages the entries outside
 // every lock (unstage_all).
 StagedTimeout* take_timeouts(std::atomic<StagedTimeout*>& head) noexcept {
-  // acquire: pairs with the CAS of every push in stage_timeout() (one release sequence).
+  // acquire: pairs with the CAS of every push in stage_timeout() and of every push-back in
+  // sweep_stage() (one release sequence).
   return head.exchange(nullptr, std::memory_order_acquire);
 }
 
@@ -192,7 +193,6 @@ bool TimerService::sweep_stage(TimerStage& s) noexcept {
   // The entries kept are walked again at the next sweep: sweeping after twice as many pushes
   // keeps the walk at a few entries per push, however many asks are in flight.
   s.sweep_after_ = 2 * kept_count;
-  bool refilled = false;
   if (kept != nullptr) {
     StagedTimeout* head = s.timeouts_.load(std::memory_order_relaxed);  // only the owner pushes
     do {
@@ -202,13 +202,15 @@ bool TimerService::sweep_stage(TimerStage& s) noexcept {
       // the StoreLoad pair with prepare_sleep()'s look at the stages.
     } while (!s.timeouts_.compare_exchange_weak(head, kept, std::memory_order_seq_cst,
                                                 std::memory_order_relaxed));
-    // relaxed: hints (see stage()). Not since_: the entries are as old as before (0e).
-    refilled = head == nullptr && s.head_.load(std::memory_order_relaxed) == nullptr;
-    if (refilled)
-      s.fills_.store(s.fills_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    // Counted as a fill (0b's warmth) and announced by the caller whenever anything is
+    // pushed back, not only when the stage looks empty: a look at head_ could miss the
+    // driver's take of it, and the kept entries would then wait for a driver asleep until
+    // its busy-drain bound. relaxed: a hint, single writer (see note_fill()). Not since_:
+    // the entries are as old as before (0e).
+    s.fills_.store(s.fills_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
   unstage_all(answered, false);  // last: dropping the keeps may free states
-  return refilled;
+  return kept != nullptr;
 }
 
 bool TimerService::announce_fill(std::int64_t now_ns) noexcept {
@@ -293,7 +295,7 @@ bool TimerService::stages_in_use() {
   std::lock_guard lock(stages_mutex_);
   for (auto& s : stages_) {
     const std::uint64_t fills = s->fills_.load(std::memory_order_relaxed);  // a hint (see stage())
-    // seq_cst: pair with the pushes' CAS in stage() and stage_timeout().
+    // seq_cst: pair with the pushes' CAS in stage(), stage_timeout() and sweep_stage().
     in_use = in_use || fills != s->fills_seen_ ||
              s->head_.load(std::memory_order_seq_cst) != nullptr ||
              s->timeouts_.load(std::memory_order_seq_cst) != nullptr;
@@ -305,7 +307,7 @@ bool TimerService::stages_in_use() {
 bool TimerService::any_staged_seq_cst() {
   std::lock_guard lock(stages_mutex_);
   for (auto& s : stages_) {
-    // seq_cst: pair with the pushes' CAS in stage() and stage_timeout().
+    // seq_cst: pair with the pushes' CAS in stage(), stage_timeout() and sweep_stage().
     if (s->head_.load(std::memory_order_seq_cst) != nullptr ||
         s->timeouts_.load(std::memory_order_seq_cst) != nullptr) {
       return true;

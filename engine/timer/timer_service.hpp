@@ -44,9 +44,11 @@
 //        unstages the entries whose asks are answered (staged_timeout.hpp 2b: their keeps
 //        dropped, the states freed while still in its cache) and pushes the rest back (one
 //        seq_cst CAS, as a push). `since_` is left alone: what is pushed back is as old as
-//        it was, and a's flush is due at the same epoch as before. A push-back onto an empty stage
-//        is announced as a fill (b) and counted in `fills_`, so that a driver that looked while the
-//        sweep held the list stays warm and keeps the epoch moving. Without the sweep, a's flush
+//        it was, and a's flush is due at the same epoch as before (c's take too, unless the
+//        driver looks while the sweep holds the list: it then takes one period later). A
+//        push-back is announced as a fill (b) and counted in `fills_`, so that a driver
+//        that looked while the sweep held the list stays warm and keeps the epoch moving.
+//        Without the sweep, a's flush
 //        walked 2-4 ms of answered asks (~10-20 k states, evicted from the cache by then): a
 //        dependent miss per state, ~15 % of the ask workload.
 //     Why not every timer: a short delay could be due before a period passes; a ManualClock
@@ -91,7 +93,12 @@
 // server's turn, after the flush: nothing saved); letting only the owner flush (a handler
 // that blocks its worker would hold that worker's timeouts back, and the asks would time
 // out late); letting only the driver collect (it would touch, and free on its own thread,
-// every node: the cross-thread misses staging exists to avoid).
+// every node: the cross-thread misses staging exists to avoid); for step 0e, sweeping inside
+// the ask (dropping a keep can free a process whose destructor would then run inside the
+// asker's handler; after a turn is where flushes already run), sweeping at every turn (an
+// exchange and a CAS per turn for the one ask in flight that most turns leave), and popping
+// an answered state off the stage's head at the answer (session 12: the answerer would read
+// the keep the taker moves, a race).
 // Rejected: one mutex around a heap or wheel (the design this replaced: every ask took it
 // twice, and two workers and the timer thread contended for it); per-worker wheels (a
 // process and the asks it makes migrate between workers, so most cancels would cross
@@ -119,13 +126,13 @@ namespace phyx::detail {
 class TimerService;
 
 /// A worker's staged timers (step 0). Made by TimerService::open_stage, owned by the
-/// service; one worker pushes and flushes, the driver may take the list too.
+/// service; one worker pushes, sweeps and flushes, the driver may take the list too.
 class TimerStage {
  public:
   TimerService* service() const noexcept { return service_; }
   /// Any thread: nothing staged right now (a snapshot).
   bool empty() const noexcept {
-    // acquire: pairs with the pushes' CAS (stage() and stage_timeout()).
+    // acquire: pairs with the pushes' CAS (stage(), stage_timeout(), sweep_stage()).
     return head_.load(std::memory_order_acquire) == nullptr &&
            timeouts_.load(std::memory_order_acquire) == nullptr;
   }
@@ -208,8 +215,8 @@ class TimerService {
     return s.pushed_since_sweep_ >= std::max(kSweepMinPushes, s.sweep_after_);
   }
   /// The stage's owner; never blocks; allocates nothing. Step 0e: unstages the answered
-  /// timeouts (which may free states) and pushes the rest back. True if the push-back
-  /// refilled an empty stage: the caller announces it (announce_fill), as after a push.
+  /// timeouts (which may free states) and pushes the rest back. True if anything was
+  /// pushed back: the caller announces it (announce_fill), as after a push that fills.
   bool sweep_stage(TimerStage& s) noexcept;
   /// The stage's owner; never blocks. Step 0a: frees its cancelled timers, hands the
   /// pending ones to the driver, and unstages its timeouts (0d: which allocates a node for

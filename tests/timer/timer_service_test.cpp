@@ -422,6 +422,67 @@ TEST_CASE("staging, concurrent: owners stage and cancel, others cancel, the driv
 }
 
 TEST_CASE(
+    "sweeps, concurrent: owners stage, answer, sweep and flush while the driver takes; every "
+    "timeout unstaged exactly once, every unanswered one armed") {
+  const int owners = 2;
+  const int per_owner = static_cast<int>(20'000 * phyx_test::scale());
+  TimerService s(0);
+  std::vector<TimerStage*> stages;
+  for (int i = 0; i < owners; ++i) stages.push_back(s.open_stage());
+  // One owner's entries: unstaged by that owner or by the driver, read after the joins.
+  std::vector<std::vector<FakeTimeout>> entries(owners);
+  for (auto& e : entries) e = std::vector<FakeTimeout>(static_cast<std::size_t>(per_owner));
+  std::atomic<std::int64_t> clock{0};  // the driver's time, in ns
+  std::atomic<int> owners_left{owners};
+  std::thread driver([&] {
+    for (;;) {
+      const std::int64_t now =
+          clock.fetch_add(kMs / 8, std::memory_order_relaxed);  // a clock; no ordering
+      s.visit_stages(now);
+      // acquire: pairs with the owners' release decrement; their stages were flushed before.
+      if (owners_left.load(std::memory_order_acquire) == 0) break;
+    }
+  });
+  std::vector<std::thread> threads;
+  for (int o = 0; o < owners; ++o) {
+    threads.emplace_back([&, o] {
+      TimerStageScope scope(stages[static_cast<std::size_t>(o)]);
+      TimerStage& st = *stages[static_cast<std::size_t>(o)];
+      std::vector<FakeTimeout>& mine = entries[static_cast<std::size_t>(o)];
+      for (int i = 0; i < per_owner; ++i) {
+        s.stage_timeout(st, &mine[static_cast<std::size_t>(i)]);
+        // Answer all but every fifth, a few pushes late (asks in flight). Only the owner
+        // reads `answered` (settled(), in its sweep), so a plain write.
+        if (i >= 3 && (i - 3) % 5 != 0) mine[static_cast<std::size_t>(i - 3)].answered = true;
+        if (s.stage_wants_flush(st)) {
+          s.flush_stage(st, nullptr);
+        } else if (s.stage_wants_sweep(st) && s.sweep_stage(st)) {
+          s.announce_fill(clock.load(std::memory_order_relaxed));  // a clock; no ordering
+        }
+      }
+      s.flush_stage(st, nullptr);                           // as a worker does when it leaves
+      owners_left.fetch_sub(1, std::memory_order_release);  // pairs with the driver's acquire
+    });
+  }
+  for (auto& th : threads) th.join();
+  driver.join();
+  for (auto* st : stages) CHECK(st->empty());
+  std::uint64_t unstaged = 0, armed_unanswered = 0, unanswered = 0;
+  for (auto& mine : entries) {
+    for (auto& x : mine) {
+      unstaged += static_cast<std::uint64_t>(x.armed + x.dropped == 1);
+      if (!x.answered) {
+        ++unanswered;
+        armed_unanswered += static_cast<std::uint64_t>(x.armed == 1);
+      }
+    }
+  }
+  CHECK(unstaged == static_cast<std::uint64_t>(owners) * static_cast<std::uint64_t>(per_owner));
+  CHECK(armed_unanswered == unanswered);  // a sweep never drops a pending one
+  CHECK(unanswered > 0);
+}
+
+TEST_CASE(
     "staged timeouts (step 0d): unstaged once, armed, by the owner's flush after two epochs, not "
     "before") {
   TimerService s(0);
@@ -460,17 +521,15 @@ TEST_CASE(
   CHECK(s.stage_wants_sweep(*st));
   const std::int64_t period = TimerService::kStagePeriodNs;
   s.visit_stages(period);     // epoch 1: the stage filled at epoch 0
-  CHECK(s.sweep_stage(*st));  // pushed back onto a stage its take had emptied: announce
+  CHECK(s.sweep_stage(*st));  // something was pushed back: the caller announces it
   CHECK_FALSE(s.stage_wants_sweep(*st));
   CHECK_FALSE(st->empty());
   for (std::uint32_t i = 0; i < n; ++i) {
     CHECK(t[i].armed == 0);
     CHECK(t[i].dropped == (t[i].answered ? 1 : 0));
   }
-  // The next sweep waits for twice the kept entries' number of pushes (here n).
   std::vector<FakeTimeout> more(n - 1);
   for (auto& m : more) s.stage_timeout(*st, &m);
-  CHECK_FALSE(s.stage_wants_sweep(*st));
   // The entries kept are as old as they were: the flush is due at epoch 2, as without the
   // sweep, not two epochs after it.
   CHECK_FALSE(s.stage_wants_flush(*st));
@@ -485,6 +544,37 @@ TEST_CASE(
     CHECK(t[i].armed == (t[i].answered ? 0 : 1));
   }
   for (auto& m : more) CHECK((m.armed == 1 && m.dropped == 0));
+}
+
+TEST_CASE(
+    "sweep (step 0e): the next sweep waits for twice the entries kept; the driver's take after "
+    "three epochs arms what a sweep kept") {
+  TimerService s(0);
+  TimerStage* st = s.open_stage();
+  constexpr std::uint32_t n = TimerService::kSweepMinPushes;
+  std::vector<FakeTimeout> t(n);  // none answered: all kept
+  for (auto& x : t) s.stage_timeout(*st, &x);
+  REQUIRE(s.sweep_stage(*st));
+  std::vector<FakeTimeout> more(2 * n);
+  for (std::uint32_t i = 0; i + 1 < 2 * n; ++i) {
+    s.stage_timeout(*st, &more[i]);
+    more[i].answered = true;
+  }
+  CHECK_FALSE(s.stage_wants_sweep(*st));  // 2n - 1 pushes: the 64 kept call for 128
+  s.stage_timeout(*st, &more.back());
+  CHECK(s.stage_wants_sweep(*st));
+  CHECK(s.sweep_stage(*st));  // the n kept again, the answered 2n - 1 dropped
+  for (std::uint32_t i = 0; i + 1 < 2 * n; ++i) CHECK((more[i].dropped == 1 && more[i].armed == 0));
+  // Nobody flushes (a worker stuck in a handler): the driver takes the stage at epoch 3,
+  // counted from the fill at epoch 0, the sweeps notwithstanding, and arms what is pending.
+  const std::int64_t period = TimerService::kStagePeriodNs;
+  s.visit_stages(period);
+  s.visit_stages(2 * period);
+  CHECK_FALSE(st->empty());
+  s.visit_stages(3 * period);
+  CHECK(st->empty());
+  for (auto& x : t) CHECK((x.armed == 1 && x.dropped == 0));
+  CHECK((more.back().armed == 1 && more.back().dropped == 0));
 }
 
 TEST_CASE(

@@ -8,7 +8,7 @@
 //     no clock read (only a push that fills an empty stage reads the clock, to announce
 //     it): an ask answered before its stage is taken costs no timer at all (an answer
 //     settles the state; there is nothing to cancel).
-//  2. Whoever takes the stage's list (its worker after a turn once the stage epoch has
+//  2. Whoever takes the stage's list to flush it (its worker after a turn once the epoch has
 //     moved twice, and before it searches, parks or leaves; or the driver once it has moved
 //     three times; timer_service.hpp 0a and 0c) calls unstage(true) on each entry, outside
 //     every lock: a state still pending then gets its real timer, its timeout from now.
@@ -46,7 +46,8 @@ namespace phyx::detail {
 
 class StagedTimeout {
  public:
-  /// Step 2 (the taker of the stage's list, any thread, outside every lock; once per push).
+  /// Step 2 (the taker of the stage's list, any thread, outside every lock), or 2b (the
+  /// owner's sweep, for a settled entry, with `arm` false): once per entry.
   /// `arm`: start the real timer if still pending. Allocates a timer node when it arms (an
   /// allocation failure terminates: it runs where nothing could be told); never blocks.
   /// May free the object (the keep is dropped last).
