@@ -93,14 +93,16 @@
 // of handing each to the timer thread (timer/timer_service.hpp step 0), and flushes its
 // stage after a turn once the driver's epoch says it has waited long enough, before it
 // searches or parks, and when it leaves; between two flushes, after a turn every few dozen
-// asks, it sweeps the answered ones off (timer_service.hpp step 0e). The flush drops asks' states
-// kept by the stage (step 0d there), and with them possibly a process's last reference: as in step
-// 10, the worker looks at its own queues again after the flush before it searches. Process
-// references (runtime/deferred_releases.hpp): a worker defers the drops it makes and a take on its
-// thread cancels one; it flushes them between turns only: with its stage after a turn, before it
-// returns its share credits, again after the stage's flush and the credits' return (going round
-// once more if that freed anything), and before its keep credits go back when it leaves. So nothing
-// is deferred while it searches or parks. Placement (step 12, sched/placement.hpp):
+// asks, it sweeps the answered ones off (timer_service.hpp step 0e). The flush drops asks'
+// states kept by the stage (step 0d there), and with them possibly a process's last
+// reference: as in step 10, the worker looks at its own queues again after the flush
+// before it searches.
+// Process references (runtime/deferred_releases.hpp): a worker defers the drops it makes
+// and a take on its thread cancels one; it flushes them between turns only: with its
+// stage after a turn, before it returns its share credits, again after the stage's flush
+// and the credits' return (going round once more if that freed anything), and before its
+// keep credits go back when it leaves. So nothing is deferred while it searches or parks.
+// Placement (step 12, sched/placement.hpp):
 // 12. A turn that a refused send ended (the backpressure rule) reports the worker that last
 //     ran the receiver (Mailbox::last_worker(), noted before every turn). If that is
 //     another worker, the sender goes to that worker's inbox instead of our queue, with

@@ -48,9 +48,8 @@
 //        driver looks while the sweep holds the list: it then takes one period later). A
 //        push-back is announced as a fill (b) and counted in `fills_`, so that a driver
 //        that looked while the sweep held the list stays warm and keeps the epoch moving.
-//        Without the sweep, a's flush
-//        walked 2-4 ms of answered asks (~10-20 k states, evicted from the cache by then): a
-//        dependent miss per state, ~15 % of the ask workload.
+//        Without the sweep, a's flush walked 2-4 ms of answered asks (~10-20 k states,
+//        evicted from the cache by then): a dependent miss per state, ~15 % of ask.
 //     Why not every timer: a short delay could be due before a period passes; a ManualClock
 //     or deterministic driver runs only when time is moved (nobody would come by).
 //  1. start (any thread): take an id (ids rise with creation: ties fire in creation
