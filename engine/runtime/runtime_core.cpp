@@ -140,6 +140,9 @@ void RuntimeCore::retire(ProcessCore* p) {
 void RuntimeCore::schedule(ProcessCore* p) { scheduler_->enqueue(p); }
 
 unsigned RuntimeCore::parked_workers() const { return scheduler_->parked_workers(); }
+std::uint64_t RuntimeCore::convoy_offers() const {
+  return scheduler_->convoy_offers();
+}
 unsigned RuntimeCore::worker_count() const { return scheduler_->worker_count(); }
 
 void systematic_yield_point(SchedulingChoices& choices) noexcept { choices.yield_point(); }

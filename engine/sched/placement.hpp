@@ -16,6 +16,7 @@
 // and its owner is elsewhere, and each refused turn spent apart is a wasted turn).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "phyx/detail/mailbox.hpp"
@@ -36,6 +37,32 @@ constexpr AfterTurn after_turn(bool again, bool refused_full, unsigned receiver_
     return AfterTurn::move_to_receiver;
   }
   return AfterTurn::requeue_here;
+}
+
+/// Step 4a of work_stealing.cpp: the budget of a turn taken from the LIFO slot while another
+/// worker idles, and what it offers that worker. A process that arrives there with many
+/// user messages queued heads a convoy (one handler's burst of sends: in ring-multi, 100
+/// tokens travel as one batch from process to process, so one process is runnable at a
+/// time and one worker does all the work).
+///  - `split_at` or more queued, and half of them within the budget: the turn runs half
+///    and ends early; the rest goes to the back of the local queue, offered to the idle
+///    worker, and the two halves travel on apart (`Offer::rest`).
+///  - Half as many or more, while other processes wait in the local queue (a second
+///    convoy, typically: two halves that met again on one worker, too small to split):
+///    the turn runs as usual and the local queue is offered (`Offer::queue`).
+///  - Otherwise the usual budget, nothing offered. A queue the full budget cannot hold is a
+///    flooded process (fan-in's counter), not a convoy: its turn ends by budget anyway.
+enum class Offer : std::uint8_t { none, rest, queue };
+struct TurnBudget {
+  unsigned budget;
+  Offer offer;
+};
+constexpr TurnBudget lifo_turn_budget(std::size_t queued, bool others_queued, unsigned budget,
+                                      std::size_t split_at) noexcept {
+  if (queued >= split_at && queued / 2 < budget)
+    return {static_cast<unsigned>(queued / 2), Offer::rest};
+  if (queued >= split_at / 2 && queued < budget && others_queued) return {budget, Offer::queue};
+  return {budget, Offer::none};
 }
 
 }  // namespace phyx::detail

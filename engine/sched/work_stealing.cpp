@@ -14,11 +14,23 @@
 //     share of more than one is new work in that queue, announced as in step 7.
 //  4. The LIFO slot, at most 3 turns in a row (then its occupant goes to the back of the
 //     local queue, so two processes bouncing a message cannot starve the rest).
+// 4a. Convoys (placement.hpp, lifo_turn_budget): a handler's burst of sends to one process
+//     wakes it into the slot with the whole burst queued, and it passes its own burst on:
+//     the messages travel as a batch, one process runnable at a time, so one worker does
+//     all the work (ring-multi's 100 tokens travel so: 98 messages per turn on average).
+//     If another worker idles (it parks or searches: two relaxed loads), a slot turn
+//     with 64 or more queued runs half and requeues the process with the rest; one with
+//     32 or more runs whole but offers the local queue (a second, smaller convoy waits
+//     there). Either way the worker then counts an offer (`offers`, a relaxed store only it
+//     makes) and announces it as in step 7, and a thief takes an offering victim's queue
+//     under step 5's rule. The halves travel on apart, each on its own worker; each
+//     process then moves a few cache lines between cores per batch, not per message.
 //  5. The local queue, then the global queue, then stealing half of a random victim's
 //     queue, but only from a victim that is stuck (its `turns` counter has not moved for
 //     kStuckAfter, by the thief's clock: a long or blocking handler, or a preempted
 //     thread), whose turns are long (they averaged kLongTurn or more between two recent
-//     looks), or which has a backlog (half a ring). A victim that makes progress in short
+//     looks), which has a backlog (half a ring), or which offered a convoy since the
+//     thief's last look (step 4a). A victim that makes progress in short
 //     turns runs its own short queue: moving small processes to another core costs more
 //     in cache misses than running them where they are (ask-many ran 25-40 % faster with
 //     this rule, fan-in-p4 35 %), while long turns are worth spreading (fork-join's 50 us
@@ -130,6 +142,12 @@
 // spread only through the global queue: a stuck worker strands its queue, and a
 // throwaway build saw fan-in-p4 and ring-multi collapse to 1.3 M and 12 M in single runs);
 // a time stamp per turn for the stuck test (a clock read per turn: 26 ns in this VM);
+// for step 4a, a budget of 32 for every turn (convoys split by themselves, but a busy
+// server's turn ends 4x as often: ask-many lost 28 %, fan-in-p2 17 %, and ring-multi
+// gained only with the next rule too), stealing from any queue of 4 or more (no gain
+// alone: a convoy is one process, so there is nothing queued to steal; fan-in-p4 lost
+// half), and counting the waking turn's sends in send_user (a thread-local access on
+// every send, where the lane word's count, read as the slot's turn starts, tells the same);
 // spinning workers without parking (idle CPU must be ~0%); for step 6b, announcing the
 // quiet pushes (a flood would bump the epoch every budget and wake an idle worker that finds
 // nothing worth stealing: a futex wake-up per 128 messages), a time limit on every park (an
@@ -174,6 +192,12 @@ constexpr unsigned kBudget = 128;        // steps per turn: a flood to one proce
 constexpr unsigned kGlobalEvery = 61;    // turns between forced looks at the global queue
 constexpr std::size_t kGlobalBatch = 64;  // most processes taken from the global queue at once
 constexpr unsigned kLifoStreak = 3;      // consecutive LIFO turns before the slot yields
+// Step 4a: a process taken from the LIFO slot with at least this many messages queued (a
+// convoy) runs half of them when another worker idles, and offers the rest to it
+// (placement.hpp, lifo_turn_budget). 64: halves of 32 or more, so a half that moves pays
+// for the few cache lines each of its processes moves (a line's round trip between this
+// host's cores took 180-490 ns: sched/README.md, ask-many) with 32 handlers of ~50 ns.
+constexpr std::uint32_t kSplitAt = 64;
 // Steal sweeps (each with a look at the global queue and a yield) before parking. 8, not 2:
 // a thread spawning or sending from outside feeds the workers one process at a time, and
 // with 2 sweeps they parked between two pushes and each push paid a futex wake-up (spawn
@@ -216,6 +240,9 @@ struct Worker {
   unsigned lifo_streak = 0;
   // Turns started, for thieves (step 5): written only by the owner, read by searching workers.
   alignas(64) std::atomic<std::uint64_t> turns{0};
+  // Step 4a: convoys this worker offered to thieves; on `turns`' line, written only by the
+  // owner (a relaxed load and store per offer).
+  std::atomic<std::uint64_t> offers{0};
   // Step 12: processes other workers moved here, waiting to join our local queue. Pushed
   // under inbox_lock by any worker (rarely: a refusal); `inbox_size` lets the owner and
   // thieves skip the lock while it is empty. On `turns`' line: the owner reads it every
@@ -228,6 +255,9 @@ struct Worker {
   ThreadContext* context = nullptr;       // the owner's thread context (set as its thread starts)
   std::vector<std::uint64_t> seen_turns;  // owner only: each victim's `turns` at our last look
   std::vector<std::int64_t> seen_at;      // owner only: when that value was first seen (ns)
+  std::vector<std::uint64_t> seen_offers;  // owner only: each victim's `offers` at our last look
+  // Owner only (step 4a): the next turn is a LIFO turn while another worker idles.
+  bool turn_may_split = false;
   bool passed_over = false;               // owner only: our last sweep left a queue alone (step 6a)
   bool on_duty = false;  // guarded by idle_mutex_: parked as the runtime's watcher (step 6b)
   unsigned tick = 0;
@@ -266,6 +296,7 @@ class WorkStealing final : public Scheduler {
       w->global_token.emplace(global_);
       w->seen_turns.assign(n, ~std::uint64_t{0});
       w->seen_at.assign(n, 0);
+      w->seen_offers.assign(n, 0);
       w->inbox.reserve(16);  // a move allocates only past this (step 12)
       w->inbox_taken.reserve(16);
       stealers_.push_back(w->local.stealer());
@@ -303,6 +334,13 @@ class WorkStealing final : public Scheduler {
   }
 
   unsigned worker_count() const override { return static_cast<unsigned>(workers_.size()); }
+
+  std::uint64_t convoy_offers() const override {
+    std::uint64_t n = 0;
+    // relaxed: a snapshot for tests; pairs with run_turn()'s relaxed store.
+    for (const auto& w : workers_) n += w->offers.load(std::memory_order_relaxed);
+    return n;
+  }
 
   unsigned parked_workers() const override {
     return sleepers_.load(std::memory_order_seq_cst);  // a snapshot; pairs with park()'s increment
@@ -418,6 +456,11 @@ class WorkStealing final : public Scheduler {
     if (w.lifo != nullptr) {
       if (w.lifo_streak < kLifoStreak) {
         ++w.lifo_streak;
+        // Step 4a: another worker idles (relaxed: a hint; a stale value offers a convoy
+        // once too many or too few, which costs speed, never work). Pairs with park()'s,
+        // unannounce()'s and the search's RMWs.
+        w.turn_may_split = sleepers_.load(std::memory_order_relaxed) != 0 ||
+                           searching_.load(std::memory_order_relaxed) != 0;
         return std::exchange(w.lifo, nullptr);
       }
       push_local(w, std::exchange(w.lifo, nullptr));  // let the others have a turn
@@ -490,6 +533,13 @@ class WorkStealing final : public Scheduler {
             since >= kLongTurn.count() * static_cast<std::int64_t>(turns - w.seen_turns[victim]);
         w.seen_turns[victim] = turns;  // the stuck clock starts again
         w.seen_at[victim] = now;
+      }
+      // Step 4a: it offered a convoy since our last look: take it.
+      // relaxed: a hint, as `turns`; pairs with run_turn()'s relaxed store.
+      const std::uint64_t offers = workers_[victim]->offers.load(std::memory_order_relaxed);
+      if (offers != w.seen_offers[victim]) {
+        w.seen_offers[victim] = offers;
+        worth_it = true;
       }
       if (!worth_it && queued < kStealBacklog) {
         w.passed_over = true;
@@ -607,8 +657,14 @@ class WorkStealing final : public Scheduler {
     w.turns.store(w.turns.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     p->note_worker(w.index);  // step 12: where a refused sender of p's may move
     w.context->refused_full = false;
+    // Step 4a: a convoy runs half, or is run while others are offered. queued() is one
+    // load of the lane word, whose line this turn's first take moves here anyway.
+    TurnBudget budget{kBudget, Offer::none};
+    if (std::exchange(w.turn_may_split, false)) {
+      budget = lifo_turn_budget(p->queued(), !w.local.empty(), kBudget, kSplitAt);
+    }
     const ProcessCore::SliceEnd end =
-        p->run_slice(choices_ != nullptr ? choices_->budget(kBudget) : kBudget);
+        p->run_slice(choices_ != nullptr ? choices_->budget(kBudget) : budget.budget);
     // Step 10b: at most one of the two (a finished process's turn cannot finish it again;
     // an abandoned one's returns at once).
     const bool holds_ref = taken.holds_ref || end.took_ref;
@@ -624,6 +680,14 @@ class WorkStealing final : public Scheduler {
       case AfterTurn::move_to_receiver:  // step 12: refused by a full lane; join its receiver
         move_to(*workers_[target], pack_entry(p, holds_ref));
         break;
+    }
+    // Step 4a: what the turn offers (the convoy's other half, now at the back of our queue,
+    // or the queue itself) waits there for a thief. relaxed: only the owner writes;
+    // steal()'s relaxed load is a hint, and steal_into orders the entries themselves.
+    // Announced like any push (step 7), so an idle worker comes for it.
+    if (budget.offer != Offer::none && !w.local.empty()) {
+      w.offers.store(w.offers.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      wake_one();
     }
     // Step 11: the timers this worker staged go to the driver once they have waited a
     // period or two (timer_service.hpp step 0a); two relaxed loads when nothing is due.

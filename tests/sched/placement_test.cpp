@@ -47,3 +47,42 @@ TEST_CASE("the hint byte: worker indices it cannot hold read as no worker") {
   m.note_worker(100'000);
   CHECK(m.last_worker() == Mailbox::kNoWorker);
 }
+
+using phyx::detail::lifo_turn_budget;
+using phyx::detail::Offer;
+
+TEST_CASE("a LIFO turn with a convoy queued runs half of it and offers the rest") {
+  for (const bool others : {false, true}) {
+    const auto t = lifo_turn_budget(100, others, 128, 64);
+    CHECK(t.budget == 50);
+    CHECK(t.offer == Offer::rest);
+  }
+  const auto at = lifo_turn_budget(64, false, 128, 64);  // the threshold itself splits
+  CHECK(at.budget == 32);
+  CHECK(at.offer == Offer::rest);
+  const auto big = lifo_turn_budget(255, false, 128, 64);  // half still fits in the budget
+  CHECK(big.budget == 127);
+  CHECK(big.offer == Offer::rest);
+}
+
+TEST_CASE("a convoy too small to split runs whole and offers the queue when others wait there") {
+  const auto t = lifo_turn_budget(50, true, 128, 64);
+  CHECK(t.budget == 128);
+  CHECK(t.offer == Offer::queue);
+  const auto alone = lifo_turn_budget(50, false, 128, 64);  // nothing else to offer
+  CHECK(alone.budget == 128);
+  CHECK(alone.offer == Offer::none);
+}
+
+TEST_CASE("a LIFO turn keeps the usual budget and offers nothing: too few queued, or a flood") {
+  for (const bool others : {false, true}) {
+    for (const auto& t :
+         {lifo_turn_budget(31, others, 128, 64),         // too few to pay for a move
+          lifo_turn_budget(0, others, 128, 64),          // nothing queued
+          lifo_turn_budget(256, others, 128, 64),        // the budget ends it anyway
+          lifo_turn_budget(100000, others, 128, 64)}) {  // a flooded hub, not a convoy
+      CHECK(t.budget == 128);
+      CHECK(t.offer == Offer::none);
+    }
+  }
+}

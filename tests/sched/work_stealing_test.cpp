@@ -174,6 +174,72 @@ TEST_CASE("stealing under skew: 64 tokens circling 200 processes, started from o
   check_laws(rt);
 }
 
+namespace {
+
+struct Burst {
+  phyx::ProcessRef<int> to;
+  int n = 0;
+};
+
+}  // namespace
+
+TEST_CASE(
+    "convoys: a handler's burst of 100 messages to an idle process is split in two while the other "
+    "worker idles, and every message is handled once") {
+  phyx::Runtime rt(threads());
+  const unsigned workers = rt.engine_for_tests().worker_count();  // 1 in systematic mode
+  auto handled = std::make_shared<std::atomic<long>>(0);
+  auto sink = rt.spawn(phyx::ProcessSpec<int, int, std::shared_ptr<std::atomic<long>>>{
+                           .name = "sink",
+                           .init = [](const std::shared_ptr<std::atomic<long>>&) { return 0; },
+                           .handle =
+                               [](int&, int&, auto& tools) {
+                                 tools.ctx()->fetch_add(
+                                     1, std::memory_order_relaxed);  // a tally, read below
+                               },
+                       },
+                       handled);
+  auto burst = rt.spawn(phyx::ProcessSpec<Burst, int>{
+      .name = "burst",
+      .init = [](const phyx::Empty&) { return 0; },
+      .handle =
+          [](int&, Burst& b, auto&) {
+            for (int i = 0; i < b.n; ++i) REQUIRE(b.to.send(i));
+          },
+  });
+  // Each round starts with every worker parked; the burst wakes the sink into the burst's
+  // worker's LIFO slot with 100 queued, and the other worker idles (parked, or searching
+  // after the wake-up): step 4a splits the convoy. A round whose other worker was between
+  // searching and parking at that instant does not, so the rounds repeat until one has
+  // (without step 4a, none ever does; in systematic mode, one worker, none may).
+  long sent = 0;
+  for (int round = 0; round < 200 && rt.engine_for_tests().convoy_offers() == 0; ++round) {
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    bool all_parked = false;
+    while (!(all_parked = rt.engine_for_tests().parked_workers() == workers) &&
+           std::chrono::steady_clock::now() < until) {
+      std::this_thread::yield();
+    }
+    REQUIRE(all_parked);
+    REQUIRE(burst.send(Burst{sink, 100}));
+    sent += 100;
+    // Bounded wait for the round's messages (a spin on the tally, no sleep).
+    while (handled->load(std::memory_order_relaxed) < sent &&
+           std::chrono::steady_clock::now() < until + 10s) {
+      std::this_thread::yield();
+    }
+    REQUIRE(handled->load(std::memory_order_relaxed) == sent);
+  }
+  if (workers >= 2) {
+    CHECK(rt.engine_for_tests().convoy_offers() >= 1);
+  } else {
+    CHECK(rt.engine_for_tests().convoy_offers() == 0);  // nobody to split for
+  }
+  rt.shutdown(5s);
+  CHECK(handled->load(std::memory_order_relaxed) == sent);
+  check_laws(rt);
+}
+
 TEST_CASE("bursts from 3 outside threads into 100 idle processes: every accepted message is handled once") {
   phyx::Runtime rt(threads());
   std::vector<phyx::ProcessRef<Ping>> echoes;
