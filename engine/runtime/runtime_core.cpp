@@ -143,6 +143,9 @@ unsigned RuntimeCore::parked_workers() const { return scheduler_->parked_workers
 std::uint64_t RuntimeCore::convoy_offers() const {
   return scheduler_->convoy_offers();
 }
+std::uint64_t RuntimeCore::convoy_offers_taken() const {
+  return scheduler_->convoy_offers_taken();
+}
 unsigned RuntimeCore::worker_count() const { return scheduler_->worker_count(); }
 
 void systematic_yield_point(SchedulingChoices& choices) noexcept { choices.yield_point(); }

@@ -36,9 +36,12 @@ class Scheduler {
   virtual void outlive_workers(std::shared_ptr<void> keep) { keep.reset(); }
   /// Any thread: workers parked right now (a snapshot, for tests of the parking protocol).
   virtual unsigned parked_workers() const { return 0; }
-  /// Any thread: convoys split so far (work_stealing.cpp step 4a; a sum of relaxed
-  /// snapshots, for tests). Never blocks.
+  /// Any thread: convoy offers made so far (work_stealing.cpp step 4a), taken or not; a
+  /// sum of relaxed snapshots, for tests. Never blocks.
   virtual std::uint64_t convoy_offers() const { return 0; }
+  /// Any thread: steals from a victim that had made such an offer since the thief's last
+  /// look (step 4a); for tests. Never blocks.
+  virtual std::uint64_t convoy_offers_taken() const { return 0; }
   /// Any thread: worker threads started (0 = deterministic: the caller drives).
   virtual unsigned worker_count() const { return 0; }
 };

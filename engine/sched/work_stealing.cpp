@@ -19,12 +19,14 @@
 //     the messages travel as a batch, one process runnable at a time, so one worker does
 //     all the work (ring-multi's 100 tokens travel so: 98 messages per turn on average).
 //     If another worker idles (it parks or searches: two relaxed loads), a slot turn
-//     with 64 or more queued runs half and requeues the process with the rest; one with
-//     32 or more runs whole but offers the local queue (a second, smaller convoy waits
-//     there). Either way the worker then counts an offer (`offers`, a relaxed store only it
-//     makes) and announces it as in step 7, and a thief takes an offering victim's queue
-//     under step 5's rule. The halves travel on apart, each on its own worker; each
-//     process then moves a few cache lines between cores per batch, not per message.
+//     with 64 to 255 queued runs half and requeues the process with the rest; one with
+//     32 to 63 runs whole but offers the local queue when others wait there (a second,
+//     smaller convoy, typically). Either way the worker then counts an offer (`offers`, a
+//     relaxed store only it makes) and announces it as in step 7, and a thief takes half
+//     of an offering victim's queue under step 5's rule, the oldest half: the convoy's
+//     rest when nothing else waited, else what waited before it. The batches then travel
+//     on apart, one per worker; each process moves a few cache lines between the cores per
+//     batch, not per message.
 //  5. The local queue, then the global queue, then stealing half of a random victim's
 //     queue, but only from a victim that is stuck (its `turns` counter has not moved for
 //     kStuckAfter, by the thief's clock: a long or blocking handler, or a preempted
@@ -143,7 +145,7 @@
 // throwaway build saw fan-in-p4 and ring-multi collapse to 1.3 M and 12 M in single runs);
 // a time stamp per turn for the stuck test (a clock read per turn: 26 ns in this VM);
 // for step 4a, a budget of 32 for every turn (convoys split by themselves, but a busy
-// server's turn ends 4x as often: ask-many lost 28 %, fan-in-p2 17 %, and ring-multi
+// server's turn ends 4x as often: ask-many lost 28 %, fan-in-p2 16 %, and ring-multi
 // gained only with the next rule too), stealing from any queue of 4 or more (no gain
 // alone: a convoy is one process, so there is nothing queued to steal; fan-in-p4 lost
 // half), and counting the waking turn's sends in send_user (a thread-local access on
@@ -243,6 +245,9 @@ struct Worker {
   // Step 4a: convoys this worker offered to thieves; on `turns`' line, written only by the
   // owner (a relaxed load and store per offer).
   std::atomic<std::uint64_t> offers{0};
+  // Step 4a: steals this worker made from a victim that had offered (for tests); written
+  // only by the owner, as a thief, read by convoy_offers_taken().
+  std::atomic<std::uint64_t> offers_taken{0};
   // Step 12: processes other workers moved here, waiting to join our local queue. Pushed
   // under inbox_lock by any worker (rarely: a refusal); `inbox_size` lets the owner and
   // thieves skip the lock while it is empty. On `turns`' line: the owner reads it every
@@ -339,6 +344,12 @@ class WorkStealing final : public Scheduler {
     std::uint64_t n = 0;
     // relaxed: a snapshot for tests; pairs with run_turn()'s relaxed store.
     for (const auto& w : workers_) n += w->offers.load(std::memory_order_relaxed);
+    return n;
+  }
+  std::uint64_t convoy_offers_taken() const override {
+    std::uint64_t n = 0;
+    // relaxed: a snapshot for tests; pairs with steal()'s relaxed store.
+    for (const auto& w : workers_) n += w->offers_taken.load(std::memory_order_relaxed);
     return n;
   }
 
@@ -457,10 +468,14 @@ class WorkStealing final : public Scheduler {
       if (w.lifo_streak < kLifoStreak) {
         ++w.lifo_streak;
         // Step 4a: another worker idles (relaxed: a hint; a stale value offers a convoy
-        // once too many or too few, which costs speed, never work). Pairs with park()'s,
-        // unannounce()'s and the search's RMWs.
-        w.turn_may_split = sleepers_.load(std::memory_order_relaxed) != 0 ||
-                           searching_.load(std::memory_order_relaxed) != 0;
+        // once too many or too few, which costs speed, never work). Pairs with the RMWs
+        // of park(), unannounce() and wake_parked() on `sleepers_`, and of the search,
+        // end_search() and wake_parked() on `searching_`. Not with one worker (a worker
+        // woken to search can take its slot before end_search() uncounts it), nor in
+        // systematic mode, whose seed picks every budget.
+        w.turn_may_split = workers_.size() > 1 && choices_ == nullptr &&
+                           (sleepers_.load(std::memory_order_relaxed) != 0 ||
+                            searching_.load(std::memory_order_relaxed) != 0);
         return std::exchange(w.lifo, nullptr);
       }
       push_local(w, std::exchange(w.lifo, nullptr));  // let the others have a turn
@@ -508,6 +523,12 @@ class WorkStealing final : public Scheduler {
     for (unsigned i = 0; i < n; ++i) {
       const unsigned victim = (start + i) % n;
       if (victim == w.index) continue;
+      // Step 4a: did it offer a convoy since our last look? Read before the queue's size,
+      // so an offer its owner has run itself by now is not left to excuse a later steal
+      // from a short queue. relaxed: a hint, as `turns`; pairs with run_turn()'s store.
+      const std::uint64_t offers = workers_[victim]->offers.load(std::memory_order_relaxed);
+      const bool offered = offers != w.seen_offers[victim];
+      w.seen_offers[victim] = offers;
       // relaxed: a hint, as `turns` below; the inbox itself is read under its lock.
       const std::uint32_t queued =
           stealers_[victim].size() + workers_[victim]->inbox_size.load(std::memory_order_relaxed);
@@ -534,21 +555,23 @@ class WorkStealing final : public Scheduler {
         w.seen_turns[victim] = turns;  // the stuck clock starts again
         w.seen_at[victim] = now;
       }
-      // Step 4a: it offered a convoy since our last look: take it.
-      // relaxed: a hint, as `turns`; pairs with run_turn()'s relaxed store.
-      const std::uint64_t offers = workers_[victim]->offers.load(std::memory_order_relaxed);
-      if (offers != w.seen_offers[victim]) {
-        w.seen_offers[victim] = offers;
-        worth_it = true;
-      }
+      if (offered) worth_it = true;  // step 4a: take what it offered
       if (!worth_it && queued < kStealBacklog) {
         w.passed_over = true;
         continue;
       }
+      RunEntry* e = nullptr;
       if (take_inbox(*workers_[victim], w)) {  // step 12: what was moved there first
-        if (RunEntry* e = w.local.pop()) return e;
+        e = w.local.pop();
       }
-      if (RunEntry* e = stealers_[victim].steal_into(w.local)) return e;
+      if (e == nullptr) e = stealers_[victim].steal_into(w.local);
+      if (e == nullptr) continue;
+      if (offered) {
+        // relaxed: a tally only this thief writes; convoy_offers_taken() sums it for tests.
+        w.offers_taken.store(w.offers_taken.load(std::memory_order_relaxed) + 1,
+                             std::memory_order_relaxed);
+      }
+      return e;
     }
     return nullptr;
   }

@@ -86,3 +86,13 @@ TEST_CASE("a LIFO turn keeps the usual budget and offers nothing: too few queued
     }
   }
 }
+
+TEST_CASE("the convoy rule's boundaries: 32 and 63 queued, and 128, half of which still fits") {
+  CHECK(lifo_turn_budget(63, true, 128, 64).offer == Offer::queue);
+  CHECK(lifo_turn_budget(63, false, 128, 64).offer == Offer::none);
+  CHECK(lifo_turn_budget(32, true, 128, 64).offer == Offer::queue);
+  CHECK(lifo_turn_budget(32, false, 128, 64).offer == Offer::none);
+  const auto t = lifo_turn_budget(128, false, 128, 64);
+  CHECK(t.offer == Offer::rest);
+  CHECK(t.budget == 64);
+}

@@ -151,9 +151,11 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
   std::chrono::milliseconds shutdown_timeout() const noexcept { return shutdown_timeout_; }
   /// Any thread: workers parked right now (0 in deterministic mode). For tests.
   unsigned parked_workers() const;
-  /// Any thread: convoys the scheduler split between workers so far (engine/sched
-  /// work_stealing.cpp step 4a; 0 in deterministic mode). For tests.
+  /// Any thread: convoy offers the scheduler made so far, taken by another worker or not
+  /// (engine/sched/work_stealing.cpp step 4a; 0 in deterministic mode). For tests.
   std::uint64_t convoy_offers() const;
+  /// Any thread: steals another worker made because of such an offer. For tests.
+  std::uint64_t convoy_offers_taken() const;
   /// Any thread: worker threads this runtime started (1 in systematic mode whatever was
   /// asked; 0 in deterministic mode). For tests.
   unsigned worker_count() const;
