@@ -47,9 +47,10 @@ constexpr AfterTurn after_turn(bool again, bool refused_full, unsigned receiver_
 ///  - `split_at` or more queued, and half of them within the budget: the turn runs half
 ///    and ends early; the rest goes to the back of the local queue, offered to the idle
 ///    worker, and the two halves travel on apart (`Offer::rest`).
-///  - Half as many or more, while other processes wait in the local queue (a second
-///    convoy, typically: two halves that met again on one worker, too small to split):
-///    the turn runs as usual and the local queue is offered (`Offer::queue`).
+///  - A quarter as many or more, while other processes wait in the local queue (other
+///    convoys, typically: halves that met again on one worker, and the pieces a partial
+///    merge leaves, too small to split): the turn runs as usual and the local queue is
+///    offered (`Offer::queue`).
 ///  - Otherwise the usual budget, nothing offered. A queue the full budget cannot hold is a
 ///    flooded process (fan-in's counter), not a convoy: its turn ends by budget anyway.
 enum class Offer : std::uint8_t { none, rest, queue };
@@ -61,7 +62,7 @@ constexpr TurnBudget lifo_turn_budget(std::size_t queued, bool others_queued, un
                                       std::size_t split_at) noexcept {
   if (queued >= split_at && queued / 2 < budget)
     return {static_cast<unsigned>(queued / 2), Offer::rest};
-  if (queued >= split_at / 2 && queued < budget && others_queued) return {budget, Offer::queue};
+  if (queued >= split_at / 4 && queued < budget && others_queued) return {budget, Offer::queue};
   return {budget, Offer::none};
 }
 

@@ -20,8 +20,8 @@
 //     all the work (ring-multi's 100 tokens travel so: 98 messages per turn on average).
 //     If another worker idles (it parks or searches: two relaxed loads), a slot turn
 //     with 64 to 255 queued runs half and requeues the process with the rest; one with
-//     32 to 63 runs whole but offers the local queue when others wait there (a second,
-//     smaller convoy, typically). Either way the worker then counts an offer (`offers`, a
+//     16 to 63 runs whole but offers the local queue when others wait there (other,
+//     smaller convoys, typically). Either way the worker then counts an offer (`offers`, a
 //     relaxed store only it makes) and announces it as in step 7, and a thief takes half
 //     of an offering victim's queue under step 5's rule, the oldest half: the convoy's
 //     rest when nothing else waited, else what waited before it. The batches then travel

@@ -77,7 +77,7 @@ TEST_CASE("a convoy too small to split runs whole and offers the queue when othe
 TEST_CASE("a LIFO turn keeps the usual budget and offers nothing: too few queued, or a flood") {
   for (const bool others : {false, true}) {
     for (const auto& t :
-         {lifo_turn_budget(31, others, 128, 64),         // too few to pay for a move
+         {lifo_turn_budget(15, others, 128, 64),         // too few to pay for a move
           lifo_turn_budget(0, others, 128, 64),          // nothing queued
           lifo_turn_budget(256, others, 128, 64),        // the budget ends it anyway
           lifo_turn_budget(100000, others, 128, 64)}) {  // a flooded hub, not a convoy
@@ -87,11 +87,12 @@ TEST_CASE("a LIFO turn keeps the usual budget and offers nothing: too few queued
   }
 }
 
-TEST_CASE("the convoy rule's boundaries: 32 and 63 queued, and 128, half of which still fits") {
+TEST_CASE("the convoy rule's boundaries: 15, 16 and 63 queued, and 128, half of which still fits") {
   CHECK(lifo_turn_budget(63, true, 128, 64).offer == Offer::queue);
   CHECK(lifo_turn_budget(63, false, 128, 64).offer == Offer::none);
-  CHECK(lifo_turn_budget(32, true, 128, 64).offer == Offer::queue);
-  CHECK(lifo_turn_budget(32, false, 128, 64).offer == Offer::none);
+  CHECK(lifo_turn_budget(16, true, 128, 64).offer == Offer::queue);
+  CHECK(lifo_turn_budget(16, false, 128, 64).offer == Offer::none);
+  CHECK(lifo_turn_budget(15, true, 128, 64).offer == Offer::none);
   const auto t = lifo_turn_budget(128, false, 128, 64);
   CHECK(t.offer == Offer::rest);
   CHECK(t.budget == 64);
