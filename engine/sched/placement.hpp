@@ -39,11 +39,11 @@ constexpr AfterTurn after_turn(bool again, bool refused_full, unsigned receiver_
   return AfterTurn::requeue_here;
 }
 
-/// Step 4a of work_stealing.cpp: the budget of a turn taken from the LIFO slot while another
-/// worker idles, and what it offers that worker. A process that arrives there with many
-/// user messages queued heads a convoy (one handler's burst of sends: in ring-multi, 100
-/// tokens travel as one batch from process to process, so one process is runnable at a
-/// time and one worker does all the work).
+/// Step 4a of work_stealing.cpp: the budget of a turn taken from the LIFO slot, and what it
+/// offers an idle worker (the scheduler applies it only while one idles). A process that arrives
+/// there with many user messages queued heads a convoy (one handler's burst of sends: in
+/// ring-multi, 100 tokens travel as one batch from process to process, so one process is runnable
+/// at a time and one worker does all the work).
 ///  - `split_at` or more queued, and half of them within the budget: the turn runs half
 ///    and ends early; the rest goes to the back of the local queue, offered to the idle
 ///    worker, and the two halves travel on apart (`Offer::rest`).

@@ -18,15 +18,15 @@
 //     wakes it into the slot with the whole burst queued, and it passes its own burst on:
 //     the messages travel as a batch, one process runnable at a time, so one worker does
 //     all the work (ring-multi's 100 tokens travel so: 98 messages per turn on average).
-//     If another worker idles (it parks or searches: two relaxed loads), a slot turn
-//     with 64 to 255 queued runs half and requeues the process with the rest; one with
-//     16 to 63 runs whole but offers the local queue when others wait there (other,
-//     smaller convoys, typically). Either way the worker then counts an offer (`offers`, a
-//     relaxed store only it makes) and announces it as in step 7, and a thief takes half
-//     of an offering victim's queue under step 5's rule, the oldest half: the convoy's
-//     rest when nothing else waited, else what waited before it. The batches then travel
-//     on apart, one per worker; each process moves a few cache lines between the cores per
-//     batch, not per message.
+//     If another worker idles (it parks or searches: two relaxed loads, made only for a
+//     slot turn that has a convoy to offer), a slot turn with 64 to 255 queued runs half
+//     and requeues the process with the rest; one with 16 to 63 runs whole but offers the
+//     local queue when others wait there (other, smaller convoys, typically). Either way
+//     the worker then counts an offer (`offers`, a relaxed store only it makes) and
+//     announces it as in step 7, and a thief takes half of an offering victim's queue
+//     under step 5's rule, the oldest half: the convoy's rest when nothing else waited,
+//     else what waited before it. The batches then travel on apart, one per worker; each
+//     process moves a few cache lines between the cores per batch, not per message.
 //  5. The local queue, then the global queue, then stealing half of a random victim's
 //     queue, but only from a victim that is stuck (its `turns` counter has not moved for
 //     kStuckAfter, by the thief's clock: a long or blocking handler, or a preempted
@@ -234,6 +234,13 @@ constexpr std::chrono::microseconds kWatchPeriod{1000};
 
 class WorkStealing;
 
+/// A count only its owner writes, which other threads read as a hint (`turns`, `offers`,
+/// `offers_taken`): a relaxed load and store, no RMW. relaxed: pairs with the readers'
+/// relaxed loads (steal() and the test hooks), which order nothing through it. Owner only.
+void bump_owned(std::atomic<std::uint64_t>& count) noexcept {
+  count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
 struct Worker {
   unsigned index = 0;
   LocalQueue<RunEntry> local;
@@ -261,8 +268,8 @@ struct Worker {
   std::vector<std::uint64_t> seen_turns;  // owner only: each victim's `turns` at our last look
   std::vector<std::int64_t> seen_at;      // owner only: when that value was first seen (ns)
   std::vector<std::uint64_t> seen_offers;  // owner only: each victim's `offers` at our last look
-  // Owner only (step 4a): the next turn is a LIFO turn while another worker idles.
-  bool turn_may_split = false;
+  // Owner only (step 4a): the next turn is a LIFO turn.
+  bool turn_from_lifo = false;
   bool passed_over = false;               // owner only: our last sweep left a queue alone (step 6a)
   bool on_duty = false;  // guarded by idle_mutex_: parked as the runtime's watcher (step 6b)
   unsigned tick = 0;
@@ -467,15 +474,7 @@ class WorkStealing final : public Scheduler {
     if (w.lifo != nullptr) {
       if (w.lifo_streak < kLifoStreak) {
         ++w.lifo_streak;
-        // Step 4a: another worker idles (relaxed: a hint; a stale value offers a convoy
-        // once too many or too few, which costs speed, never work). Pairs with the RMWs
-        // of park(), unannounce() and wake_parked() on `sleepers_`, and of the search,
-        // end_search() and wake_parked() on `searching_`. Not with one worker (a worker
-        // woken to search can take its slot before end_search() uncounts it), nor in
-        // systematic mode, whose seed picks every budget.
-        w.turn_may_split = workers_.size() > 1 && choices_ == nullptr &&
-                           (sleepers_.load(std::memory_order_relaxed) != 0 ||
-                            searching_.load(std::memory_order_relaxed) != 0);
+        w.turn_from_lifo = true;  // step 4a: run_turn() looks for a convoy
         return std::exchange(w.lifo, nullptr);
       }
       push_local(w, std::exchange(w.lifo, nullptr));  // let the others have a turn
@@ -567,9 +566,7 @@ class WorkStealing final : public Scheduler {
       if (e == nullptr) e = stealers_[victim].steal_into(w.local);
       if (e == nullptr) continue;
       if (offered) {
-        // relaxed: a tally only this thief writes; convoy_offers_taken() sums it for tests.
-        w.offers_taken.store(w.offers_taken.load(std::memory_order_relaxed) + 1,
-                             std::memory_order_relaxed);
+        bump_owned(w.offers_taken);  // a tally for tests (convoy_offers_taken())
       }
       return e;
     }
@@ -671,20 +668,33 @@ class WorkStealing final : public Scheduler {
     if (std::exchange(w.on_duty, false)) --watchers_;
   }
 
+  /// Step 4a: another worker parks or searches. Worker only. relaxed: a hint; a stale value
+  /// offers a convoy once too many or too few, which costs speed, never work. Pairs with
+  /// the RMWs of park(), unannounce() and wake_parked() on `sleepers_`, and of the search,
+  /// end_search() and wake_parked() on `searching_`. Never with one worker (a worker woken
+  /// to search can run its slot before end_search() uncounts it), nor in systematic mode,
+  /// whose seed picks every budget.
+  bool another_idles() const noexcept {
+    return workers_.size() > 1 && choices_ == nullptr &&
+           (sleepers_.load(std::memory_order_relaxed) != 0 ||
+            searching_.load(std::memory_order_relaxed) != 0);
+  }
+
   void run_turn(Worker& w, RunEntry* entry) {
     const Runnable taken = unpack_entry(entry);
     ProcessCore* const p = taken.process;
-    // Step 5: a turn starts; thieves see that we are not stuck. relaxed (pairs with steal()'s
-    // relaxed load): only the owner writes it, so a load and a store, no RMW; a thief that
-    // reads a stale value waits one more look or steals, and either is safe.
-    w.turns.store(w.turns.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    // Step 5: a turn starts; thieves see that we are not stuck. A thief that reads a stale
+    // count waits one more look or steals, and either is safe.
+    bump_owned(w.turns);
     p->note_worker(w.index);  // step 12: where a refused sender of p's may move
     w.context->refused_full = false;
     // Step 4a: a convoy runs half, or is run while others are offered. queued() is one
-    // load of the lane word, whose line this turn's first take moves here anyway.
+    // load of the lane word, whose line this turn's first take moves here anyway; the
+    // shared idle counts are read only when there is a convoy to offer.
     TurnBudget budget{kBudget, Offer::none};
-    if (std::exchange(w.turn_may_split, false)) {
-      budget = lifo_turn_budget(p->queued(), !w.local.empty(), kBudget, kSplitAt);
+    if (std::exchange(w.turn_from_lifo, false)) {
+      const TurnBudget convoy = lifo_turn_budget(p->queued(), !w.local.empty(), kBudget, kSplitAt);
+      if (convoy.offer != Offer::none && another_idles()) budget = convoy;
     }
     const ProcessCore::SliceEnd end =
         p->run_slice(choices_ != nullptr ? choices_->budget(kBudget) : budget.budget);
@@ -709,7 +719,7 @@ class WorkStealing final : public Scheduler {
     // steal()'s relaxed load is a hint, and steal_into orders the entries themselves.
     // Announced like any push (step 7), so an idle worker comes for it.
     if (budget.offer != Offer::none && !w.local.empty()) {
-      w.offers.store(w.offers.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      bump_owned(w.offers);
       wake_one();
     }
     // Step 11: the timers this worker staged go to the driver once they have waited a
