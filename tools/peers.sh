@@ -148,6 +148,7 @@ RAW="$OUT/raw.txt"
 log "results folder: $OUT"
 
 # ---------------------------------------------------------------- build phyx
+PHYX_BENCH_GIVEN="$PHYX_BENCH"  # non-empty: a binary given by path, built from a commit we cannot see
 if [[ -z "$PHYX_BENCH" ]]; then
   # Same steps as tools/bench.sh: the release preset, only the bench target.
   log "building phyx-bench (release preset)"
@@ -282,7 +283,13 @@ cols="$(IFS=,; echo "${want_peers[*]}")"
 {
   echo "## phyx vs peers — $(date '+%Y-%m-%d %H:%M'), median of $RUNS interleaved round(s), $WORKERS workers each"
   echo
-  echo "phyx $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$repo" diff --quiet HEAD 2>/dev/null || echo ' (+ uncommitted changes)'), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  checkout="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$repo" diff --quiet HEAD 2>/dev/null || echo ' (+ uncommitted changes)')"
+  if [[ -n "$PHYX_BENCH_GIVEN" ]]; then
+    # A binary given by path may come from any commit: say which file ran, not only the checkout.
+    echo "phyx-bench given: $PHYX_BENCH (modified $(date -r "$PHYX_BENCH" '+%Y-%m-%d %H:%M')); this checkout is at $checkout, load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  else
+    echo "phyx $checkout (built here), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  fi
   echo
   awk -v raw="$RAW" -v cols="$cols" -v all="${ALL_PEERS[*]}" -v failed=" ${failed_peers[*]-} " -v runs="$RUNS" '
     function median(key,   n, i, j, x, a) {

@@ -91,7 +91,7 @@ void ProcessCore::set_status(Status s) noexcept {
 bool ProcessCore::send_user(Envelope* e, Origin origin) {
   RuntimeCore& rt = *runtime_;
   const bool telemetry = rt.telemetry_on();
-  rt.count(Counter::sent);
+  rt.counters().add(Counter::sent, 1);  // inline (telemetry/counters.hpp)
   const Mailbox::Admission admission = mailbox_.offer(max_inbox_, policy());
   if (admission.offer == Mailbox::Offer::refused_closed) {
     refuse(e, origin);
@@ -130,7 +130,7 @@ bool ProcessCore::send_user(Envelope* e, Origin origin) {
   if (telemetry) rt.record_event("process:mailbox:enqueue", this, Fields{{"size", int_field(admission.queued)}});
   rt.yield_point();  // systematic mode: the owner may now see a counted message not yet linked
   mailbox_.push(e);
-  rt.count(Counter::accepted);
+  rt.counters().add(Counter::accepted, 1);
   if (admission.holds_head) {
     mailbox_.release_head(evicted_later);
     report_dropped(evicted_later, {}, {});
@@ -372,7 +372,7 @@ void ProcessCore::handle_user(Envelope* e) {
 
 void ProcessCore::finish_message(Envelope* e, std::string_view type, std::int64_t started_ns) {
   RuntimeCore& rt = *runtime_;
-  rt.count(Counter::handled);
+  rt.counters().add(Counter::handled, 1);
   if (rt.telemetry_on()) {
     rt.emit("process:msg:end", this,
             Fields{{"msg_type", std::string(type)},

@@ -9,19 +9,11 @@ Counters::Counters() noexcept
     : nonce_(static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
              reinterpret_cast<std::uintptr_t>(this)) {}
 
-Counters::Slot Counters::slot() noexcept {
-  struct Cache {
-    const Counters* owner = nullptr;
-    std::uint64_t nonce = 0;
-    Slot slot{0, false};
-  };
-  thread_local Cache cache;
-  if (cache.owner != this || cache.nonce != nonce_) {
-    // relaxed: only hands out distinct numbers; no data is published through it.
-    const unsigned i = next_slot_.fetch_add(1, std::memory_order_relaxed);
-    cache = Cache{this, nonce_, i < kShards - 1 ? Slot{i, true} : Slot{kShards - 1, false}};
-  }
-  return cache.slot;
+Counters::Slot Counters::claim_slot() noexcept {
+  // relaxed: only hands out distinct numbers; no data is published through it.
+  const unsigned i = next_slot_.fetch_add(1, std::memory_order_relaxed);
+  cache_ = SlotCache{this, nonce_, i < kShards - 1 ? Slot{i, true} : Slot{kShards - 1, false}};
+  return cache_.slot;
 }
 
 Stats Counters::snapshot() const noexcept {

@@ -131,6 +131,9 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
   void record_event(std::string_view type, const ProcessCore* p, Fields fields) noexcept;
   void deliver_events() noexcept;
   void count(Counter c, std::uint64_t n = 1) noexcept;
+  /// The counters themselves (engine/telemetry/counters.hpp), for the hot paths that count
+  /// inline (send, handle). Any thread; never blocks.
+  Counters& counters() noexcept { return *counters_; }
   /// The asked process answered after the ask settled (SPEC 14.11).
   void on_late_reply(const ProcessCore* target, std::string_view msg_type) noexcept;
   /// The timeout of an ask to `target` fired first.
