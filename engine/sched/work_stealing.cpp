@@ -5,15 +5,17 @@
 //  1. From a worker of this runtime (a handler sent a message, spawned, stopped...): into
 //     that worker's LIFO slot, so the receiver of a message runs next on the same core
 //     (ping-pong stays on one core, its data hot in cache). The slot's previous occupant
-//     moves to the back of the local queue, which is stealable, so a parked worker is woken.
+//     moves to the back of the local queue, which is stealable. If that queue was empty and
+//     no worker polls (6a), a parked worker is woken (step 7); else the push is quiet, and
+//     the poller or the watcher (6b) finds it within its period.
 //  2. From any other thread: into the global queue (moodycamel ConcurrentQueue), and a
 //     parked worker is woken.
 // What a worker runs next (next_local):
 //  3. Every 61st turn, the global queue first (Go's fairness rule: injected work cannot be
 //     starved by a busy local queue), taking a fair share of it into the local queue; a
 //     share of more than one is new work in that queue, announced as in step 7.
-//  4. The LIFO slot, at most 3 turns in a row (then its occupant goes to the back of the
-//     local queue, so two processes bouncing a message cannot starve the rest).
+//  4. The LIFO slot, at most kLifoStreak (16) turns in a row (then its occupant goes to the
+//     back of the local queue, so two processes bouncing a message cannot starve the rest).
 // 4a. Convoys (placement.hpp, lifo_turn_budget): a handler's burst of sends to one process
 //     wakes it into the slot with the whole burst queued, and it passes its own burst on:
 //     the messages travel as a batch, one process runnable at a time, so one worker does
@@ -30,33 +32,35 @@
 //  5. The local queue, then the global queue, then stealing half of a random victim's
 //     queue, but only from a victim that is stuck (its `turns` counter has not moved for
 //     kStuckAfter, by the thief's clock: a long or blocking handler, or a preempted
-//     thread), whose turns are long (they averaged kLongTurn or more between two recent
-//     looks), which has a backlog (half a ring), or which offered a convoy since the
-//     thief's last look (step 4a). A victim that makes progress in short
-//     turns runs its own short queue: moving small processes to another core costs more
-//     in cache misses than running them where they are (ask-many ran 25-40 % faster with
-//     this rule, fan-in-p4 35 %), while long turns are worth spreading (fork-join's 50 us
-//     tasks ran at half speed without the long-turn part). A process that used its whole
-//     budget goes to the back of the local queue.
+//     thread), whose turns are long (they averaged kLongTurn or more over a recent window
+//     of at least kLongTurnMinWindow), which has a backlog (half a ring), or which offered
+//     a convoy since the thief's last look (step 4a). A victim that makes progress in short
+//     turns runs its own short queue: moving small processes to another core costs more in
+//     cache misses than running them where they are (ask-many ran 25-40 % faster with this
+//     rule, fan-in-p4 35 %), while long turns are worth spreading (fork-join's 50 us tasks
+//     ran at half speed without the long-turn part). A process that used its whole budget
+//     goes to the back of the local queue.
 // Parking (the StoreLoad argument):
 //  6. A worker that found nothing reads the epoch e0, searches once more, then announces
 //     itself (pushes its index on the idle stack and increments `sleepers_`, seq_cst) and
 //     reloads the epoch (seq_cst). Only if it still equals e0 does it sleep on its own
 //     condition variable, waiting for `notified`.
-// 6a. Watching: a worker whose last sweep left a non-empty queue alone (step 5) sleeps at
-//     most kWatchPeriod, then takes itself off the idle stack (unless a waker popped it
-//     first) and searches again. Its owner may have got stuck in a handler after our look
-//     without pushing anything more, and a push is the only other thing that wakes us.
-//     Only extra wake-ups: the argument below does not change. An idle runtime has only
-//     empty queues, so nobody watches and nobody wakes (idle CPU stays ~0).
+// 6a. Polling: a worker whose last sweep left a non-empty queue alone (step 5) sleeps at
+//     most kPassedOverPeriod, counted in `pollers_` meanwhile (so step 1's pushes wake
+//     nobody), then takes itself off the idle stack (unless a waker popped it first) and
+//     searches again. That look may find the victim stuck, or its turns long, or a queue
+//     its owner left behind a handler that blocked without pushing anything more. Only
+//     extra wake-ups: the argument below does not change. An idle runtime has only empty
+//     queues, so nobody polls or watches, and nobody wakes (idle CPU stays ~0).
 // 6b. Watch duty: a worker that parks while another worker is not parked, and finds no
-//     other worker on watch, watches too (kWatchPeriod, as 6a; counted in `watchers_`
-//     under idle_mutex_, and off duty once it leaves the idle stack, woken or not). Three
-//     pushes announce nothing, on purpose, because their worker runs them soon: a budget's
-//     requeue (step 5), the LIFO slot's yield (step 4) and a full ring's overflow into the
-//     global queue. If that worker's next handler blocks, a worker whose last sweep found
-//     every queue empty would sleep on with the queue stranded behind it: the watcher looks
-//     again within a period and steals under step 5's stuck rule. A runtime going busy
+//     other worker on watch, watches (kWatchPeriod; counted in `watchers_` under
+//     idle_mutex_, and off duty once it leaves the idle stack, woken or not). Four pushes
+//     announce nothing, on purpose, because their worker runs them soon or a poller looks:
+//     a budget's requeue (step 5), the LIFO slot's yield (step 4), a full ring's overflow
+//     into the global queue, and step 1's push onto a non-empty queue or while one polls.
+//     If that worker's next handler blocks, a worker whose last sweep found every queue
+//     empty would sleep on with the queue stranded behind it: the watcher looks again
+//     within a period and steals under step 5's stuck rule. A runtime going busy
 //     gets its watcher from step 8: the woken worker that finds work wakes a second one
 //     (its e0 predates the push that woke it), which parks on watch while the first runs.
 //     The last worker to park sees every other one parked and sleeps without limit, and
@@ -154,10 +158,15 @@
 // quiet pushes (a flood would bump the epoch every budget and wake an idle worker that finds
 // nothing worth stealing: a futex wake-up per 128 messages), a time limit on every park (an
 // idle runtime would wake tens of times a second per worker), and every parked worker
-// watching (n - 1 watchers beside one busy worker, where one suffices); futexes by hand (a condvar
-// per worker is enough: parking is off the hot path); for step 12's inbox, a lock-free queue per
-// worker (a move happens only at a refusal from another worker, and a moved sender then stays
-// beside its receiver, so the lock is rarely taken; the owner's check is one relaxed load while the
+// watching (n - 1 watchers beside one busy worker, where one suffices); for step 1,
+// announcing every push of a displaced occupant (a server answering a batch wakes each
+// client into the slot and pushes the one before: ~19,000 futex wake-ups in one ask-many
+// run, the other worker at 40-58 % CPU finding nothing to steal, ask-many 0.76x), and
+// announcing none (fork-join 0.85x: the other worker came only on its 1 ms watch); for
+// step 4, 3 turns (see kLifoStreak); futexes by hand (a condvar per worker is enough:
+// parking is off the hot path); for step 12's inbox, a lock-free queue per worker (a move
+// happens only at a refusal from another worker, and a moved sender then stays beside its
+// receiver, so the lock is rarely taken; the owner's check is one relaxed load while the
 // inbox is empty).
 #include <concurrentqueue.h>
 
@@ -193,7 +202,15 @@ namespace {
 constexpr unsigned kBudget = 128;        // steps per turn: a flood to one process cannot starve others
 constexpr unsigned kGlobalEvery = 61;    // turns between forced looks at the global queue
 constexpr std::size_t kGlobalBatch = 64;  // most processes taken from the global queue at once
-constexpr unsigned kLifoStreak = 3;      // consecutive LIFO turns before the slot yields
+// Step 4: consecutive LIFO turns before the slot yields. ring-multi's 100 tokens start 10
+// processes apart and travel as convoys only once they merge, which happens when a token
+// reaches a process that already holds one. With 3, each token advanced 3 hops per pass over
+// the queue, so all kept their distance: 5 runs in 10 ran the whole run at one token per
+// turn on one worker (16-32 M hops/s, ~102 % CPU). With 16, a token catches the next one
+// within its streak: 12 runs in 12 merged and split over both workers (43-66 M, ~196 %).
+// A pair bouncing a message now holds the worker for 16 short turns before the others
+// run: still a bound, as before.
+constexpr unsigned kLifoStreak = 16;
 // Step 4a: a process taken from the LIFO slot with at least this many messages queued (a
 // convoy) runs half of them when another worker idles, and offers the rest to it
 // (placement.hpp, lifo_turn_budget). 64: halves of 32 or more, so a half that moves pays
@@ -226,11 +243,20 @@ constexpr std::chrono::nanoseconds kStuckAfter = std::chrono::microseconds{100};
 // ask-many kept its gain (2.67-2.75 M rt/s).
 constexpr std::chrono::nanoseconds kLongTurn = std::chrono::microseconds{10};
 constexpr std::chrono::nanoseconds kLongTurnWindow = std::chrono::milliseconds{5};
-// Steps 6a and 6b: how long a worker that left a short queue alone, or that watches a
-// running worker, sleeps before it looks again, in case that queue's owner got stuck
-// without pushing anything more. Beside a busy worker the watcher costs ~900 voluntary
-// context switches a second and no measurable user time (ping-pong, session 17).
+// Step 5: the shortest window over which turns are averaged for the long-turn rule. 50 us
+// holds ~100 of ask-many's client turns beside a server turn, and one of fork-join's tasks.
+constexpr std::chrono::nanoseconds kLongTurnMinWindow = std::chrono::microseconds{50};
+// Step 6b: how long a worker on watch duty beside a running worker sleeps before it looks
+// again, in case that worker got stuck without pushing anything more. Beside a busy worker
+// the watcher costs ~900 voluntary context switches a second and no measurable user time
+// (ping-pong, session 17).
 constexpr std::chrono::microseconds kWatchPeriod{1000};
+// Step 6a: how long a worker that left a non-empty queue alone sleeps before it looks
+// again. Short, because the pushes onto that queue no longer wake it (step 1): two looks
+// this far apart judge fork-join's 50 us turns long (kLongTurnMinWindow). It costs the
+// poller's thread ~10,000 wake-ups a second while a queue it passed over stays non-empty
+// (ask-many: 113 % CPU in all, against 140-158 % when each push woke it).
+constexpr std::chrono::microseconds kPassedOverPeriod{100};
 
 class WorkStealing;
 
@@ -267,6 +293,9 @@ struct Worker {
   ThreadContext* context = nullptr;       // the owner's thread context (set as its thread starts)
   std::vector<std::uint64_t> seen_turns;  // owner only: each victim's `turns` at our last look
   std::vector<std::int64_t> seen_at;      // owner only: when that value was first seen (ns)
+  std::vector<std::uint64_t>
+      window_turns;  // owner only: each victim's `turns` as its long-turn window opened
+  std::vector<std::int64_t> window_at;     // owner only: when that window opened (ns)
   std::vector<std::uint64_t> seen_offers;  // owner only: each victim's `offers` at our last look
   // Owner only (step 4a): the next turn is a LIFO turn.
   bool turn_from_lifo = false;
@@ -308,6 +337,8 @@ class WorkStealing final : public Scheduler {
       w->global_token.emplace(global_);
       w->seen_turns.assign(n, ~std::uint64_t{0});
       w->seen_at.assign(n, 0);
+      w->window_turns.assign(n, ~std::uint64_t{0});
+      w->window_at.assign(n, 0);
       w->seen_offers.assign(n, 0);
       w->inbox.reserve(16);  // a move allocates only past this (step 12)
       w->inbox_taken.reserve(16);
@@ -334,7 +365,12 @@ class WorkStealing final : public Scheduler {
       Worker& w = *slot.worker;
       RunEntry* displaced = std::exchange(w.lifo, entry);
       if (displaced == nullptr) return;  // this worker runs it next: nobody to wake
+      const bool was_empty = w.local.empty();
       push_local(w, displaced);
+      // Step 7's announcement, only for a queue that was empty and while nobody polls
+      // (step 6a). relaxed: a hint; a skipped wake-up leaves a watcher to find the push.
+      // Pairs with park()'s RMWs on pollers_.
+      if (!was_empty || pollers_.load(std::memory_order_relaxed) != 0) return;
     } else {
       global_.enqueue(entry);
       if (stopping_.load(std::memory_order_seq_cst)) {  // raced with stop(): its drain may be over
@@ -545,14 +581,24 @@ class WorkStealing final : public Scheduler {
       if (turns == w.seen_turns[victim]) {
         worth_it = since >= kStuckAfter.count();
       } else {
-        // It made progress. Turns that averaged kLongTurn or more since our last look (a
-        // recent one: an old look may span idle time) are long enough that running the
-        // queued processes elsewhere beats waiting for them (fork-join's tasks).
-        worth_it =
-            since <= kLongTurnWindow.count() &&
-            since >= kLongTurn.count() * static_cast<std::int64_t>(turns - w.seen_turns[victim]);
-        w.seen_turns[victim] = turns;  // the stuck clock starts again
+        w.seen_turns[victim] = turns;  // it made progress: the stuck clock starts again
         w.seen_at[victim] = now;
+      }
+      // Turns that averaged kLongTurn or more over a window of at least kLongTurnMinWindow
+      // (and at most kLongTurnWindow: an older start may span idle time) are long enough
+      // that running the queued processes elsewhere beats waiting for them (fork-join's
+      // tasks). Not judged between two looks a yield apart: one ~15 us turn of ask-many's
+      // server between them read as long, and the steal spread its clients.
+      const std::int64_t window = now - w.window_at[victim];
+      if (window > kLongTurnWindow.count() || turns < w.window_turns[victim]) {
+        w.window_turns[victim] = turns;  // stale, or our first look: a new window
+        w.window_at[victim] = now;
+      } else if (window >= kLongTurnMinWindow.count()) {
+        const std::uint64_t made = turns - w.window_turns[victim];
+        worth_it =
+            worth_it || (made > 0 && window >= kLongTurn.count() * static_cast<std::int64_t>(made));
+        w.window_turns[victim] = turns;
+        w.window_at[victim] = now;
       }
       if (offered) worth_it = true;  // step 4a: take what it offered
       if (!worth_it && queued < kStealBacklog) {
@@ -618,6 +664,17 @@ class WorkStealing final : public Scheduler {
   /// wake_parked() woke us, which counted us in `searching_`.
   bool park(Worker& w, std::uint64_t e0) {
     bool watch = w.passed_over;  // step 6a
+    // Step 6a: while we wait we are a poller, and a push onto the queue we passed over
+    // wakes nobody (enqueue()). relaxed: a hint for enqueue()'s relaxed load; no data is
+    // published through it.
+    const bool polling = w.passed_over;
+    if (polling) pollers_.fetch_add(1, std::memory_order_relaxed);
+    struct PollEnd {
+      std::atomic<unsigned>* pollers;
+      ~PollEnd() {
+        if (pollers != nullptr) pollers->fetch_sub(1, std::memory_order_relaxed);  // pairs as above
+      }
+    } poll_end{polling ? &pollers_ : nullptr};
     {
       std::lock_guard lock(idle_mutex_);
       idle_.push_back(w.index);
@@ -640,7 +697,8 @@ class WorkStealing final : public Scheduler {
     std::unique_lock lock(w.park_mutex);
     if (!watch) {
       w.park_cv.wait(lock, [&] { return w.notified; });
-    } else if (!w.park_cv.wait_for(lock, kWatchPeriod, [&] { return w.notified; })) {
+    } else if (!w.park_cv.wait_for(lock, polling ? kPassedOverPeriod : kWatchPeriod,
+                                   [&] { return w.notified; })) {
       // Step 6a: the watch ran out and nobody woke us. Un-announce, unless a waker popped
       // us meanwhile: then its notification is on its way, and we take it as above.
       lock.unlock();
@@ -879,6 +937,7 @@ class WorkStealing final : public Scheduler {
   alignas(64) std::atomic<std::uint64_t> work_epoch_{0};
   alignas(64) std::atomic<unsigned> sleepers_{0};
   std::atomic<unsigned> searching_{0};  // workers between "found nothing" and parking (step 8)
+  std::atomic<unsigned> pollers_{0};  // workers parked on a short watch of a passed-over queue (6a)
   std::mutex idle_mutex_;
   std::vector<unsigned> idle_;  // parked workers' indices
   unsigned watchers_ = 0;       // guarded by idle_mutex_: parked workers on watch duty (step 6b)
