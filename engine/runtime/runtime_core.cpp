@@ -146,6 +146,9 @@ std::uint64_t RuntimeCore::convoy_offers() const {
 std::uint64_t RuntimeCore::convoy_offers_taken() const {
   return scheduler_->convoy_offers_taken();
 }
+std::uint64_t RuntimeCore::turns_started() const {
+  return scheduler_->turns_started();
+}
 unsigned RuntimeCore::worker_count() const { return scheduler_->worker_count(); }
 
 void systematic_yield_point(SchedulingChoices& choices) noexcept { choices.yield_point(); }

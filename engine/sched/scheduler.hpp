@@ -42,6 +42,9 @@ class Scheduler {
   /// Any thread: steals from a victim that had made such an offer since the thief's last
   /// look (step 4a); for tests. Never blocks.
   virtual std::uint64_t convoy_offers_taken() const { return 0; }
+  /// Any thread: turns the workers started so far (work_stealing.cpp step 5's `turns`); a
+  /// sum of relaxed snapshots, for tests. Never blocks.
+  virtual std::uint64_t turns_started() const { return 0; }
   /// Any thread: worker threads started (0 = deterministic: the caller drives).
   virtual unsigned worker_count() const { return 0; }
 };

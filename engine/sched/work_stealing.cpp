@@ -47,10 +47,11 @@
 //     condition variable, waiting for `notified`.
 // 6a. Polling: a worker whose last sweep left a non-empty queue alone (step 5) sleeps at
 //     most kPassedOverPeriod, counted in `pollers_` meanwhile (so step 1's pushes wake
-//     nobody), then takes itself off the idle stack (unless a waker popped it first) and
-//     searches again. That look may find the victim stuck, or its turns long, or a queue
-//     its owner left behind a handler that blocked without pushing anything more. Only
-//     extra wake-ups: the argument below does not change. An idle runtime has only empty
+//     nobody; one poller at a time, the others sleep kWatchPeriod), then takes itself off
+//     the idle stack (unless a waker popped it first) and searches again. That look may
+//     find the victim stuck, or its turns long, or a queue its owner left behind a handler
+//     that blocked without pushing anything more. Only extra wake-ups: the argument below
+//     does not change. An idle runtime has only empty
 //     queues, so nobody polls or watches, and nobody wakes (idle CPU stays ~0).
 // 6b. Watch duty: a worker that parks while another worker is not parked, and finds no
 //     other worker on watch, watches (kWatchPeriod; counted in `watchers_` under
@@ -383,6 +384,12 @@ class WorkStealing final : public Scheduler {
 
   unsigned worker_count() const override { return static_cast<unsigned>(workers_.size()); }
 
+  std::uint64_t turns_started() const override {
+    std::uint64_t n = 0;
+    // relaxed: a snapshot for tests; pairs with run_turn()'s relaxed store.
+    for (const auto& w : workers_) n += w->turns.load(std::memory_order_relaxed);
+    return n;
+  }
   std::uint64_t convoy_offers() const override {
     std::uint64_t n = 0;
     // relaxed: a snapshot for tests; pairs with run_turn()'s relaxed store.
@@ -665,9 +672,11 @@ class WorkStealing final : public Scheduler {
   bool park(Worker& w, std::uint64_t e0) {
     bool watch = w.passed_over;  // step 6a
     // Step 6a: while we wait we are a poller, and a push onto the queue we passed over
-    // wakes nobody (enqueue()). relaxed: a hint for enqueue()'s relaxed load; no data is
-    // published through it.
-    const bool polling = w.passed_over;
+    // wakes nobody (enqueue()). One poller is enough: a worker that finds another one
+    // waits kWatchPeriod, as before (so many idle workers beside one busy queue do not
+    // each wake 10,000 times a second). relaxed: a hint for enqueue()'s relaxed load and
+    // this one; no data is published through it.
+    const bool polling = w.passed_over && pollers_.load(std::memory_order_relaxed) == 0;
     if (polling) pollers_.fetch_add(1, std::memory_order_relaxed);
     struct PollEnd {
       std::atomic<unsigned>* pollers;

@@ -326,6 +326,77 @@ TEST_CASE(
   check_laws(rt);
 }
 
+namespace {
+struct Spread {
+  std::shared_ptr<std::vector<phyx::ProcessRef<Hop>>> ring;
+  int tokens;
+  int gap;
+  int hops_each;
+};
+}  // namespace
+
+TEST_CASE(
+    "convoys form: 10 tokens started 10 processes apart on one worker merge, so most turns "
+    "carry several") {
+  // Step 4 (kLifoStreak): a token runs up to 16 turns in the LIFO slot before the others
+  // get one, so it reaches the next token's process, which still holds that token, and the
+  // two are handled in one turn from then on. With a streak shorter than the gap (3 until
+  // session 23) every token advanced as far per pass over the queue as the others, kept
+  // its distance, and each turn carried one token: turns == hops (ring-multi's slow runs).
+  // One worker and one starter handler: every enqueue is local, and the order is fixed.
+  phyx::Runtime rt(threads(1));
+  constexpr int kProcs = 100;
+  constexpr int kTokens = 10;
+  constexpr int kHopsEach = 1000;
+  auto ring = std::make_shared<std::vector<phyx::ProcessRef<Hop>>>();
+  auto hops = std::make_shared<std::atomic<long>>(0);
+  auto elsewhere = std::make_shared<std::atomic<long>>(0);
+  auto first = std::make_shared<std::atomic<std::thread::id>>(std::thread::id{});
+  auto done = std::make_shared<std::promise<void>>();
+  auto finished = std::make_shared<std::atomic<int>>(0);
+  phyx::ProcessSpec<Hop, int, ConvoyCtx> spec{
+      .name = "node",
+      .init = [](const ConvoyCtx&) { return 0; },
+      .handle =
+          [](int&, Hop& h, auto& tools) {
+            const ConvoyCtx& c = tools.ctx();
+            c.hops->fetch_add(1, std::memory_order_relaxed);  // a tally, read after done
+            if (h.left == 0) {
+              if (c.finished->fetch_add(1, std::memory_order_acq_rel) + 1 == c.tokens)
+                c.done->set_value();
+              return;
+            }
+            REQUIRE((*c.ring)[(c.index + 1) % c.ring->size()].send(Hop{h.left - 1}));
+          },
+  };
+  for (std::size_t i = 0; i < kProcs; ++i) {
+    ring->push_back(
+        rt.spawn(spec, ConvoyCtx{ring, i, hops, elsewhere, first, done, finished, kTokens}));
+  }
+  auto starter = rt.spawn(phyx::ProcessSpec<Spread, int>{
+      .name = "starter",
+      .init = [](const phyx::Empty&) { return 0; },
+      .handle =
+          [](int&, Spread& s, auto&) {
+            for (int t = 0; t < s.tokens; ++t) {
+              REQUIRE((*s.ring)[static_cast<std::size_t>(t * s.gap)].send(Hop{s.hops_each}));
+            }
+          },
+  });
+  const std::uint64_t turns_before = rt.engine_for_tests().turns_started();
+  REQUIRE(starter.send(Spread{ring, kTokens, kProcs / kTokens, kHopsEach}));
+  REQUIRE(done->get_future().wait_for(60s) == std::future_status::ready);
+  const long handled = hops->load(std::memory_order_relaxed);  // read after done
+  CHECK(handled == static_cast<long>(kTokens) * (kHopsEach + 1));
+  const std::uint64_t turns = rt.engine_for_tests().turns_started() - turns_before;
+  INFO("turns=" << turns << " hops=" << handled);
+  // The seed of a systematic build picks budgets and sources: the fixed rules are not run.
+  if (!rt.engine_for_tests().systematic()) CHECK(turns * 4 < static_cast<std::uint64_t>(handled));
+  ring->clear();  // the ctx holds the ring: break the cycle before shutdown
+  rt.shutdown(5s);
+  check_laws(rt);
+}
+
 TEST_CASE("bursts from 3 outside threads into 100 idle processes: every accepted message is handled once") {
   phyx::Runtime rt(threads());
   std::vector<phyx::ProcessRef<Ping>> echoes;

@@ -159,6 +159,11 @@ class RuntimeCore : public std::enable_shared_from_this<RuntimeCore> {
   std::uint64_t convoy_offers() const;
   /// Any thread: steals another worker made because of such an offer. For tests.
   std::uint64_t convoy_offers_taken() const;
+  /// Any thread: turns the workers started so far (0 in deterministic mode). For tests.
+  std::uint64_t turns_started() const;
+  /// Any thread: a systematic build's seeded scheduler runs this runtime
+  /// (engine/sched/choices.hpp). For tests whose checks assume the fixed rules.
+  bool systematic() const noexcept { return choices_ != nullptr; }
   /// Any thread: worker threads this runtime started (1 in systematic mode whatever was
   /// asked; 0 in deterministic mode). For tests.
   unsigned worker_count() const;
