@@ -5,9 +5,9 @@
 //  1. From a worker of this runtime (a handler sent a message, spawned, stopped...): into
 //     that worker's LIFO slot, so the receiver of a message runs next on the same core
 //     (ping-pong stays on one core, its data hot in cache). The slot's previous occupant
-//     moves to the back of the local queue, which is stealable. If that queue was empty and
-//     no worker polls (6a), a parked worker is woken (step 7); else the push is quiet, and
-//     the poller or the watcher (6b) finds it within its period.
+//     moves to the back of the local queue, which is stealable, and a parked worker is
+//     woken (step 7), unless one will look within its period anyway: the poller (6a), or
+//     for a queue that was not empty, a watcher on duty (6b).
 //  2. From any other thread: into the global queue (moodycamel ConcurrentQueue), and a
 //     parked worker is woken.
 // What a worker runs next (next_local):
@@ -58,7 +58,8 @@
 //     idle_mutex_, and off duty once it leaves the idle stack, woken or not). Four pushes
 //     announce nothing, on purpose, because their worker runs them soon or a poller looks:
 //     a budget's requeue (step 5), the LIFO slot's yield (step 4), a full ring's overflow
-//     into the global queue, and step 1's push onto a non-empty queue or while one polls.
+//     into the global queue, and step 1's push while a poller or (onto a non-empty queue)
+//     a watcher is parked.
 //     If that worker's next handler blocks, a worker whose last sweep found every queue
 //     empty would sleep on with the queue stranded behind it: the watcher looks again
 //     within a period and steals under step 5's stuck rule. A runtime going busy
@@ -368,10 +369,15 @@ class WorkStealing final : public Scheduler {
       if (displaced == nullptr) return;  // this worker runs it next: nobody to wake
       const bool was_empty = w.local.empty();
       push_local(w, displaced);
-      // Step 7's announcement, only for a queue that was empty and while nobody polls
-      // (step 6a). relaxed: a hint; a skipped wake-up leaves a watcher to find the push.
-      // Pairs with park()'s RMWs on pollers_.
-      if (!was_empty || pollers_.load(std::memory_order_relaxed) != 0) return;
+      // Step 7's announcement, unless a parked worker will look within its period anyway:
+      // a poller (6a, 100 us), or, for a queue that was not empty, a watcher on duty (6b,
+      // 1 ms). A queue that was empty is announced to a watcher too, so that fork-join's
+      // fan-out is seen at once. relaxed: hints; a stale one costs a wake-up or a period's
+      // wait, not the work. Pairs with the RMWs of park() and off_duty().
+      if (pollers_.load(std::memory_order_relaxed) != 0 ||
+          (!was_empty && watchers_.load(std::memory_order_relaxed) != 0)) {
+        return;
+      }
     } else {
       global_.enqueue(entry);
       if (stopping_.load(std::memory_order_seq_cst)) {  // raced with stop(): its drain may be over
@@ -553,7 +559,7 @@ class WorkStealing final : public Scheduler {
 
   /// Step 5: takes half of a victim's queue when the victim is stuck (it started no turn
   /// for kStuckAfter, as our looks saw it), runs long turns, or has a backlog. Sets
-  /// `w.passed_over` when it left a non-empty queue alone, so that park() watches it (6a).
+  /// `w.passed_over` when it left a non-empty queue alone, so that park() polls it (6a).
   RunEntry* steal(Worker& w) {
     const unsigned n = static_cast<unsigned>(workers_.size());
     if (n < 2) return nullptr;
@@ -671,17 +677,21 @@ class WorkStealing final : public Scheduler {
   /// wake_parked() woke us, which counted us in `searching_`.
   bool park(Worker& w, std::uint64_t e0) {
     bool watch = w.passed_over;  // step 6a
-    // Step 6a: while we wait we are a poller, and a push onto the queue we passed over
+    // Step 6a: while we wait we are the poller, and a push onto the queue we passed over
     // wakes nobody (enqueue()). One poller is enough: a worker that finds another one
     // waits kWatchPeriod, as before (so many idle workers beside one busy queue do not
-    // each wake 10,000 times a second). relaxed: a hint for enqueue()'s relaxed load and
-    // this one; no data is published through it.
-    const bool polling = w.passed_over && pollers_.load(std::memory_order_relaxed) == 0;
-    if (polling) pollers_.fetch_add(1, std::memory_order_relaxed);
+    // each wake 10,000 times a second). relaxed: the CAS only makes us the one poller;
+    // enqueue()'s relaxed load reads the count as a hint, and no data is published
+    // through it. Pairs with PollEnd's fetch_sub.
+    unsigned no_poller = 0;
+    const bool polling =
+        w.passed_over && pollers_.compare_exchange_strong(no_poller, 1, std::memory_order_relaxed,
+                                                          std::memory_order_relaxed);
     struct PollEnd {
       std::atomic<unsigned>* pollers;
       ~PollEnd() {
-        if (pollers != nullptr) pollers->fetch_sub(1, std::memory_order_relaxed);  // pairs as above
+        if (pollers != nullptr)
+          pollers->fetch_sub(1, std::memory_order_relaxed);  // pairs with the CAS above
       }
     } poll_end{polling ? &pollers_ : nullptr};
     {
@@ -690,9 +700,12 @@ class WorkStealing final : public Scheduler {
       const unsigned before =
           sleepers_.fetch_add(1, std::memory_order_seq_cst);  // pairs with the load in wake_one()
       // Step 6b: another worker is not parked, and nobody watches it yet.
-      if (!watch && before + 1 < workers_.size() && watchers_ == 0) {
+      // relaxed, under idle_mutex_ (which orders the duty itself): enqueue()'s relaxed
+      // load reads it as a hint without the lock. Pairs with off_duty()'s fetch_sub.
+      if (!watch && before + 1 < workers_.size() &&
+          watchers_.load(std::memory_order_relaxed) == 0) {
         w.on_duty = true;
-        ++watchers_;
+        watchers_.fetch_add(1, std::memory_order_relaxed);
         watch = true;
       }
     }
@@ -737,7 +750,8 @@ class WorkStealing final : public Scheduler {
 
   /// Step 6b: `w` leaves the idle stack (under idle_mutex_); a watcher gives up its duty.
   void off_duty(Worker& w) noexcept {
-    if (std::exchange(w.on_duty, false)) --watchers_;
+    // relaxed, under idle_mutex_: see park(). Pairs with park()'s fetch_add.
+    if (std::exchange(w.on_duty, false)) watchers_.fetch_sub(1, std::memory_order_relaxed);
   }
 
   /// Step 4a: another worker parks or searches. Worker only. relaxed: a hint; a stale value
@@ -949,7 +963,9 @@ class WorkStealing final : public Scheduler {
   std::atomic<unsigned> pollers_{0};  // workers parked on a short watch of a passed-over queue (6a)
   std::mutex idle_mutex_;
   std::vector<unsigned> idle_;  // parked workers' indices
-  unsigned watchers_ = 0;       // guarded by idle_mutex_: parked workers on watch duty (step 6b)
+  // Parked workers on watch duty (step 6b): changed under idle_mutex_, read without it by
+  // enqueue() as a hint.
+  std::atomic<unsigned> watchers_{0};
 
   std::atomic<bool> stopping_{false};
   std::mutex stop_mutex_;

@@ -343,7 +343,9 @@ TEST_CASE(
   // two are handled in one turn from then on. With a streak shorter than the gap (3 until
   // session 23) every token advanced as far per pass over the queue as the others, kept
   // its distance, and each turn carried one token: turns == hops (ring-multi's slow runs).
-  // One worker and one starter handler: every enqueue is local, and the order is fixed.
+  // One worker and one starter handler: every hop's enqueue is local. The ring's inits and
+  // the starter's turn may run before or after the snapshot of the turns (at most 101 of
+  // them, well inside the bound).
   phyx::Runtime rt(threads(1));
   constexpr int kProcs = 100;
   constexpr int kTokens = 10;
