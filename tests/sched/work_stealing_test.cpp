@@ -251,12 +251,64 @@ struct ConvoyCtx {
   std::shared_ptr<std::promise<void>> done;
   std::shared_ptr<std::atomic<int>> finished;
   int tokens;
+  bool tally_threads;  // whether `first` and `elsewhere` are kept (a CAS on every hop)
 };
 struct Start {
   phyx::ProcessRef<Hop> to;
   int tokens;
   int hops_each;
 };
+
+// What every node of a ring shares, with `index` still to set.
+ConvoyCtx convoy_ctx(int tokens, bool tally_threads) {
+  return ConvoyCtx{std::make_shared<std::vector<phyx::ProcessRef<Hop>>>(),
+                   0,
+                   std::make_shared<std::atomic<long>>(0),
+                   std::make_shared<std::atomic<long>>(0),
+                   std::make_shared<std::atomic<std::thread::id>>(std::thread::id{}),
+                   std::make_shared<std::promise<void>>(),
+                   std::make_shared<std::atomic<int>>(0),
+                   tokens,
+                   tally_threads};
+}
+
+// A ring node: counts the hop, optionally tallies hops handled off the first hop's thread,
+// then passes the token on, or counts it finished and sets `done` after the last one.
+phyx::ProcessSpec<Hop, int, ConvoyCtx> convoy_node_spec() {
+  return phyx::ProcessSpec<Hop, int, ConvoyCtx>{
+      .name = "node",
+      .init = [](const ConvoyCtx&) { return 0; },
+      .handle =
+          [](int&, Hop& h, auto& tools) {
+            const ConvoyCtx& c = tools.ctx();
+            c.hops->fetch_add(1, std::memory_order_relaxed);  // a tally, read after done
+            if (c.tally_threads) {
+              const std::thread::id me = std::this_thread::get_id();
+              std::thread::id none{};
+              // relaxed: the first thread to get here is recorded once; only ids are compared.
+              if (!c.first->compare_exchange_strong(none, me, std::memory_order_relaxed) &&
+                  none != me) {
+                c.elsewhere->fetch_add(1, std::memory_order_relaxed);  // a tally, read after done
+              }
+            }
+            if (h.left == 0) {
+              if (c.finished->fetch_add(1, std::memory_order_acq_rel) + 1 == c.tokens)
+                c.done->set_value();
+              return;
+            }
+            REQUIRE((*c.ring)[(c.index + 1) % c.ring->size()].send(Hop{h.left - 1}));
+          },
+  };
+}
+
+// Spawns `procs` nodes into `shared.ring`, node i with index i.
+void spawn_ring(phyx::Runtime& rt, std::size_t procs, const ConvoyCtx& shared) {
+  for (std::size_t i = 0; i < procs; ++i) {
+    ConvoyCtx own = shared;
+    own.index = i;
+    shared.ring->push_back(rt.spawn(convoy_node_spec(), std::move(own)));
+  }
+}
 
 }  // namespace
 
@@ -268,38 +320,8 @@ TEST_CASE(
   constexpr int kProcs = 100;
   constexpr int kTokens = 64;
   const int hops_each = static_cast<int>(2000 * scale());
-  auto ring = std::make_shared<std::vector<phyx::ProcessRef<Hop>>>();
-  auto hops = std::make_shared<std::atomic<long>>(0);
-  auto elsewhere = std::make_shared<std::atomic<long>>(0);
-  auto first = std::make_shared<std::atomic<std::thread::id>>(std::thread::id{});
-  auto done = std::make_shared<std::promise<void>>();
-  auto finished = std::make_shared<std::atomic<int>>(0);
-  phyx::ProcessSpec<Hop, int, ConvoyCtx> spec{
-      .name = "node",
-      .init = [](const ConvoyCtx&) { return 0; },
-      .handle =
-          [](int&, Hop& h, auto& tools) {
-            const ConvoyCtx& c = tools.ctx();
-            c.hops->fetch_add(1, std::memory_order_relaxed);  // a tally, read after done
-            const std::thread::id me = std::this_thread::get_id();
-            std::thread::id none{};
-            // relaxed: the first thread to get here is recorded once; only ids are compared.
-            if (!c.first->compare_exchange_strong(none, me, std::memory_order_relaxed) &&
-                none != me) {
-              c.elsewhere->fetch_add(1, std::memory_order_relaxed);  // a tally, read after done
-            }
-            if (h.left == 0) {
-              if (c.finished->fetch_add(1, std::memory_order_acq_rel) + 1 == c.tokens)
-                c.done->set_value();
-              return;
-            }
-            REQUIRE((*c.ring)[(c.index + 1) % c.ring->size()].send(Hop{h.left - 1}));
-          },
-  };
-  for (std::size_t i = 0; i < kProcs; ++i) {
-    ring->push_back(
-        rt.spawn(spec, ConvoyCtx{ring, i, hops, elsewhere, first, done, finished, kTokens}));
-  }
+  const ConvoyCtx shared = convoy_ctx(kTokens, /*tally_threads=*/true);
+  spawn_ring(rt, kProcs, shared);
   auto starter = rt.spawn(phyx::ProcessSpec<Start, int>{
       .name = "starter",
       .init = [](const phyx::Empty&) { return 0; },
@@ -313,15 +335,16 @@ TEST_CASE(
   // two workers while each turn is short (in release builds: no worker looks stuck and no
   // turn is long; under a sanitizer, turns of 32 messages can pass step 5's long-turn
   // mark, so there the check below is weaker).
-  REQUIRE(starter.send(Start{(*ring)[0], kTokens, hops_each}));
-  REQUIRE(done->get_future().wait_for(60s) == std::future_status::ready);
-  CHECK(hops->load(std::memory_order_relaxed) == static_cast<long>(kTokens) * (hops_each + 1));
+  REQUIRE(starter.send(Start{(*shared.ring)[0], kTokens, hops_each}));
+  REQUIRE(shared.done->get_future().wait_for(60s) == std::future_status::ready);
+  CHECK(shared.hops->load(std::memory_order_relaxed) ==
+        static_cast<long>(kTokens) * (hops_each + 1));
   if (workers >= 2) {
     CHECK(rt.engine_for_tests().convoy_offers() >= 1);
     CHECK(rt.engine_for_tests().convoy_offers_taken() >= 1);  // the other worker took one
-    CHECK(elsewhere->load(std::memory_order_relaxed) > 0);
+    CHECK(shared.elsewhere->load(std::memory_order_relaxed) > 0);
   }
-  ring->clear();  // the ctx holds the ring: break the cycle before shutdown
+  shared.ring->clear();  // the ctx holds the ring: break the cycle before shutdown
   rt.shutdown(5s);
   check_laws(rt);
 }
@@ -350,31 +373,8 @@ TEST_CASE(
   constexpr int kProcs = 100;
   constexpr int kTokens = 10;
   constexpr int kHopsEach = 1000;
-  auto ring = std::make_shared<std::vector<phyx::ProcessRef<Hop>>>();
-  auto hops = std::make_shared<std::atomic<long>>(0);
-  auto elsewhere = std::make_shared<std::atomic<long>>(0);
-  auto first = std::make_shared<std::atomic<std::thread::id>>(std::thread::id{});
-  auto done = std::make_shared<std::promise<void>>();
-  auto finished = std::make_shared<std::atomic<int>>(0);
-  phyx::ProcessSpec<Hop, int, ConvoyCtx> spec{
-      .name = "node",
-      .init = [](const ConvoyCtx&) { return 0; },
-      .handle =
-          [](int&, Hop& h, auto& tools) {
-            const ConvoyCtx& c = tools.ctx();
-            c.hops->fetch_add(1, std::memory_order_relaxed);  // a tally, read after done
-            if (h.left == 0) {
-              if (c.finished->fetch_add(1, std::memory_order_acq_rel) + 1 == c.tokens)
-                c.done->set_value();
-              return;
-            }
-            REQUIRE((*c.ring)[(c.index + 1) % c.ring->size()].send(Hop{h.left - 1}));
-          },
-  };
-  for (std::size_t i = 0; i < kProcs; ++i) {
-    ring->push_back(
-        rt.spawn(spec, ConvoyCtx{ring, i, hops, elsewhere, first, done, finished, kTokens}));
-  }
+  const ConvoyCtx shared = convoy_ctx(kTokens, /*tally_threads=*/false);
+  spawn_ring(rt, kProcs, shared);
   auto starter = rt.spawn(phyx::ProcessSpec<Spread, int>{
       .name = "starter",
       .init = [](const phyx::Empty&) { return 0; },
@@ -386,15 +386,15 @@ TEST_CASE(
           },
   });
   const std::uint64_t turns_before = rt.engine_for_tests().turns_started();
-  REQUIRE(starter.send(Spread{ring, kTokens, kProcs / kTokens, kHopsEach}));
-  REQUIRE(done->get_future().wait_for(60s) == std::future_status::ready);
-  const long handled = hops->load(std::memory_order_relaxed);  // read after done
+  REQUIRE(starter.send(Spread{shared.ring, kTokens, kProcs / kTokens, kHopsEach}));
+  REQUIRE(shared.done->get_future().wait_for(60s) == std::future_status::ready);
+  const long handled = shared.hops->load(std::memory_order_relaxed);  // read after done
   CHECK(handled == static_cast<long>(kTokens) * (kHopsEach + 1));
   const std::uint64_t turns = rt.engine_for_tests().turns_started() - turns_before;
   INFO("turns=" << turns << " hops=" << handled);
   // The seed of a systematic build picks budgets and sources: the fixed rules are not run.
   if (!rt.engine_for_tests().systematic()) CHECK(turns * 4 < static_cast<std::uint64_t>(handled));
-  ring->clear();  // the ctx holds the ring: break the cycle before shutdown
+  shared.ring->clear();  // the ctx holds the ring: break the cycle before shutdown
   rt.shutdown(5s);
   check_laws(rt);
 }
