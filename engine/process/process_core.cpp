@@ -79,7 +79,7 @@ ProcessCore::~ProcessCore() {
   drop_suspended();
   DropContextScope ctx(DropContext::stopping);
   while (Envelope* e = mailbox_.pop_user_at_destruction()) delete e;
-  while (MailNode* n = mailbox_.pop_system_at_destruction()) delete static_cast<SysNode*>(n);
+  while (MailNode* n = mailbox_.pop_system_at_destruction()) take_system(n);
 }
 
 void ProcessCore::set_status(Status s) noexcept {
@@ -182,18 +182,29 @@ void ProcessCore::post_system(SysMsg m) {
   if (mailbox_.post_system(new SysNode(std::move(m)))) runtime_->schedule(this);
 }
 
+void ProcessCore::post_note(SysNode& note, SysMsg m) noexcept {
+  note.msg = std::move(m);  // published by the lane's push
+  if (mailbox_.post_system(&note)) runtime_->schedule(this);
+}
+
+ProcessCore::SysMsg ProcessCore::take_system(MailNode* n) noexcept {
+  auto* node = static_cast<SysNode*>(n);
+  SysMsg m = std::move(node->msg);
+  if (!node->kept) delete node;
+  return m;
+}
+
 Future<void> ProcessCore::request_stop(StopReason reason, StopMode mode) {
   StateRef<FutureState<void>> done;
   std::unique_ptr<OwnTimers> timers;
   bool first = false;
   {
     std::lock_guard lock(control_);
-    if (!stop_) stop_ = std::make_unique<StopState>();
-    if (!stop_->done) {
-      stop_->done = make_state<FutureState<void>>();
-      if (runtime_->deterministic()) stop_->done->set_driver(runtime_ptr());
+    if (!stop_) {
+      stop_ = make_state<StopState>();
+      if (runtime_->deterministic()) stop_->set_driver(runtime_ptr());
     }
-    done = stop_->done;
+    done = stop_;
     if (!stop_requested_ && static_cast<Status>(status_.load(std::memory_order_relaxed)) != Status::stopped) {  // written under control_
       first = true;
       stop_requested_ = true;
@@ -207,7 +218,7 @@ Future<void> ProcessCore::request_stop(StopReason reason, StopMode mode) {
     }
   }
   if (first) {
-    post_system(SysMsg{SysKind::stop, {}});
+    post_note(stop_->stop_note, SysMsg{SysKind::stop, {}});  // stop_ is never replaced
     DropContextScope ctx(DropContext::stopping);
     release_own_timers(std::move(timers));
   }
@@ -306,8 +317,7 @@ ProcessCore::SliceEnd ProcessCore::run_slice(unsigned budget) {
     // acquire: pairs with shutdown()'s release.
     if (runtime_->abandoned_.load(std::memory_order_acquire)) return end(false);
     if (MailNode* node = mailbox_.pop_system()) {
-      SysMsg m = std::move(static_cast<SysNode*>(node)->msg);
-      delete static_cast<SysNode*>(node);
+      SysMsg m = take_system(node);
       handle_system(m);
       continue;
     }
@@ -834,13 +844,13 @@ void ProcessCore::finish_stop() {
   // (anchored()). relaxed, as any retain(): made from the anchor's reference.
   retain();
   phase_ = Phase::finished;
-  StateRef<FutureState<void>> done;
+  StateRef<StopState> done;
   mailbox_.set_wants_user(false);
   mailbox_.close_as_owner();  // closed by discard_user_lane() above: one load
   {
     std::lock_guard lock(control_);
     set_status(Status::stopped);
-    if (stop_) done = stop_->done;
+    done = stop_;
   }
   count_down_alive();
   pass_held_baton();  // a group restart in flight goes on without us (group_restart.cpp step 6)
@@ -848,7 +858,14 @@ void ProcessCore::finish_stop() {
   rt.retire(this);  // before the future completes: a waiter (shutdown) must not see us in the table
   if (ProcessHandle parent = std::move(parent_)) {  // dropping our ref breaks the parent<->child cycle
     retain();
-    parent->post_system(SysMsg{SysKind::child_stopped, ProcessHandle(this)});
+    SysMsg stopped{SysKind::child_stopped, ProcessHandle(this)};
+    // The note is our StopState's, which we keep: the message holds us until the parent
+    // has taken it out of the node (take_system).
+    if (done) {
+      parent->post_note(done->stopped_note, std::move(stopped));
+    } else {
+      parent->post_system(std::move(stopped));
+    }
   }
   if (done) done->settle(Result<void>());  // last: its continuations may run long on this thread
 }
@@ -877,9 +894,8 @@ std::vector<ProcessHandle> ProcessCore::abandon() noexcept {
     count_suspended = suspended_uncounted_;
     suspended_uncounted_ = false;
     stop_requested_ = true;  // a later stop() returns the completed future below
-    if (!stop_) stop_ = std::make_unique<StopState>();
-    if (!stop_->done) stop_->done = make_state<FutureState<void>>();
-    done = stop_->done;
+    if (!stop_) stop_ = make_state<StopState>();
+    done = stop_;
   }
   if (was_alive) count_down_alive();
   if (count_suspended) count_suspended_discarded();

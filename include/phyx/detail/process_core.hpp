@@ -269,11 +269,22 @@ class ProcessCore {
   };
   struct SysNode : MailNode {
     explicit SysNode(SysMsg m) : msg(std::move(m)) {}
-    SysMsg msg;
+    /// A note a StopState keeps for its process's own stop and for its parent's
+    /// child_stopped: posted at most once, and never freed by the lane's reader.
+    SysNode() noexcept : kept(true) {}
+    SysMsg msg{};
+    bool kept = false;
   };
+  /// The reader of a system lane (run_slice, the destructor): the message of a node just
+  /// popped, with the node freed unless a StopState keeps it. The message may hold the last
+  /// handle on the process whose StopState that is, so the node is not touched after this.
+  static SysMsg take_system(MailNode* n) noexcept;
 
   void set_status(Status s) noexcept;  // under control_
   void post_system(SysMsg m);          // any thread
+  /// As post_system, with a StopState's note instead of a new node (never allocates): any
+  /// thread, once per note.
+  void post_note(SysNode& note, SysMsg m) noexcept;
   void handle_system(SysMsg& m);
   void handle_user(Envelope* e);
   // The end of a handler, at once or after suspensions: counted, reported, the message freed.
@@ -375,13 +386,18 @@ class ProcessCore {
 
   Mailbox mailbox_{true};  // scheduled from birth: the process runs its init first
 
-  // Guarded by control_.
-  struct StopState {
+  // Guarded by control_. It is also the stop's future (stop() returns it, SPEC 4) and holds
+  // the two system notes of the end of a life, so a process's stop allocates one object
+  // instead of four (the state, the future's, two nodes: skynet stops 1.1 M processes).
+  // Held by the futures too, so it may outlive the process.
+  struct StopState final : FutureState<void> {
     StopReason reason;
     StopMode mode = StopMode::discard;
-    StateRef<FutureState<void>> done;
+    SysNode stop_note;     // SysKind::stop to this process: the first stop() posts it
+    SysNode stopped_note;  // SysKind::child_stopped to the parent: finish_stop() posts it
   };
-  std::unique_ptr<StopState> stop_;  // made by the first stop(); never replaced (the owner reads it unlocked)
+  StateRef<StopState>
+      stop_;  // made by the first stop(); never replaced (the owner reads it unlocked)
   // This incarnation's timers (schedules, the restart wait), by id, each with its holder
   // reference. Made by the first timer.
   std::unique_ptr<OwnTimers> timers_;  // engine/process/own_timers.hpp
