@@ -64,6 +64,10 @@ RuntimeKeep::~RuntimeKeep() { rt_->unkeep(); }
 
 std::weak_ptr<RuntimeCore> ProcessCore::runtime_ptr() const noexcept { return runtime_->weak_from_this(); }
 
+// An idle process is this plus its typed part in one allocation (idle-memory, SPEC 13): a
+// field added here must find padding, or the process moves to the next size class.
+static_assert(sizeof(ProcessCore) == 184, "a new field must fit the idle process's size class");
+
 ProcessCore::ProcessCore(RuntimeCore& runtime, const CoreSpec& spec, ShareCount* share)
     : runtime_(runtime),
       share_(share),
@@ -218,7 +222,14 @@ Future<void> ProcessCore::request_stop(StopReason reason, StopMode mode) {
     }
   }
   if (first) {
-    post_note(stop_->stop_note, SysMsg{SysKind::stop, {}});  // stop_ is never replaced
+    if (current_process() == this) {
+      // Our own handler (or init) stops us: we are inside run_slice() on this thread, which
+      // reads the mailbox's own note before it takes the next message. No node, no push,
+      // no pop: skynet's 1.1 M processes each stop themselves so.
+      mailbox_.set_own_note();
+    } else {
+      post_note(stop_->stop_note, SysMsg{SysKind::stop, {}});  // stop_ is never replaced
+    }
     DropContextScope ctx(DropContext::stopping);
     release_own_timers(std::move(timers));
   }
@@ -318,6 +329,13 @@ ProcessCore::SliceEnd ProcessCore::run_slice(unsigned budget) {
     if (runtime_->abandoned_.load(std::memory_order_acquire)) return end(false);
     if (MailNode* node = mailbox_.pop_system()) {
       SysMsg m = take_system(node);
+      handle_system(m);
+      continue;
+    }
+    // Our own stop() (request_stop), after what was posted before it, as if it had been
+    // posted too.
+    if (mailbox_.take_own_note()) {
+      SysMsg m{SysKind::stop, {}};
       handle_system(m);
       continue;
     }

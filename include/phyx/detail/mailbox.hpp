@@ -156,6 +156,18 @@ class Mailbox {
     return last_worker_.load(std::memory_order_relaxed);
   }
 
+  // ---- the owner's note to itself ----
+  /// Owner only (the thread inside its turn): a system message to itself that needs no
+  /// node, because the owner is the one who will read it; what it means is the process's
+  /// business (its own stop(), engine/process/README.md). A plain byte in padding.
+  void set_own_note() noexcept { own_note_ = true; }
+  /// Owner only: true once for each set_own_note(), which it clears.
+  bool take_own_note() noexcept {
+    if (!own_note_) return false;
+    own_note_ = false;
+    return true;
+  }
+
   // ---- observers (any thread) ----
   std::size_t queued() const noexcept;
   bool closed() const noexcept;
@@ -182,6 +194,7 @@ class Mailbox {
   // In the padding before system_: the hint costs an idle process no byte.
   std::atomic<std::uint8_t> last_worker_{kNoWorker};
   bool wants_user_ = false;  // owner only: its intent, installed in the word by try_idle()
+  bool own_note_ = false;    // owner only: set_own_note()
   MpscQueue system_;
 };
 
