@@ -812,3 +812,38 @@ TEST_CASE("children-before-parent order does not depend on the deterministic see
     log->children.clear();
   }
 }
+
+TEST_CASE(
+    "a process that stops itself under drain handles what was queued behind the stop, then stops") {
+  // The stop is its own note (no node in the system lane): it must still come before the
+  // next user message is taken, and a drain must still handle the rest.
+  Det d;
+  phyx::Runtime rt(d.options());
+  auto handled = std::make_shared<std::vector<int>>();
+  auto status_after_stop = std::make_shared<phyx::Status>(phyx::Status::starting);
+  auto p = rt.spawn(phyx::ProcessSpec<int, int>{
+      .name = "self-drainer",
+      .init = [](const phyx::Empty&) { return 0; },
+      .handle =
+          [handled, status_after_stop](int&, int& m, auto& tools) {
+            handled->push_back(m);
+            if (m == 1) {
+              (void)tools.self().stop(phyx::StopReason::normal(), phyx::StopMode::drain);
+              *status_after_stop = tools.self().status();
+              CHECK_FALSE(tools.self().send(99));  // closed at once, as for any stop
+            }
+          },
+  });
+  REQUIRE(p.send(1));
+  REQUIRE(p.send(2));
+  REQUIRE(p.send(3));
+  rt.run_until_idle();
+  CHECK(*status_after_stop == phyx::Status::stopping);
+  CHECK(*handled == std::vector<int>{1, 2, 3});
+  CHECK(p.status() == phyx::Status::stopped);
+  CHECK(p.stop().ready());  // the same completed stop
+  const auto s = rt.stats();
+  CHECK(s.discarded == 0);
+  CHECK(s.refused_not_running == 1);
+  check_laws(rt);
+}
