@@ -184,6 +184,7 @@ bool Mailbox::post_system(MailNode* n) noexcept {
 }
 
 bool Mailbox::try_idle() noexcept {
+  if (own_note_) return false;  // the owner's note to itself is work (try_set_own_note())
   std::uint64_t w = word_.load(std::memory_order_acquire);  // pairs with post_system()'s fetch_or
   for (;;) {
     const lane::IdlePlan plan = lane::plan_idle(w, wants_user_);

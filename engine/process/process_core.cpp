@@ -186,7 +186,7 @@ void ProcessCore::post_system(SysMsg m) {
   if (mailbox_.post_system(new SysNode(std::move(m)))) runtime_->schedule(this);
 }
 
-void ProcessCore::post_note(SysNode& note, SysMsg m) noexcept {
+void ProcessCore::post_note(SysNode& note, SysMsg m) {
   note.msg = std::move(m);  // published by the lane's push
   if (mailbox_.post_system(&note)) runtime_->schedule(this);
 }
@@ -222,11 +222,12 @@ Future<void> ProcessCore::request_stop(StopReason reason, StopMode mode) {
     }
   }
   if (first) {
-    if (current_process() == this) {
-      // Our own handler (or init) stops us: we are inside run_slice() on this thread, which
-      // reads the mailbox's own note before it takes the next message. No node, no push,
-      // no pop: skynet's 1.1 M processes each stop themselves so.
-      mailbox_.set_own_note();
+    if (current_process() == this && mailbox_.try_set_own_note()) {
+      // We are inside our own run_slice() on this thread (our handler or init stops us, or
+      // a sink, a continuation or a destructor that it runs does) and nothing waits in our
+      // system lane: the stop is the mailbox's own note, which run_slice() reads first in
+      // its next step and which try_idle() does not go past. No node, no push, no pop:
+      // skynet's 1.1 M processes each stop themselves so.
     } else {
       post_note(stop_->stop_note, SysMsg{SysKind::stop, {}});  // stop_ is never replaced
     }
@@ -327,15 +328,16 @@ ProcessCore::SliceEnd ProcessCore::run_slice(unsigned budget) {
   for (unsigned step = 0; step < budget; ++step) {
     // acquire: pairs with shutdown()'s release.
     if (runtime_->abandoned_.load(std::memory_order_acquire)) return end(false);
-    if (MailNode* node = mailbox_.pop_system()) {
-      SysMsg m = take_system(node);
+    // Our own stop() (request_stop) first: the note is set only while the system lane is
+    // empty, so whatever the lane holds now was posted after the stop. The FIFO order a
+    // stop node would have had.
+    if (mailbox_.take_own_note()) {
+      SysMsg m{SysKind::stop, {}};
       handle_system(m);
       continue;
     }
-    // Our own stop() (request_stop), after what was posted before it, as if it had been
-    // posted too.
-    if (mailbox_.take_own_note()) {
-      SysMsg m{SysKind::stop, {}};
+    if (MailNode* node = mailbox_.pop_system()) {
+      SysMsg m = take_system(node);
       handle_system(m);
       continue;
     }
@@ -793,7 +795,8 @@ void ProcessCore::decide_after_crash() {
   phase_ = Phase::restart_wait;
   std::lock_guard lock(control_);
   // A stop that arrived since the check above (from a sink, or another thread) is queued in
-  // the system lane and finishes us from restart_wait: no timer must outlive it.
+  // the system lane, or is the mailbox's own note, and finishes us from restart_wait: no
+  // timer must outlive it.
   if (stop_requested_) return;
   start_restart_timer(delay.count());
 }

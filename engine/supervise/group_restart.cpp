@@ -198,7 +198,7 @@ void ProcessCore::start_group_stop() {
     }
     phase_ = Phase::restart_wait;
     std::lock_guard lock(control_);
-    if (stop_requested_) return;  // the queued stop finishes us from restart_wait
+    if (stop_requested_) return;  // the queued stop (or own note) finishes us from restart_wait
     start_restart_timer(g->delay_ms);
     return;
   }

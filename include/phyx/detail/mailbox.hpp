@@ -111,7 +111,8 @@ class Mailbox {
   /// suspended handler): destroys the message (its destructors run here) and leaves the
   /// envelope to the lane, which frees it at the next take or at destruction. Never blocks.
   void retire(Envelope* e) noexcept;
-  /// Clears `scheduled` unless work arrived: true when the process is now idle.
+  /// Clears `scheduled` unless work arrived (or the owner's own note is set): true when the
+  /// process is now idle.
   bool try_idle() noexcept;
   /// Owner: whether the owner handles user messages now. While the caller holds
   /// `scheduled` (always, in a process) no atomic write: try_idle() installs it. Never blocks.
@@ -159,9 +160,18 @@ class Mailbox {
   // ---- the owner's note to itself ----
   /// Owner only (the thread inside its turn): a system message to itself that needs no
   /// node, because the owner is the one who will read it; what it means is the process's
-  /// business (its own stop(), engine/process/README.md). A plain byte in padding.
-  void set_own_note() noexcept { own_note_ = true; }
-  /// Owner only: true once for each set_own_note(), which it clears.
+  /// business (its own stop(), engine/process/README.md). Set only while the system lane
+  /// is empty (nothing queued, no push in flight), so that everything posted to the lane
+  /// afterwards comes after it, and the owner reads it before the lane: the lane's FIFO
+  /// order holds. False otherwise (the caller posts a node instead). A plain byte in
+  /// padding; never blocks or allocates. try_idle() refuses while it is set, so the owner
+  /// cannot go idle with it unread.
+  bool try_set_own_note() noexcept {
+    if (!system_.empty()) return false;
+    own_note_ = true;
+    return true;
+  }
+  /// Owner only: true once for each note set, which it clears. Never blocks.
   bool take_own_note() noexcept {
     if (!own_note_) return false;
     own_note_ = false;
@@ -194,7 +204,7 @@ class Mailbox {
   // In the padding before system_: the hint costs an idle process no byte.
   std::atomic<std::uint8_t> last_worker_{kNoWorker};
   bool wants_user_ = false;  // owner only: its intent, installed in the word by try_idle()
-  bool own_note_ = false;    // owner only: set_own_note()
+  bool own_note_ = false;    // owner only: try_set_own_note()
   MpscQueue system_;
 };
 

@@ -159,7 +159,10 @@ class ProcessCore {
   /// Any thread. Takes ownership of `e` (destroyed if refused). Never blocks beyond the
   /// mailbox's short critical section; allocates nothing (the envelope is the caller's).
   bool send_user(Envelope* e, Origin origin);
-  /// Any thread. Idempotent: every call returns the same completion.
+  /// Any thread. Idempotent: every call returns the same completion. Takes control_; the
+  /// first call allocates the StopState (the future's state and the two notes). From the
+  /// thread inside this process's run_slice(), the stop is the mailbox's own note, not a
+  /// queued node.
   Future<void> request_stop(StopReason reason, StopMode mode);
 
   /// Owner (inside its own handler): a timer that delivers `e` to self after `after_ms`.
@@ -282,9 +285,9 @@ class ProcessCore {
 
   void set_status(Status s) noexcept;  // under control_
   void post_system(SysMsg m);          // any thread
-  /// As post_system, with a StopState's note instead of a new node (never allocates): any
-  /// thread, once per note.
-  void post_note(SysNode& note, SysMsg m) noexcept;
+  /// As post_system, with a StopState's note instead of a new node: any thread, once per
+  /// note. Allocates no node (the deterministic scheduler's wake-up may allocate).
+  void post_note(SysNode& note, SysMsg m);
   void handle_system(SysMsg& m);
   void handle_user(Envelope* e);
   // The end of a handler, at once or after suspensions: counted, reported, the message freed.
