@@ -21,6 +21,7 @@ bool DeferredReleases::defer(ProcessCore* p) noexcept {
   if (e.process != nullptr || &p->runtime() != owner_) return false;
   e.process = p;
   e.drops = 1;
+  ++occupied_;
   return true;
 }
 
@@ -29,17 +30,17 @@ void DeferredReleases::flush(Entry& e) noexcept {
   const std::uint32_t drops = e.drops;
   e.process = nullptr;  // step 5: empty first, the deletes below may defer more
   e.drops = 0;
+  --occupied_;
   p->drop_refs(drops);
 }
 
 bool DeferredReleases::flush_all() noexcept {
   bool any = false;
-  for (bool flushed = true; flushed;) {
-    flushed = false;
+  while (occupied_ != 0) {  // a flush's deletes may defer more: walk until none is left
     for (Entry& e : entries_) {
       if (e.process == nullptr) continue;
       flush(e);
-      flushed = any = true;
+      any = true;
     }
   }
   return any;

@@ -27,7 +27,8 @@
 //     (every 2-4 ms while it asks); before it searches or parks, once more after its
 //     stage's flush and its share credits' return (both drop references); and when it
 //     leaves, before its keep and share credits go back (the processes it frees give
-//     units back to them).
+//     units back to them). A count of the slots in use (plain, the worker's) lets a flush
+//     of an empty table skip the walk.
 // Invariants: a process's count = the references that exist + the drops deferred on it,
 // so a deferral keeps a process alive longer, never shorter; a deferred drop is cancelled
 // only by a take on the same thread; the slots are touched by their worker's thread alone;
@@ -59,7 +60,10 @@ class RuntimeCore;
 /// A worker's deferred drops (protocol above). Worker only: touched by its thread alone.
 class DeferredReleases {
  public:
-  static constexpr unsigned kSlots = 8;
+  // 128, not 8 (until session 25): ask-many's 100 clients took 8 slots in turn, so most of
+  // their pipes' takes and drops were locked RMWs again (kSlots 8 -> 128: ask-many +12 %,
+  // ABBA rounds on one worker; engine/runtime/README.md). 16 bytes a slot, 2 KiB a worker.
+  static constexpr unsigned kSlots = 128;
 
   /// Any thread (the worker that will own it); never allocates, never blocks.
   explicit DeferredReleases(RuntimeCore& owner) noexcept : owner_(&owner) {}
@@ -75,10 +79,14 @@ class DeferredReleases {
   bool cancel(ProcessCore* p) noexcept {
     Entry& e = entries_[slot_of(p)];
     if (e.process != p) return false;
-    if (--e.drops == 0) e.process = nullptr;
+    if (--e.drops == 0) {
+      e.process = nullptr;
+      --occupied_;
+    }
     return true;
   }
-  /// Step 6: flushes every entry, until none is left; true if there was any. Between
+  /// Step 6: flushes every entry, until none is left; true if there was any (one load
+  /// when none is: a worker that parks often does not walk the slots). Between
   /// turns only: the deletes run destructors, which may allocate, send, run a failed
   /// ask's continuation and wait as a destructor may (an event sink's turn).
   bool flush_all() noexcept;
@@ -101,6 +109,7 @@ class DeferredReleases {
   void flush(Entry& e) noexcept;  // step 5
 
   RuntimeCore* owner_;
+  unsigned occupied_ = 0;  // slots holding a process: flush_all() skips the walk at zero
   Entry entries_[kSlots];
 };
 
