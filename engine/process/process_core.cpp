@@ -222,15 +222,14 @@ Future<void> ProcessCore::request_stop(StopReason reason, StopMode mode) {
     }
   }
   if (first) {
-    if (current_process() == this && mailbox_.try_set_own_note()) {
-      // We are inside our own run_slice() on this thread (our handler or init stops us, or
-      // a sink, a continuation or a destructor that it runs does) and nothing waits in our
-      // system lane: the stop is the mailbox's own note, which run_slice() reads first in
-      // its next step and which try_idle() does not go past. No node, no push, no pop:
-      // skynet's 1.1 M processes each stop themselves so.
-    } else {
+    // Inside our own run_slice() on this thread (our handler or init stops us, or a sink,
+    // a continuation or a destructor that it runs does) with nothing waiting in our system
+    // lane, the stop is the mailbox's own note, which run_slice() reads first in its next
+    // step and which try_idle() does not go past. No node, no push, no pop: skynet's 1.1 M
+    // processes each stop themselves so. Otherwise the stop node is posted.
+    const bool own_note = current_process() == this && mailbox_.try_set_own_note();
+    if (!own_note)
       post_note(stop_->stop_note, SysMsg{SysKind::stop, {}});  // stop_ is never replaced
-    }
     DropContextScope ctx(DropContext::stopping);
     release_own_timers(std::move(timers));
   }
