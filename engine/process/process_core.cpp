@@ -13,8 +13,16 @@
 //     discard -> queued messages become dead letters (reason stopped);
 //     drain   -> queued messages are handled first;
 //     then children stop youngest first, on_stop runs, the state is dropped (Replies in it
-//     fail with StoppedError), status stopped, process:stop, the stop future completes, the
-//     parent hears child_stopped.
+//     fail with StoppedError), status stopped, process:stop, the stop future completes.
+//  5. Children leave: a child that finishes takes itself out of its parent's list (under
+//     the parent's control_) and posts child_stopped only if the parent waits for its
+//     children (stop_next_child() set `awaited` under the same lock, having seen the list
+//     non-empty). So either the child sees the flag and tells the parent, or the parent's
+//     look at the list comes after the child left it: no wait is missed. A parent that is
+//     running (skynet's inner nodes, as their children report and stop) gets no message
+//     and takes no step for a child that goes. Rejected: the parent erasing each child on
+//     its child_stopped (until session 25: a retain, a system post, a pop, the parent's
+//     lock and a release per process, whether the parent cared or not).
 #include "phyx/detail/process_core.hpp"
 
 #include <algorithm>
@@ -301,6 +309,25 @@ void ProcessCore::release_own_timers(std::unique_ptr<OwnTimers> held) {
   if (!held) return;
   for (TimerNode* node : held->take_all()) node->cancel_and_release();
 }
+bool ProcessCore::leave_children(const ProcessCore* child) noexcept {
+  ProcessHandle ours;  // the list's reference to the child, dropped after the lock
+  bool awaited;
+  {
+    std::lock_guard lock(control_);  // siblings read the list for a group restart
+    if (!children_) return false;    // abandoned: the list went with it
+    awaited = children_->awaited;
+    auto& list = children_->list;
+    for (auto it = list.begin(); it != list.end(); ++it) {
+      if (it->get() == child) {
+        ours = std::move(*it);
+        list.erase(it);
+        break;
+      }
+    }
+  }
+  return awaited;
+}
+
 void ProcessCore::add_child(ProcessHandle child) {
   std::lock_guard lock(control_);  // siblings read the list for a group restart
   if (!children_) children_ = std::make_unique<Children>();
@@ -600,25 +627,14 @@ void ProcessCore::handle_system(SysMsg& m) {
       mailbox_.set_wants_user(false);
       stop_next_child();
       return;
-    case SysKind::child_stopped: {
-      bool removed = false;
-      {
-        std::lock_guard lock(control_);  // siblings read the list for a group restart
-        auto& list = children_->list;    // exists: m.other is our child
-        for (auto it = list.begin(); it != list.end(); ++it) {
-          if (*it == m.other) {
-            list.erase(it);
-            removed = true;
-            break;
-          }
-        }
-      }
-      if (removed && (phase_ == Phase::stopping_children || phase_ == Phase::crash_children ||
-                      phase_ == Phase::group_children)) {
+    case SysKind::child_stopped:
+      // The child has left our list (step 5). Only a wait for the children cares; a look at
+      // the list that finds the youngest still going asks it to stop again (a no-op).
+      if (phase_ == Phase::stopping_children || phase_ == Phase::crash_children ||
+          phase_ == Phase::group_children) {
         stop_next_child();
       }
       return;
-    }
     case SysKind::restart_due:
       if (phase_ != Phase::restart_wait) return;
       if (rare_ && rare_->group) {  // a group's backoff is over: the start baton (group_restart.cpp)
@@ -660,9 +676,10 @@ void ProcessCore::stop_next_child() {
       std::lock_guard lock(control_);  // siblings read the list for a group restart
       if (!children_ || children_->list.empty()) break;
       if (children_->list.back()->status() == Status::stopped) {
-        children_->list.pop_back();
+        children_->list.pop_back();  // finishing: its leave_children() will find nothing
         continue;
       }
+      children_->awaited = true;  // step 5: from now on a child that leaves tells us
       youngest = children_->list.back();
     }
     youngest->request_stop(StopReason::shutdown(), StopMode::discard);
@@ -876,7 +893,8 @@ void ProcessCore::finish_stop() {
   pass_held_baton();  // a group restart in flight goes on without us (group_restart.cpp step 6)
   if (rt.telemetry_on()) rt.emit("process:stop", this, Fields{{"reason", to_string(stop_ ? stop_->reason : StopReason::normal())}});
   rt.retire(this);  // before the future completes: a waiter (shutdown) must not see us in the table
-  if (ProcessHandle parent = std::move(parent_)) {  // dropping our ref breaks the parent<->child cycle
+  // Step 5: out of the parent's list; dropping our ref to the parent breaks the cycle.
+  if (ProcessHandle parent = std::move(parent_); parent && parent->leave_children(this)) {
     retain();
     SysMsg stopped{SysKind::child_stopped, ProcessHandle(this)};
     // The note is our StopState's, which we keep: the message holds us until the parent

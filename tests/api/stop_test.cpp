@@ -907,3 +907,102 @@ TEST_CASE(
   }
   CHECK(gave_up > 0);  // the child gave up under some seeds: the case was exercised
 }
+
+namespace {
+// Children that stop themselves while their parent stops (engine/process/process_core.cpp
+// step 5: a finishing child leaves its parent's list, and tells the parent only if it
+// waits). The parent's handler sends every child its quit and then stops itself, so its
+// wait for the children and their own stops interleave, differently under each seed.
+struct Quit {};
+struct Brood {
+  int children;
+  phyx::StopMode mode;
+  std::shared_ptr<std::promise<phyx::Future<void>>> stopping;  // the parent's own stop, handed out
+};
+struct BroodLog {
+  std::mutex mutex;
+  std::vector<phyx::ProcessRef<Quit>> kids;
+  int parent_on_stops = 0;
+  bool kids_stopped_before_parent = true;  // every kid `stopped` when the parent's on_stop ran
+};
+phyx::ProcessSpec<Brood, int> brood_parent(std::shared_ptr<BroodLog> log) {
+  phyx::ProcessSpec<Quit, int> kid{
+      .name = "kid",
+      .init = [](const phyx::Empty&) { return 0; },
+      .handle = [](int&, Quit&, auto& tools) { (void)tools.self().stop(); },
+  };
+  return {
+      .name = "brood-parent",
+      .init = [](const phyx::Empty&) { return 0; },
+      .handle =
+          [kid, log](int&, Brood& b, auto& tools) {
+            std::vector<phyx::ProcessRef<Quit>> kids;
+            for (int i = 0; i < b.children; ++i) kids.push_back(tools.spawn(kid));
+            for (auto& k : kids) CHECK(k.send(Quit{}));
+            {
+              std::lock_guard lock(log->mutex);
+              log->kids = kids;
+            }
+            auto stop = tools.self().stop(phyx::StopReason::normal(), b.mode);
+            if (b.stopping) b.stopping->set_value(std::move(stop));
+          },
+      .on_stop =
+          [log](int&, const phyx::StopReason&, const phyx::Empty&) {
+            std::lock_guard lock(log->mutex);
+            ++log->parent_on_stops;
+            for (auto& k : log->kids)
+              log->kids_stopped_before_parent &= k.status() == phyx::Status::stopped;
+          },
+  };
+}
+void check_brood(const std::shared_ptr<BroodLog>& log, int children) {
+  std::lock_guard lock(log->mutex);
+  CHECK(log->kids.size() == static_cast<std::size_t>(children));
+  CHECK(log->parent_on_stops == 1);
+  CHECK(log->kids_stopped_before_parent);  // SPEC 4: children stop before their parent
+  for (auto& k : log->kids) CHECK(k.status() == phyx::Status::stopped);
+  log->kids.clear();  // the refs would keep the kids' cores past the runtime's checks
+}
+}  // namespace
+
+TEST_CASE(
+    "children that stop themselves while their parent stops: the parent's stop completes after all "
+    "of them, "
+    "under every seed") {
+  for (std::uint64_t seed = 1; seed <= 32; ++seed) {
+    CAPTURE(seed);
+    Det d;
+    phyx::Runtime rt(d.options(seed));
+    auto log = std::make_shared<BroodLog>();
+    auto parent = rt.spawn(brood_parent(log));
+    const auto mode = seed % 2 == 0 ? phyx::StopMode::drain : phyx::StopMode::discard;
+    REQUIRE(parent.send(Brood{5, mode, nullptr}));
+    rt.run_until_idle();
+    CHECK(parent.status() == phyx::Status::stopped);
+    CHECK(parent.stop().ready());
+    check_brood(log, 5);
+    CHECK(rt.stats().processes_alive == 0);
+    check_laws(rt);
+  }
+}
+
+TEST_CASE(
+    "children that stop themselves while their parent stops (threads): no stop waits for ever") {
+  Recorder rec;
+  phyx::Runtime rt(threads(rec));
+  for (int round = 0; round < 200; ++round) {
+    CAPTURE(round);
+    auto log = std::make_shared<BroodLog>();
+    auto parent = rt.spawn(brood_parent(log));
+    auto stopping = std::make_shared<std::promise<phyx::Future<void>>>();
+    auto handed = stopping->get_future();
+    REQUIRE(parent.send(
+        Brood{8, round % 2 == 0 ? phyx::StopMode::drain : phyx::StopMode::discard, stopping}));
+    // Bounded waits: a child's leave that missed its waiting parent would hang it here.
+    REQUIRE(handed.wait_for(10s) == std::future_status::ready);
+    REQUIRE(handed.get().wait_for(10s));
+    check_brood(log, 8);
+  }
+  CHECK(rt.stats().processes_alive == 0);
+  check_laws(rt);
+}

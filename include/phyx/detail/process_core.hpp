@@ -323,10 +323,19 @@ class ProcessCore {
   void count_down_alive() noexcept;
 
   // ---- group restarts (engine/supervise/group_restart.cpp) ----
-  struct Children {  // made by the first spawn; `list` changes under control_
-    std::vector<ProcessHandle> list;  // spawn order
+  struct Children {  // made by the first spawn; `list` and `awaited` change under control_
+    std::vector<ProcessHandle> list;  // spawn order; a child takes itself out as it finishes
     GroupTurn turn;                   // this process's children's family
+    // Set by stop_next_child() when it waits for a child to go: from then on a child that
+    // leaves the list posts child_stopped (process_core.cpp, "children leave"). Never
+    // cleared: a later child_stopped only makes the parent look at the list again.
+    bool awaited = false;
   };
+  /// A child, at the end of finish_stop() on its own thread: takes it out of this
+  /// process's list under control_ (the list's reference is dropped after the lock). True
+  /// when this process waits for its children and must hear child_stopped. Never blocks
+  /// but on control_; never allocates.
+  bool leave_children(const ProcessCore* child) noexcept;
   enum class BatonStage : std::uint8_t { none, stop, start };
   void begin_group_restart(std::int64_t delay_ms, std::int64_t attempt);  // from decide_after_crash()
   void start_group_stop();                           // holding the family's turn
