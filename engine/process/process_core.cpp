@@ -314,7 +314,7 @@ bool ProcessCore::leave_children(const ProcessCore* child) noexcept {
   bool awaited;
   {
     std::lock_guard lock(control_);  // siblings read the list for a group restart
-    if (!children_) return false;    // abandoned: the list went with it
+    if (!children_) return false;    // not reached for a real child: add_child() made it
     awaited = children_->awaited;
     auto& list = children_->list;
     for (auto it = list.begin(); it != list.end(); ++it) {

@@ -113,8 +113,9 @@ void RuntimeCore::adopt(ProcessCore* p, ProcessCore* parent) {
 std::vector<ProcessHandle> RuntimeCore::live_processes() const {
   std::vector<ProcessHandle> out = table_->snapshot();
   // Depth first with the vector as the stack: a tree a million deep needs no recursion.
-  // A child already stopped stays in its parent's list until the parent hears of it; it
-  // is not live (its retire() has run, or is running, and its lane is empty).
+  // A child already stopped may be in its parent's list for an instant, until its own
+  // leave_children() (process_core.cpp step 5); it is not live (its retire() has run, or
+  // is running, and its lane is empty).
   for (std::size_t i = 0; i < out.size(); ++i) {
     for (ProcessHandle& child : out[i]->children_snapshot()) {
       if (child->status() != Status::stopped) out.push_back(std::move(child));
