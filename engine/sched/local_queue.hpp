@@ -132,6 +132,17 @@ class LocalQueue {
     }
   }
 
+  /// The item pop() would return now, without taking it: a hint (a stealer may take it the
+  /// next instant), for a prefetch only. nullptr when empty. Never blocks.
+  T* peek_front() const noexcept {
+    const auto& r = *ring_;
+    // relaxed: a hint; nothing read through the pointer depends on it (pop's CAS claims).
+    const std::uint32_t real = RunRing<T>::real_of(r.head_.load(std::memory_order_relaxed));
+    if (real == r.tail_.load(std::memory_order_relaxed)) return nullptr;  // only we write tail_
+    return r.slots_[real & RunRing<T>::kMask].load(
+        std::memory_order_relaxed);  // a hint, as head_ above
+  }
+
   /// Items queued now (owner's view; stealers may be taking some).
   std::uint32_t size() const noexcept {
     const std::uint64_t head = ring_->head_.load(std::memory_order_acquire);  // pairs with pop/steal CAS

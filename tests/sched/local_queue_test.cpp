@@ -38,6 +38,25 @@ TEST_CASE("single thread: FIFO order, empty pop, size") {
   CHECK(overflow.empty());
 }
 
+TEST_CASE("peek_front shows what pop returns next, and takes nothing") {
+  LocalQueue<Item> q;
+  std::vector<Item> items(3);
+  std::vector<Item*> overflow;
+  CHECK(q.peek_front() == nullptr);
+  for (auto& i : items) REQUIRE(q.push_back(&i, overflow));
+  CHECK(q.peek_front() == &items[0]);
+  CHECK(q.peek_front() == &items[0]);
+  CHECK(q.size() == 3);
+  CHECK(q.pop() == &items[0]);
+  CHECK(q.peek_front() == &items[1]);
+  LocalQueue<Item> thief;
+  Stealer<Item> s = q.stealer();
+  CHECK(s.steal_into(thief) == &items[1]);  // half of 2, the last of the batch runs now
+  CHECK(q.peek_front() == &items[2]);
+  CHECK(q.pop() == &items[2]);
+  CHECK(q.peek_front() == nullptr);
+}
+
 TEST_CASE("a full ring overflows half of itself plus the new item, oldest first") {
   LocalQueue<Item> q;
   std::vector<Item> items(RunRing<Item>::kCapacity + 1);
