@@ -25,6 +25,16 @@ bool DeferredReleases::defer(ProcessCore* p) noexcept {
   return true;
 }
 
+bool DeferredReleases::defer_many(ProcessCore* p, std::uint32_t n) noexcept {
+  Entry& e = entries_[slot_of(p)];
+  // Only into a free slot: a slot that held `p` would have cancelled instead (step 3a).
+  if (e.process != nullptr || &p->runtime() != owner_) return false;
+  e.process = p;
+  e.drops = n;
+  ++occupied_;
+  return true;
+}
+
 void DeferredReleases::flush(Entry& e) noexcept {
   ProcessCore* p = e.process;
   const std::uint32_t drops = e.drops;
@@ -59,12 +69,20 @@ void DeferredReleasesScope::close() noexcept {
 }
 
 void ProcessCore::retain() noexcept {
-  DeferredReleases* deferred = thread_context().releases;
-  if (deferred != nullptr && deferred->cancel(this)) return;  // step 3
+  ThreadContext& tc = thread_context();
+  DeferredReleases* deferred = tc.releases;
+  std::uint32_t take = 1;
+  if (deferred != nullptr) {
+    if (deferred->cancel(this)) return;  // step 3
+    // Step 3a: the process whose turn this is takes a batch and owes the rest.
+    if (tc.process == this && deferred->defer_many(this, DeferredReleases::kSelfBatch - 1)) {
+      take = DeferredReleases::kSelfBatch;
+    }
+  }
   // relaxed: a new reference is made from an existing one, which keeps the count above
   // zero; nothing is published. Its partner is the acq_rel fetch_sub of drop_refs(),
   // which orders this holder's writes before the delete.
-  refs_.fetch_add(1, std::memory_order_relaxed);
+  refs_.fetch_add(take, std::memory_order_relaxed);
 }
 
 void ProcessCore::release() noexcept {

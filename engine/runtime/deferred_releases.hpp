@@ -18,6 +18,14 @@
 //     can then free only the process it names, never an unrelated one.
 //  3. retain() on that worker: if the process's slot holds it, one deferred drop is
 //     cancelled instead (no atomic); else the count is raised as on any thread.
+// 3a. A retain() that cancels nothing, of the process whose turn this worker runs (a
+//     handler's tools.self(), a spawn's reference to its parent), raises the count by
+//     kSelfBatch at once and defers kSelfBatch - 1 drops in the process's free slot: the
+//     next takes of it in this turn cancel those. skynet's spawning turn takes 20
+//     references to itself (each child's ctx and parent link): two locked adds, not 20.
+//     The flush after the turn gives back what was not used, in the one fetch_sub that the
+//     turn's other drops of the process already needed, if any (a leaf's self() and its
+//     end: one add and one subtract, as before).
 //  4. Any other thread, or a process of another runtime: the count itself, as before.
 //  5. A flush of an entry empties the slot first, then subtracts its n at once (one
 //     fetch_sub; whoever reaches zero deletes the process). Emptying first makes the flush
@@ -64,6 +72,9 @@ class DeferredReleases {
   // their pipes' takes and drops were locked RMWs again (kSlots 8 -> 128: ask-many +12 %,
   // ABBA rounds on one worker; engine/runtime/README.md). 16 bytes a slot, 2 KiB a worker.
   static constexpr unsigned kSlots = 128;
+  // Step 3a: references a turn's process takes to itself at once. 16: a spawning turn of
+  // skynet (10 children, 2 references each) needs two batches.
+  static constexpr std::uint32_t kSelfBatch = 16;
 
   /// Any thread (the worker that will own it); never allocates, never blocks.
   explicit DeferredReleases(RuntimeCore& owner) noexcept : owner_(&owner) {}
@@ -74,6 +85,10 @@ class DeferredReleases {
   /// slot holds another process (the caller subtracts). Never touches a count, never
   /// allocates, never blocks.
   bool defer(ProcessCore* p) noexcept;
+  /// Step 3a: records `n` drops of `p` owed for references its caller is about to take
+  /// at once; false if `p`'s slot is not free (the caller takes one). Never touches a
+  /// count, never allocates, never blocks.
+  bool defer_many(ProcessCore* p, std::uint32_t n) noexcept;
   /// Step 3: cancels one deferred drop of `p`; false if none is deferred here (the caller
   /// adds). Never blocks, never touches `p`'s count.
   bool cancel(ProcessCore* p) noexcept {

@@ -103,7 +103,7 @@ void RuntimeCore::adopt(ProcessCore* p, ProcessCore* parent) {
   if (parent != nullptr) {
     parent->retain();
     p->parent_ = ProcessHandle(parent);
-    p->retain();
+    p->retain_unpublished();  // the list's reference; `p` is ours alone until add_child()
     parent->add_child(ProcessHandle(p));
   }
   count(Counter::processes_alive_up);

@@ -90,6 +90,41 @@ TEST_CASE("a deferred drop leaves the count alone, and a take on the same thread
   check_laws(rt);
 }
 
+TEST_CASE("the process whose turn it is takes references to itself in a batch and owes the rest") {
+  phyx::Runtime rt(deterministic_options());
+  auto p = rt.spawn(idle_spec());
+  rt.run_until_idle();
+  ProcessCore* core = core_of(p);
+  const std::uint32_t base = core->references();
+  constexpr std::uint32_t kBatch = DeferredReleases::kSelfBatch;
+  DeferredReleasesScope scope(core->runtime());
+  DeferredReleases& deferred = scope.releases();
+  {
+    phyx::detail::CurrentProcessScope turn(core);  // as inside its own turn
+    std::vector<ProcessHandle> held;
+    held.push_back(p.handle());  // a batch: the count rises by kBatch, kBatch - 1 owed
+    CHECK(core->references() == base + kBatch);
+    CHECK(deferred.deferred(core) == kBatch - 1);
+    for (std::uint32_t i = 1; i < kBatch; ++i) held.push_back(p.handle());  // cancel the owed
+    CHECK(deferred.deferred(core) == 0);
+    CHECK(core->references() == base + kBatch);
+    held.push_back(p.handle());  // the next batch
+    CHECK(core->references() == base + 2 * kBatch);
+    CHECK(deferred.deferred(core) == kBatch - 1);
+  }  // the kBatch + 1 handles' drops join the owed ones
+  CHECK(deferred.deferred(core) == 2 * kBatch);
+  CHECK(core->references() == base + deferred.deferred(core));  // the invariant
+  {
+    ProcessHandle outside = p.handle();  // not its turn: cancels one, no batch
+    CHECK(deferred.deferred(core) == 2 * kBatch - 1);
+  }
+  deferred.flush_all();
+  CHECK(core->references() == base);
+  scope.close();
+  rt.shutdown(5s);
+  check_laws(rt);
+}
+
 TEST_CASE("a slot held by another process is left alone: the newcomer's drop subtracts at once") {
   phyx::Runtime rt(deterministic_options());
   constexpr unsigned kProcesses = 3 * DeferredReleases::kSlots;

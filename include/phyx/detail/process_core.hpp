@@ -365,6 +365,14 @@ class ProcessCore {
   friend class DeferredReleases;
   /// Gives `n` references back at once; the last one deletes the process. Any thread.
   void drop_refs(std::uint32_t n) noexcept;
+  /// RuntimeCore::adopt(), for a child not yet listed nor queued: one reference more,
+  /// without a locked RMW (one per spawn saved). Never blocks, never allocates.
+  void retain_unpublished() noexcept {
+    // relaxed load and store: no other thread holds or can reach this process yet. Its
+    // publication (the parent's control_, then the run queue's release) carries the
+    // count to whoever reaches it next; drop_refs()'s acq_rel is the partner from then on.
+    refs_.store(refs_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
 
   // Ordered so that an idle process packs into a 192-byte allocation class (the small
   // fields together; see engine/runtime/README.md on idle memory).
