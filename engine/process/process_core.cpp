@@ -309,29 +309,45 @@ void ProcessCore::release_own_timers(std::unique_ptr<OwnTimers> held) {
   if (!held) return;
   for (TimerNode* node : held->take_all()) node->cancel_and_release();
 }
-bool ProcessCore::leave_children(const ProcessCore* child) noexcept {
+bool ProcessCore::leave_children(ProcessCore* child) noexcept {
   ProcessHandle ours;  // the list's reference to the child, dropped after the lock
   bool awaited;
   {
     std::lock_guard lock(control_);  // siblings read the list for a group restart
     if (!children_) return false;    // not reached for a real child: add_child() made it
     awaited = children_->awaited;
-    auto& list = children_->list;
-    for (auto it = list.begin(); it != list.end(); ++it) {
-      if (it->get() == child) {
-        ours = std::move(*it);
-        list.erase(it);
-        break;
-      }
-    }
+    // Not linked: stop_next_child() took it out already (it saw it stopped), or abandon().
+    if (child->linked_) ours = children_->unlink(child);
   }
   return awaited;
 }
 
-void ProcessCore::add_child(ProcessHandle child) {
+void ProcessCore::add_child(ProcessCore* child) {
   std::lock_guard lock(control_);  // siblings read the list for a group restart
   if (!children_) children_ = std::make_unique<Children>();
-  children_->list.push_back(std::move(child));
+  children_->link(child);
+}
+
+void ProcessCore::Children::link(ProcessCore* child) noexcept {
+  child->link_prev_ = youngest;
+  child->link_next_ = nullptr;
+  (youngest != nullptr ? youngest->link_next_ : eldest) = child;
+  youngest = child;
+  child->linked_ = true;
+}
+
+ProcessHandle ProcessCore::Children::unlink(ProcessCore* child) noexcept {
+  (child->link_prev_ != nullptr ? child->link_prev_->link_next_ : eldest) = child->link_next_;
+  (child->link_next_ != nullptr ? child->link_next_->link_prev_ : youngest) = child->link_prev_;
+  child->link_prev_ = child->link_next_ = nullptr;
+  child->linked_ = false;
+  return ProcessHandle(child);  // adopts the list's reference
+}
+
+ProcessCore::Children::~Children() {
+  // The owner's destructor: no other thread can reach the list. A linked child holds a
+  // reference to us (parent_), so none is left here unless abandon() failed to take it.
+  while (eldest != nullptr) unlink(eldest);
 }
 
 ProcessCore::RareState& ProcessCore::rare_state() {
@@ -672,15 +688,20 @@ void ProcessCore::stop_next_child() {
   // (tools.spawn runs in its handler), and we are that thread: no spawn ever, no lock.
   while (children_) {
     ProcessHandle youngest;
+    ProcessHandle finished;  // declared before the lock: released after it
     {
       std::lock_guard lock(control_);  // siblings read the list for a group restart
-      if (!children_ || children_->list.empty()) break;
-      if (children_->list.back()->status() == Status::stopped) {
-        children_->list.pop_back();  // finishing: its leave_children() will find nothing
+      if (!children_ || children_->youngest == nullptr) break;
+      ProcessCore* last = children_->youngest;
+      if (last->status() == Status::stopped) {
+        // Finishing: its leave_children() will find it unlinked. The list's reference
+        // goes after the lock (it may be the last).
+        finished = children_->unlink(last);
         continue;
       }
       children_->awaited = true;  // step 5: from now on a child that leaves tells us
-      youngest = children_->list.back();
+      last->retain();
+      youngest = ProcessHandle(last);
     }
     youngest->request_stop(StopReason::shutdown(), StopMode::discard);
     return;  // its child_stopped brings us back here
@@ -921,7 +942,9 @@ std::vector<ProcessHandle> ProcessCore::abandon() noexcept {
   mailbox_.close();
   {
     std::lock_guard lock(control_);
-    if (children_) children.swap(children_->list);  // the list changes under control_ only
+    if (children_) {  // the list changes under control_ only; spawn order kept
+      while (children_->eldest != nullptr) children.push_back(children_->unlink(children_->eldest));
+    }
     const auto s = static_cast<Status>(status_.load(std::memory_order_relaxed));  // written under control_
     was_alive = s != Status::stopped;
     set_status(Status::stopped);

@@ -10,15 +10,15 @@ bool ProcessTable::insert_unless(ProcessCore* p, const std::atomic<bool>& closed
   std::lock_guard lock(s.lock);
   if (closed.load(std::memory_order_acquire)) return false;  // pairs with the closer's release
   p->retain();  // the table's reference
-  p->table_prev_ = s.tail;
-  p->table_next_ = nullptr;
+  p->link_prev_ = s.tail;
+  p->link_next_ = nullptr;
   if (s.tail != nullptr) {
-    s.tail->table_next_ = p;
+    s.tail->link_next_ = p;
   } else {
     s.head = p;
   }
   s.tail = p;
-  p->in_table_ = true;
+  p->linked_ = true;
   return true;
 }
 
@@ -27,11 +27,11 @@ bool ProcessTable::erase(ProcessCore* p) {
   {
     Shard& s = shard_of(p);
     std::lock_guard lock(s.lock);
-    if (!p->in_table_) return false;
-    p->in_table_ = false;
-    (p->table_prev_ != nullptr ? p->table_prev_->table_next_ : s.head) = p->table_next_;
-    (p->table_next_ != nullptr ? p->table_next_->table_prev_ : s.tail) = p->table_prev_;
-    p->table_prev_ = p->table_next_ = nullptr;
+    if (!p->linked_) return false;
+    p->linked_ = false;
+    (p->link_prev_ != nullptr ? p->link_prev_->link_next_ : s.head) = p->link_next_;
+    (p->link_next_ != nullptr ? p->link_next_->link_prev_ : s.tail) = p->link_prev_;
+    p->link_prev_ = p->link_next_ = nullptr;
     ref = ProcessHandle(p);  // adopts the table's reference
   }
   return true;
@@ -41,7 +41,7 @@ std::vector<ProcessHandle> ProcessTable::snapshot() const {
   std::vector<ProcessHandle> out;
   for (const Shard& s : shards_) {
     std::lock_guard lock(s.lock);
-    for (ProcessCore* p = s.head; p != nullptr; p = p->table_next_) {
+    for (ProcessCore* p = s.head; p != nullptr; p = p->link_next_) {
       p->retain();
       out.emplace_back(p);
     }
@@ -56,12 +56,12 @@ void ProcessTable::clear() {
       std::lock_guard lock(s.lock);
       list = std::exchange(s.head, nullptr);
       s.tail = nullptr;
-      for (ProcessCore* p = list; p != nullptr; p = p->table_next_) p->in_table_ = false;
+      for (ProcessCore* p = list; p != nullptr; p = p->link_next_) p->linked_ = false;
     }
     while (list != nullptr) {
       ProcessCore* p = list;
-      list = p->table_next_;
-      p->table_prev_ = p->table_next_ = nullptr;
+      list = p->link_next_;
+      p->link_prev_ = p->link_next_ = nullptr;
       p->release();  // the table's reference
     }
   }

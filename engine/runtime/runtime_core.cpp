@@ -104,7 +104,7 @@ void RuntimeCore::adopt(ProcessCore* p, ProcessCore* parent) {
     parent->retain();
     p->parent_ = ProcessHandle(parent);
     p->retain_unpublished();  // the list's reference; `p` is ours alone until add_child()
-    parent->add_child(ProcessHandle(p));
+    parent->add_child(p);
   }
   count(Counter::processes_alive_up);
   scheduler_->enqueue(p);

@@ -88,7 +88,13 @@ void ProcessCore::pass_start(const std::shared_ptr<GroupRestart>& g, std::uint32
 
 std::vector<ProcessHandle> ProcessCore::children_snapshot() const {
   std::lock_guard lock(control_);
-  return children_ ? children_->list : std::vector<ProcessHandle>{};
+  std::vector<ProcessHandle> out;
+  if (!children_) return out;
+  for (ProcessCore* c = children_->eldest; c != nullptr; c = c->link_next_) {
+    c->retain();
+    out.emplace_back(c);  // adopts the reference just taken
+  }
+  return out;
 }
 
 std::vector<ProcessHandle> ProcessCore::family_snapshot() const {

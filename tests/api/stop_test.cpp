@@ -814,6 +814,46 @@ TEST_CASE("children-before-parent order does not depend on the deterministic see
 }
 
 TEST_CASE(
+    "children that left from the middle of the list are skipped: the rest stop youngest first") {
+  // The list runs through the children (process_core.hpp, Children): c2 and c4 unlink
+  // themselves from between their siblings; the parent's stop then walks from the youngest.
+  for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+    CAPTURE(seed);
+    Det d;
+    phyx::Runtime rt(d.options(seed));
+    auto log = std::make_shared<Log>();
+    auto parent = rt.spawn(node("parent", log));
+    REQUIRE(parent.send(SpawnChildren{{"c1", "c2", "c3", "c4", "c5", "c6"}}));
+    rt.run_until_idle();
+    std::vector<phyx::ProcessRef<Msg>> kids;
+    {
+      std::lock_guard lock(log->m);
+      kids = log->children;
+    }
+    REQUIRE(kids.size() == 6);
+    REQUIRE(kids[1].send(StopSelf{}));
+    REQUIRE(kids[3].send(StopSelf{}));
+    rt.run_until_idle();
+    CHECK(kids[1].status() == phyx::Status::stopped);
+    CHECK(kids[3].status() == phyx::Status::stopped);
+    parent.stop().get();
+    std::vector<std::string> stops;
+    for (const auto& e : log->snapshot()) {
+      if (e.rfind("stop:", 0) == 0) stops.push_back(e);
+    }
+    REQUIRE(stops.size() == 7);
+    std::sort(stops.begin(), stops.begin() + 2);  // c2 and c4 stop in the seed's order
+    CHECK(stops == std::vector<std::string>{"stop:c2:normal:0", "stop:c4:normal:0",
+                                            "stop:c6:shutdown:0", "stop:c5:shutdown:0",
+                                            "stop:c3:shutdown:0", "stop:c1:shutdown:0",
+                                            "stop:parent:normal:0"});
+    kids.clear();
+    log->children.clear();
+    check_laws(rt);
+  }
+}
+
+TEST_CASE(
     "a process that stops itself under drain handles what was queued behind the stop, then stops") {
   // The stop is its own note (no node in the system lane): it must still come before the
   // next user message is taken, and a drain must still handle the rest.

@@ -169,8 +169,10 @@ class ProcessCore {
   TimerId schedule_self(std::int64_t after_ms, Envelope* e);
   /// Owner or any thread: cancels a timer made by schedule_self. True if it had not fired.
   bool cancel_timer(TimerId id);
-  /// Owner (inside its handler): records a child spawned by tools.spawn.
-  void add_child(ProcessHandle child);
+  /// Owner (inside its handler): records a child spawned by tools.spawn, adopting one
+  /// reference to it (the list's). Never blocks but on control_; allocates the list's
+  /// head at the first spawn only.
+  void add_child(ProcessCore* child);
 
   /// Any thread: what the suspended coroutine handler awaits is ready: it resumes on this
   /// process's thread (a system message). Allocates the message; never blocks.
@@ -323,19 +325,30 @@ class ProcessCore {
   void count_down_alive() noexcept;
 
   // ---- group restarts (engine/supervise/group_restart.cpp) ----
-  struct Children {  // made by the first spawn; `list` and `awaited` change under control_
-    std::vector<ProcessHandle> list;  // spawn order; a child takes itself out as it finishes
-    GroupTurn turn;                   // this process's children's family
+  // The children in spawn order: an intrusive list through each child's link_prev_ /
+  // link_next_, under this process's control_; each linked child holds the list's
+  // reference (`linked_` says it is in). Intrusive, not a vector: a child leaves in
+  // O(1) without reading a buffer its parent filled long ago (skynet: a cold miss per
+  // family), and a spawn allocates nothing past the first (process/README.md).
+  struct Children {  // made by the first spawn; the links and `awaited` change under control_
+    ProcessCore* eldest = nullptr;
+    ProcessCore* youngest = nullptr;
+    GroupTurn turn;  // this process's children's family
     // Set by stop_next_child() when it waits for a child to go: from then on a child that
     // leaves the list posts child_stopped (process_core.cpp, "children leave"). Never
     // cleared: a later child_stopped only makes the parent look at the list again.
     bool awaited = false;
+    /// Under control_: links `child` as the youngest, adopting one reference.
+    void link(ProcessCore* child) noexcept;
+    /// Under control_: unlinks `child`, handing back the list's reference.
+    ProcessHandle unlink(ProcessCore* child) noexcept;
+    ~Children();  // lets go of any child still linked (none, after abandon())
   };
   /// A child, at the end of finish_stop() on its own thread: takes it out of this
   /// process's list under control_ (the list's reference is dropped after the lock). True
   /// when this process waits for its children and must hear child_stopped. Never blocks
   /// but on control_; never allocates.
-  bool leave_children(const ProcessCore* child) noexcept;
+  bool leave_children(ProcessCore* child) noexcept;
   enum class BatonStage : std::uint8_t { none, stop, start };
   void begin_group_restart(std::int64_t delay_ms, std::int64_t attempt);  // from decide_after_crash()
   void start_group_stop();                           // holding the family's turn
@@ -381,16 +394,18 @@ class ProcessCore {
   const CoreSpec* const spec_;  // name and supervision (cold); see share_
   ProcessId id_{};
   ProcessHandle parent_;
-  // The runtime's process table (engine/runtime/process_table.hpp), under its shard lock.
-  ProcessCore* table_prev_ = nullptr;
-  ProcessCore* table_next_ = nullptr;
+  // A root: links in the runtime's process table (engine/runtime/process_table.hpp),
+  // under its shard lock. A child: links in its parent's Children list, under the
+  // parent's control_. `linked_` says which list holds it, under the same lock.
+  ProcessCore* link_prev_ = nullptr;
+  ProcessCore* link_next_ = nullptr;
   std::atomic<std::uint32_t> refs_{1};
   const std::uint32_t max_inbox_;  // copies of the hot settings, read by every send
   // A Status in one byte (the public enum is int-sized): with the other small fields it
   // fills 16 bytes, so the mailbox starts at offset 80, not 88.
   std::atomic<std::uint8_t> status_{static_cast<std::uint8_t>(Status::starting)};
   const std::uint8_t policy_;      // a MailboxPolicy (policy())
-  bool in_table_ = false;          // under the table's shard lock
+  bool linked_ = false;            // in its list (see link_prev_), under that list's lock
   bool root_ = false;  // spawned on the Runtime (a sibling under the root), set before insertion
   std::atomic<bool> counted_down_{false};  // processes_alive was decremented (exactly once)
   mutable SpinLock control_;
