@@ -324,7 +324,11 @@ bool ProcessCore::leave_children(ProcessCore* child) noexcept {
 
 void ProcessCore::add_child(ProcessCore* child) {
   std::lock_guard lock(control_);  // siblings read the list for a group restart
-  if (!children_) children_ = std::make_unique<Children>();
+  if (!children_) children_ = std::make_unique<Children>();  // may throw: nothing taken yet
+  // The list's reference, counted only now: had the allocation thrown, the spawn's
+  // unwinding would free the child (and its link to us) with nothing left over. No locked
+  // RMW: the child is not yet linked nor queued, so no other thread can reach it.
+  child->retain_unpublished();
   children_->link(child);
 }
 

@@ -9,8 +9,9 @@
 //  2. erase (the process reached `stopped`, any thread): lock the same shard, unlink, and
 //     drop the reference after unlocking (the last reference may delete the process).
 //  3. snapshot (shutdown, stats): lock each shard in turn and copy references out.
-// Invariants: a process is in at most one shard list, the one of id % kShards; its links
-// are touched only under that shard's lock.
+// Invariants: a root is in at most one shard list, the one of id % kShards; its links
+// are touched only under that shard's lock (or by clear() once it is out). A child's same
+// two fields link it among its siblings instead, under its parent's control_.
 // Locks: a SpinLock per shard (SpinLock's yield while held elsewhere), not a std::mutex:
 // every critical section is a few pointer writes but the snapshot's copy, and a root spawn
 // paid ~8 % of its time in pthread_mutex_lock + unlock (session 14's spawn profile).

@@ -103,8 +103,7 @@ void RuntimeCore::adopt(ProcessCore* p, ProcessCore* parent) {
   if (parent != nullptr) {
     parent->retain();
     p->parent_ = ProcessHandle(parent);
-    p->retain_unpublished();  // the list's reference; `p` is ours alone until add_child()
-    parent->add_child(p);
+    parent->add_child(p);  // counts the list's reference itself, once nothing can throw
   }
   count(Counter::processes_alive_up);
   scheduler_->enqueue(p);

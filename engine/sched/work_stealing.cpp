@@ -521,9 +521,11 @@ class WorkStealing final : public Scheduler {
   void prefetch_front(const Worker& w) const noexcept {
     RunEntry* next = w.local.peek_front();
     if (next == nullptr) return;
-    const auto* cell = reinterpret_cast<const char*>(unpack_entry(next).process);
+    // Addresses as integers: the lines past a smaller process lie outside its object.
+    const auto cell = reinterpret_cast<std::uintptr_t>(unpack_entry(next).process);
     for (std::size_t line = 0; line < kPrefetchLines; ++line) {
-      __builtin_prefetch(cell + 64 * line, /*for reading*/ 0, /*keep in all levels*/ 3);
+      __builtin_prefetch(reinterpret_cast<const void*>(cell + 64 * line), /*for reading*/ 0,
+                         /*keep in all levels*/ 3);
     }
   }
 

@@ -15,8 +15,9 @@
 //  2. System commands (stop, child stopped, restart due, child gave up) go to the
 //     unbounded system lane, which is read first.
 //  3. Exactly one worker at a time runs run_slice(): the one that dequeued the process,
-//     which holds the mailbox's `scheduled` bit until try_idle() clears it. `phase_`, the
-//     state and the children list are touched only inside run_slice(), so they need no lock.
+//     which holds the mailbox's `scheduled` bit until try_idle() clears it. `phase_` and the
+//     state are touched only inside run_slice(), so they need no lock. The children list
+//     is under `control_`: a finishing child unlinks itself from its own thread.
 //  4. Rare control state (the stop request, the timer set, status writes) is guarded by
 //     `control_`, a one-byte lock that no send and no message handling takes.
 // Memory: state that most processes never use (stop, timers, children, restart history)
@@ -137,7 +138,8 @@ class ProcessCore {
   // usually holds none: see anchored(). On a worker of this process's runtime, a release
   // is deferred and a retain may cancel one instead of touching the count
   // (engine/runtime/deferred_releases.hpp): the last release's delete may then run later,
-  // when the worker flushes.
+  // when the worker flushes. Inside the process's own turn, a retain that cancels nothing
+  // takes 16 at once and leaves 15 deferred drops for the turn's next takes (step 3a).
   void retain() noexcept;
   void release() noexcept;
   /// Tests only: the count now (a snapshot), drops deferred on workers included.
@@ -169,9 +171,9 @@ class ProcessCore {
   TimerId schedule_self(std::int64_t after_ms, Envelope* e);
   /// Owner or any thread: cancels a timer made by schedule_self. True if it had not fired.
   bool cancel_timer(TimerId id);
-  /// Owner (inside its handler): records a child spawned by tools.spawn, adopting one
-  /// reference to it (the list's). Never blocks but on control_; allocates the list's
-  /// head at the first spawn only.
+  /// Owner (inside its handler): records a child spawned by tools.spawn (not yet queued)
+  /// and counts the list's reference to it. Never blocks but on control_; allocates the
+  /// list's head at the first spawn only (if that throws, nothing was taken).
   void add_child(ProcessCore* child);
 
   /// Any thread: what the suspended coroutine handler awaits is ready: it resumes on this
@@ -378,8 +380,8 @@ class ProcessCore {
   friend class DeferredReleases;
   /// Gives `n` references back at once; the last one deletes the process. Any thread.
   void drop_refs(std::uint32_t n) noexcept;
-  /// RuntimeCore::adopt(), for a child not yet listed nor queued: one reference more,
-  /// without a locked RMW (one per spawn saved). Never blocks, never allocates.
+  /// add_child(), for a child not yet listed nor queued: one reference more, without a
+  /// locked RMW (one per spawn saved). Never blocks, never allocates.
   void retain_unpublished() noexcept {
     // relaxed load and store: no other thread holds or can reach this process yet. Its
     // publication (the parent's control_, then the run queue's release) carries the
