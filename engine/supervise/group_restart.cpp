@@ -92,7 +92,8 @@ std::vector<ProcessHandle> ProcessCore::children_snapshot() const {
   if (!children_) return out;
   for (ProcessCore* c = children_->eldest; c != nullptr; c = c->link_next_) {
     c->retain();
-    out.emplace_back(c);  // adopts the reference just taken
+    ProcessHandle ref(c);           // adopts the reference just taken: released if the
+    out.push_back(std::move(ref));  // vector's growth throws
   }
   return out;
 }
