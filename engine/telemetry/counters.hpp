@@ -57,6 +57,13 @@ class Counters {
     const Slot s = slot();
     bump(s, c, n);
   }
+  /// As add(a, 1) then add(b, 1), with one lookup of the thread's block (an accepted send
+  /// counts `sent` and `accepted` together). Any thread; never blocks; allocates nothing.
+  void add_one_each(Counter a, Counter b) noexcept {
+    const Slot s = slot();
+    bump(s, a, 1);
+    bump(s, b, 1);
+  }
   std::uint64_t sum(Counter c) const noexcept {
     std::uint64_t total = 0;
     for (const auto& s : shards_) total += s.values[static_cast<unsigned>(c)].load(std::memory_order_relaxed);  // pairs with add()

@@ -297,6 +297,11 @@ class ProcessCore {
   // The end of a handler, at once or after suspensions: counted, reported, the message freed.
   void finish_message(Envelope* e, std::string_view type, std::int64_t started_ns);
   void fail_message(Envelope* e, std::string_view type, std::exception_ptr error);
+  /// process:msg:start / process:msg:end (only with a sink). Out of line so that the path
+  /// without a sink keeps a small frame; the start returns the monotonic time it read.
+  [[gnu::noinline]] std::int64_t emit_msg_start(const Envelope& e, std::string_view type);
+  [[gnu::noinline]] void emit_msg_end(const Envelope& e, std::string_view type,
+                                      std::int64_t started_ns);
   void enter_suspended(std::unique_ptr<SuspendedHandler> h, Envelope* e, std::string_view type, std::int64_t started_ns);
   /// Counts the suspended handler's message as discarded (stats, dead letter). The caller
   /// has just cleared suspended_uncounted_.
@@ -324,6 +329,10 @@ class ProcessCore {
   template <class Then>
   TimerId start_own_timer(std::int64_t after_ms, Then then);
   void refuse(Envelope* e, Origin origin);
+  /// send_user() past its common case: a refusal, an eviction this sender carries out, or
+  /// events to record. Out of line so that the common case keeps a small frame.
+  [[gnu::noinline]] bool send_admitted(Envelope* e, Origin origin,
+                                       const Mailbox::Admission& admission);
   void count_down_alive() noexcept;
 
   // ---- group restarts (engine/supervise/group_restart.cpp) ----
