@@ -956,7 +956,14 @@ void ProcessCore::finish_stop() {
   if (done) done->settle(Result<void>());  // last: its continuations may run long on this thread
 }
 
-std::vector<ProcessHandle> ProcessCore::abandon() noexcept {
+ProcessHandle ProcessCore::ChildChain::pop() noexcept {
+  ProcessCore* child = eldest_;
+  if (child == nullptr) return {};
+  eldest_ = std::exchange(child->link_next_, nullptr);  // out of every list: ours alone
+  return ProcessHandle(child);                          // adopts the list's reference
+}
+
+ProcessCore::ChildChain ProcessCore::abandon() noexcept {
   StateRef<FutureState<void>> done;
   bool was_alive;
   bool count_suspended;
@@ -965,12 +972,20 @@ std::vector<ProcessHandle> ProcessCore::abandon() noexcept {
   // the two hold each other for ever (a leak of every abandoned branch, found by
   // shutdown_test). The caller drops them once no worker can be inside a child: the list
   // is a child's anchor, and a run queue entry holds no reference (anchored()).
-  std::vector<ProcessHandle> children;
+  ProcessCore* eldest_child = nullptr;
   mailbox_.close();
   {
     std::lock_guard lock(control_);
     if (children_) {  // the list changes under control_ only; spawn order kept
-      while (children_->eldest != nullptr) children.push_back(children_->unlink(children_->eldest));
+      // The whole list leaves at once, as a chain through link_next_. Each child is marked
+      // out of the list here, under control_, so its own leave_children() finds it gone
+      // and never touches the links the chain now uses.
+      eldest_child = std::exchange(children_->eldest, nullptr);
+      children_->youngest = nullptr;
+      for (ProcessCore* c = eldest_child; c != nullptr; c = c->link_next_) {
+        c->link_prev_ = nullptr;
+        c->linked_ = false;
+      }
     }
     const auto s = static_cast<Status>(status_.load(std::memory_order_relaxed));  // written under control_
     was_alive = s != Status::stopped;
@@ -1002,7 +1017,7 @@ std::vector<ProcessHandle> ProcessCore::abandon() noexcept {
     while (!evicted.empty()) delete evicted.pop_front();
   }
   if (done) done->settle(Result<void>());
-  return children;
+  return ChildChain(eldest_child);
 }
 
 }  // namespace phyx::detail

@@ -436,7 +436,8 @@ ShutdownReport RuntimeCore::shutdown(std::chrono::milliseconds deadline) {
   // reference (ProcessCore::anchored()): the references are kept until it leaves.
   const std::size_t abandoned = remaining.size();
   for (std::size_t i = 0; i < abandoned; ++i) {
-    for (ProcessHandle& child : remaining[i]->abandon()) remaining.push_back(std::move(child));
+    ProcessCore::ChildChain children = remaining[i]->abandon();
+    while (ProcessHandle child = children.pop()) remaining.push_back(std::move(child));
   }
   table_->clear();
 

@@ -578,12 +578,14 @@ struct BlockedBranch {
     phyx::ProcessRef<ChainMsg> root;
     phyx::ProcessRef<ChainMsg> leaf;
   };
-  /// Spawns the branch and returns once the grandchild's handler is blocked.
-  Grown grow_and_block(phyx::Runtime& rt) {
+  /// Spawns the branch and returns once the grandchild's handler is blocked. With another
+  /// `root_spec`, what the root spawns on Descend{2} (the leaf is whoever gets Descend{0}).
+  Grown grow_and_block(phyx::Runtime& rt,
+                       phyx::ProcessSpec<ChainMsg, int, ChainCtx> root_spec = chain_spec()) {
     auto leaf_promise = std::make_shared<std::promise<phyx::ProcessRef<ChainMsg>>>();
     auto leaf_future = leaf_promise->get_future();
     auto entered = gate->entered.get_future();
-    auto root = rt.spawn(chain_spec(), ChainCtx{gate, leaf_promise});
+    auto root = rt.spawn(std::move(root_spec), ChainCtx{gate, leaf_promise});
     REQUIRE(root.send(Descend{2}));  // root -> child -> grandchild
     REQUIRE(leaf_future.wait_for(10s) == std::future_status::ready);
     auto leaf = leaf_future.get();  // moved out: the promise the ctx keeps holds no ref
@@ -647,6 +649,41 @@ TEST_CASE(
   // gives when the handler returns below; a sanity check that nothing freed it early.)
   CHECK(branch.destroyed.wait_for(0s) == std::future_status::timeout);
   branch.release.set_value();  // the handler returns on the detached worker, inside the process
+  REQUIRE(branch.destroyed.wait_for(10s) == std::future_status::ready);
+  check_laws(rt);
+}
+
+// A parent whose list still holds several children at the deadline hands them all over
+// (ProcessCore::abandon() returns them as a chain, without allocating): the root spawns an
+// elder child that stays idle and a younger one that blocks. The stop reaches the younger
+// first (youngest first) and waits there, so both children are still in the list.
+TEST_CASE(
+    "shutdown abandons a parent with two children still in its list: all counted, then freed") {
+  BlockedBranch branch;
+  phyx::Runtime rt(phyx::RuntimeOptions{.clock = phyx::create_system_clock(), .workers = 2});
+  if (!branch.needs_two_workers(rt)) return;
+  auto root_spec = chain_spec();
+  root_spec.handle = [](int&, ChainMsg& m, auto& tools) {
+    if (std::holds_alternative<Descend>(m)) {
+      (void)tools.spawn(chain_spec(), tools.ctx());             // the elder: idle
+      tools.spawn(chain_spec(), tools.ctx()).send(Descend{0});  // the younger: the leaf
+    }
+  };
+  {
+    auto [root, leaf] = branch.grow_and_block(rt, std::move(root_spec));
+    for (int i = 0; i < 2; ++i) REQUIRE(leaf.send(Note{}));  // queued behind the blocked handler
+  }
+  branch.gate.reset();
+
+  const auto report = rt.shutdown(300ms);
+  CHECK(report.abandoned == 3);  // the root and both children
+  CHECK(report.stopped == 0);
+  CHECK(report.messages_discarded == 2);
+  CHECK(branch.destroyed.wait_for(0s) ==
+        std::future_status::timeout);  // a worker is inside the leaf
+  branch.release.set_value();
+  // Every process of the family is freed once the handler returns: the chain's references
+  // reached the runtime's keep and were dropped with it (a leaked child keeps the gate).
   REQUIRE(branch.destroyed.wait_for(10s) == std::future_status::ready);
   check_laws(rt);
 }

@@ -32,6 +32,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "phyx/detail/mailbox.hpp"
@@ -210,10 +211,30 @@ class ProcessCore {
   /// Worker, before a turn: records which worker runs this process (a placement hint:
   /// engine/sched/README.md, "fan-in"). Never blocks or allocates.
   void note_worker(unsigned index) noexcept { mailbox_.note_worker(index); }
+  /// The children abandon() hands over, eldest first: a chain through their list links
+  /// (free once they are out of the list: no other thread reads them then), each holding
+  /// the reference the list held. The caller's thread only; never allocates.
+  class ChildChain {
+   public:
+    ChildChain() noexcept = default;
+    explicit ChildChain(ProcessCore* eldest) noexcept : eldest_(eldest) {}
+    ChildChain(ChildChain&& o) noexcept : eldest_(std::exchange(o.eldest_, nullptr)) {}
+    ChildChain& operator=(ChildChain&&) = delete;
+    ~ChildChain() {
+      while (pop()) {
+      }
+    }
+    /// The eldest child left, adopting its reference; an empty handle at the end.
+    ProcessHandle pop() noexcept;
+
+   private:
+    ProcessCore* eldest_ = nullptr;
+  };
   /// Runtime, at the end of shutdown: forces an abandoned process to `stopped`. Returns
   /// its references to its children (its list, emptied), which the caller must keep
-  /// until no worker can be inside one of them (Scheduler::outlive_workers).
-  [[nodiscard]] std::vector<ProcessHandle> abandon() noexcept;
+  /// until no worker can be inside one of them (Scheduler::outlive_workers). Allocates
+  /// nothing (an allocation failure here would terminate: it runs at the deadline).
+  [[nodiscard]] ChildChain abandon() noexcept;
 
  protected:
   /// Hooks supplied by TypedProcess; called only from run_slice().
