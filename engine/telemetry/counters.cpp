@@ -12,7 +12,8 @@ Counters::Counters() noexcept
 Counters::Slot Counters::claim_slot() noexcept {
   // relaxed: only hands out distinct numbers; no data is published through it.
   const unsigned i = next_slot_.fetch_add(1, std::memory_order_relaxed);
-  cache_ = SlotCache{this, nonce_, i < kShards - 1 ? Slot{i, true} : Slot{kShards - 1, false}};
+  cache_ = SlotCache{
+      this, nonce_, i < kShards - 1 ? Slot{&shards_[i], true} : Slot{&shards_[kShards - 1], false}};
   return cache_.slot;
 }
 

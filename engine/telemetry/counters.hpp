@@ -74,8 +74,9 @@ class Counters {
 
  private:
   static constexpr unsigned kShards = 16;
+  struct Shard;
   struct Slot {
-    unsigned index;
+    Shard* shard;  // the thread's block (a pointer, not an index: one add less per count)
     bool exclusive;
   };
   struct SlotCache {
@@ -85,7 +86,7 @@ class Counters {
   };
   // The calling thread's block on one Counters (see the file comment). constinit: no
   // guard on access.
-  static inline constinit thread_local SlotCache cache_{nullptr, 0, {0, false}};
+  static inline constinit thread_local SlotCache cache_{nullptr, 0, {nullptr, false}};
 
   Slot slot() noexcept {
     if (cache_.owner == this && cache_.nonce == nonce_) return cache_.slot;
@@ -93,7 +94,7 @@ class Counters {
   }
   Slot claim_slot() noexcept;  // a miss: this thread's first count on this Counters
   void bump(Slot s, Counter c, std::uint64_t n) noexcept {
-    auto& v = shards_[s.index].values[static_cast<unsigned>(c)];
+    auto& v = s.shard->values[static_cast<unsigned>(c)];
     if (s.exclusive) {
       // relaxed: this thread is the block's only writer; sum() reads it (see the file comment).
       v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
