@@ -71,7 +71,7 @@ class Mailbox {
   struct Admission {
     Offer offer;
     bool evicting;   // drop_oldest at a full lane: one oldest message goes
-    bool holds_head; // this sender carries out owed evictions: call finish_offer()
+    bool holds_head;  // this sender carries out owed evictions: call release_head()
     bool wake;       // the process went idle -> scheduled: enqueue it after the push
     std::size_t queued;  // queued after this offer (the full size when refused)
   };
@@ -84,7 +84,7 @@ class Mailbox {
 
   // ---- senders (any thread; no lock; no allocation) ----
   /// Reserves room (or refuses) with one CAS. Spins only while 16M drop_oldest evictions
-  /// are pending. When `holds_head`, the caller must call finish_offer() after push().
+  /// are pending. When `holds_head`, the caller must call release_head() after push().
   Admission offer(std::size_t max_inbox, MailboxPolicy policy) noexcept;
   /// Evicts what is owed (oldest first) while holding the head. Call it before push() so
   /// the new message is never the one evicted; then push(), then release_head().

@@ -213,11 +213,12 @@ class ProcessCore {
   void note_worker(unsigned index) noexcept { mailbox_.note_worker(index); }
   /// The children abandon() hands over, eldest first: a chain through their list links
   /// (free once they are out of the list: no other thread reads them then), each holding
-  /// the reference the list held. The caller's thread only; never allocates.
+  /// the reference the list held. The caller's thread only; never allocates. Dropping a
+  /// chain releases what is left in it, which may free processes: like abandon()'s
+  /// result, not while a worker may still be inside one of them.
   class ChildChain {
    public:
     ChildChain() noexcept = default;
-    explicit ChildChain(ProcessCore* eldest) noexcept : eldest_(eldest) {}
     ChildChain(ChildChain&& o) noexcept : eldest_(std::exchange(o.eldest_, nullptr)) {}
     ChildChain& operator=(ChildChain&&) = delete;
     ~ChildChain() {
@@ -228,12 +229,16 @@ class ProcessCore {
     ProcessHandle pop() noexcept;
 
    private:
+    friend class ProcessCore;  // only abandon() makes a chain: it owns the references
+    explicit ChildChain(ProcessCore* eldest) noexcept : eldest_(eldest) {}
     ProcessCore* eldest_ = nullptr;
   };
   /// Runtime, at the end of shutdown: forces an abandoned process to `stopped`. Returns
   /// its references to its children (its list, emptied), which the caller must keep
-  /// until no worker can be inside one of them (Scheduler::outlive_workers). Allocates
-  /// nothing (an allocation failure here would terminate: it runs at the deadline).
+  /// until no worker can be inside one of them (Scheduler::outlive_workers). Handing the
+  /// children over allocates nothing. Not yet allocation-free as a whole: a process never
+  /// asked to stop gets its StopState here, and a sink's events build strings; an
+  /// allocation failure in either terminates (noexcept, at the deadline).
   [[nodiscard]] ChildChain abandon() noexcept;
 
  protected:
@@ -428,7 +433,9 @@ class ProcessCore {
   ProcessHandle parent_;
   // A root: links in the runtime's process table (engine/runtime/process_table.hpp),
   // under its shard lock. A child: links in its parent's Children list, under the
-  // parent's control_. `linked_` says which list holds it, under the same lock.
+  // parent's control_. `linked_` says which list holds it, under the same lock. A child
+  // of an abandoned parent is in none, and its link_next_ chains it to its next sibling
+  // in the ChildChain that abandon() returned (the shutdown thread's alone).
   ProcessCore* link_prev_ = nullptr;
   ProcessCore* link_next_ = nullptr;
   std::atomic<std::uint32_t> refs_{1};
