@@ -70,7 +70,7 @@ class Counters {
     std::uint64_t total = 0;
     for (const auto& s : shards_)
       total += s.values[static_cast<unsigned>(c)].load(
-          std::memory_order_relaxed);  // pairs with add(), add_one_each() and add_one_each()
+          std::memory_order_relaxed);  // pairs with add() and add_one_each()
     return total;
   }
   /// Everything but `queued` (read from the mailboxes by the runtime).
