@@ -10,12 +10,12 @@
 // a count inlines into the send and handle paths; only a miss calls out (claim_slot()).
 // An out-of-line call per count was ~6 % of ask-many (seven counts per round trip).
 // Relaxed is enough: each counter is an independent tally, and the conservation laws are
-// checked at quiescence (so no count need precede another: an accepted send counts
-// `sent` with `accepted`, after its push, and a thread that synchronised with the
-// receiver may see `handled` before that sender's `sent`), after the threads that counted have been
-// joined or synchronised with (e.g. through a future). Rejected: one atomic per counter (every
-// worker bounces the same lines on every message); fetch_add everywhere (a locked instruction per
-// count); plain integers (a racy read is UB).
+// checked at quiescence, after the threads that counted have been joined or synchronised
+// with (e.g. through a future). So no count need precede another: an accepted send counts
+// `sent` with `accepted`, after its push, and a thread that synchronised with the receiver
+// may see `handled` before that sender's `sent`.
+// Rejected: one atomic per counter (every worker bounces the same lines on every message);
+// fetch_add everywhere (a locked instruction per count); plain integers (a racy read is UB).
 #pragma once
 
 #include <array>
@@ -68,9 +68,10 @@ class Counters {
   }
   std::uint64_t sum(Counter c) const noexcept {
     std::uint64_t total = 0;
-    for (const auto& s : shards_)
-      total += s.values[static_cast<unsigned>(c)].load(
-          std::memory_order_relaxed);  // pairs with add() and add_one_each()
+    for (const auto& s : shards_) {
+      // relaxed: pairs with bump()'s stores and fetch_adds (add(), add_one_each()).
+      total += s.values[static_cast<unsigned>(c)].load(std::memory_order_relaxed);
+    }
     return total;
   }
   /// Everything but `queued` (read from the mailboxes by the runtime).
