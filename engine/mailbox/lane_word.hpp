@@ -6,8 +6,12 @@
 // answered together, atomically, and cannot disagree.
 //
 // Layout (bit 0 = least significant):
-//   0..31  physical  messages in the user lane, counting pushes still in flight and
-//                    messages owed to eviction (see `owed`)
+//   0..31  physical  messages counted into the user lane (pushes still in flight and
+//                    messages owed to eviction included), mod 2^32. A `reject` lane's owner
+//                    does not count its takes here but in its own count beside the word,
+//                    `taken` (mailbox.cpp step 3): there physical only grows (mod 2^32), but
+//                    for the discards of a stop. A `drop_oldest` lane's owner takes with the
+//                    head, by a CAS that counts the message out here; its `taken` stays 0.
 //   32..55 owed      drop_oldest evictions decided but not yet carried out; whoever holds
 //                    `head` carries them out before letting go of it
 //   56     scheduled the process is in a run queue or running (the consumer role)
@@ -17,14 +21,12 @@
 //                    mailbox and installs it with its idle CAS (plan_idle)
 //   58     closed    sends are refused (stopping, stopped, failed)
 //   59     sys_pending a system message was posted since the owner last looked
-//   60     head      someone is unlinking from the head of the user lane (the owner popping,
-//                    a sender evicting, or shutdown discarding an abandoned process)
+//   60     head      someone is unlinking from the head of the user lane without the owner's
+//                    count: a sender evicting or the owner taking (drop_oldest), a stop's
+//                    discard, or shutdown discarding an abandoned process
 //   61     abandoned shutdown holds `head` for good (set together with it)
-//   62     take_parity flipped by every owner claim; under `reject` the owner claims
-//                    without `head` (nothing can be owed, so only shutdown competes at the
-//                    head) and publishes the parity once its unlink is done, which is
-//                    what shutdown waits for before it unlinks (mailbox.cpp step 6)
-// queued = physical - owed is what SPEC 5 bounds: queued <= max_inbox at every instant.
+// queued = physical - taken - owed (mod 2^32) is what SPEC 5 bounds: queued <= max_inbox at
+// every instant.
 #pragma once
 
 #include <cstdint>
@@ -44,13 +46,39 @@ inline constexpr std::uint64_t kClosed = 1ULL << 58;
 inline constexpr std::uint64_t kSysPending = 1ULL << 59;
 inline constexpr std::uint64_t kHead = 1ULL << 60;
 inline constexpr std::uint64_t kAbandoned = 1ULL << 61;
-inline constexpr std::uint64_t kTakeParity = 1ULL << 62;
 /// The largest max_inbox the word can bound (physical must fit max_inbox + owed).
 inline constexpr std::uint64_t kMaxInbox = (1ULL << 31) - 1;
 
 constexpr std::uint64_t physical(std::uint64_t w) noexcept { return w & kPhysicalMask; }
 constexpr std::uint64_t owed(std::uint64_t w) noexcept { return (w >> kOwedShift) & kOwedMax; }
-constexpr std::uint64_t queued(std::uint64_t w) noexcept { return physical(w) - owed(w); }
+/// The largest physical - taken a lane can hold: max_inbox plus the evictions owed.
+inline constexpr std::uint64_t kInLaneMax = kMaxInbox + kOwedMax;
+/// Messages queued, given `taken`, the owner's count of the messages it took from a reject
+/// lane (0 for drop_oldest, where physical - owed is exact). A sender reads `taken` after
+/// the word, so the owner may by then have taken messages counted after that word was
+/// read; physical - taken is then "below zero" (a wrapped value beyond kInLaneMax). Such a
+/// reading is stale and counts as nothing queued: what the sender then decides, it decides
+/// by a CAS that fails on the word that moved (mailbox.cpp step 1). Nothing is owed on a
+/// reject lane, so a stale reading never meets `owed`; a drop_oldest lane's `taken` is 0,
+/// and its physical count includes what it owes.
+/// Messages counted into the lane and not taken (queued plus owed), exact when `taken` is
+/// the owner's own, current count.
+constexpr std::uint64_t in_lane(std::uint64_t w, std::uint32_t taken = 0) noexcept {
+  return (w - taken) & kPhysicalMask;
+}
+constexpr std::uint64_t queued(std::uint64_t w, std::uint32_t taken = 0) noexcept {
+  const std::uint64_t counted = in_lane(w, taken);
+  return counted > kInLaneMax ? 0 : counted - owed(w);
+}
+/// One more message counted in physical, mod 2^32: a reject lane's physical only grows, and
+/// its wrap must not carry into `owed`.
+constexpr std::uint64_t plus_one(std::uint64_t w) noexcept {
+  return (w & ~kPhysicalMask) | ((w + 1) & kPhysicalMask);
+}
+/// One message counted out of physical (a discard), mod 2^32, without borrowing from `owed`.
+constexpr std::uint64_t minus_one(std::uint64_t w) noexcept {
+  return (w & ~kPhysicalMask) | ((w - 1) & kPhysicalMask);
+}
 constexpr bool has(std::uint64_t w, std::uint64_t bit) noexcept { return (w & bit) != 0; }
 
 // ---- a sender offering one user message -------------------------------------------
@@ -68,20 +96,26 @@ struct AdmitPlan {
   std::uint64_t next;  // the word to install (== w when refused)
   bool wake;           // this send moved the process from idle to scheduled: enqueue it
   bool took_head;      // this sender now holds `head` and must carry out the owed evictions
+  std::uint64_t queued = 0;  // queued after this plan (before it when refused): for reports
 };
 
-constexpr AdmitPlan plan_admit(std::uint64_t w, std::uint64_t max_inbox, MailboxPolicy policy) noexcept {
-  if (has(w, kClosed)) return {Admit::refused_closed, w, false, false};
-  std::uint64_t next = w + 1;
+/// `taken`: the owner's count, read after `w` (mailbox.cpp step 1); 0 for drop_oldest.
+constexpr AdmitPlan plan_admit(std::uint64_t w, std::uint64_t max_inbox, MailboxPolicy policy,
+                               std::uint32_t taken = 0) noexcept {
+  const std::uint64_t before = queued(w, taken);
+  if (has(w, kClosed)) return {Admit::refused_closed, w, false, false, before};
+  std::uint64_t next = plus_one(w);
   Admit admit = Admit::accepted;
   bool took_head = false;
-  switch (decide_overflow(queued(w), max_inbox, policy)) {
+  std::uint64_t after = before + 1;
+  switch (decide_overflow(before, max_inbox, policy)) {
     case Overflow::reject:
-      return {Admit::refused_full, w, false, false};
+      return {Admit::refused_full, w, false, false, before};
     case Overflow::evict_oldest_then_accept:
-      if (owed(w) == kOwedMax) return {Admit::owed_saturated, w, false, false};
+      if (owed(w) == kOwedMax) return {Admit::owed_saturated, w, false, false, before};
       next += kOwedOne;
       admit = Admit::accepted_evicting;
+      after = before;  // one in, one owed to eviction
       if (!has(w, kHead)) {
         next |= kHead;
         took_head = true;
@@ -92,7 +126,7 @@ constexpr AdmitPlan plan_admit(std::uint64_t w, std::uint64_t max_inbox, Mailbox
   }
   const bool wake = !has(w, kScheduled) && has(w, kWantsUser);
   if (wake) next |= kScheduled;
-  return {admit, next, wake, took_head};
+  return {admit, next, wake, took_head, after};
 }
 
 // ---- the owner (or an evicting sender) at the head ---------------------------------
@@ -109,16 +143,14 @@ struct ClaimPlan {
   bool takes;  // one message was taken off the count (physical - 1) for the caller
 };
 
-/// The owner claims the head to take one message (when `take` and one is queued) and to
-/// carry out owed evictions. The taken message stops counting at once: it is "in hand".
-/// `exclusive` (drop_oldest): `head` is taken and must be released; otherwise (reject,
-/// where no sender ever unlinks) only take_parity flips: one atomic operation per take.
-constexpr ClaimPlan plan_claim(std::uint64_t w, bool take, bool exclusive) noexcept {
+/// A drop_oldest lane's owner claims the head to take one message (when `take` and one is
+/// queued) and to carry out owed evictions. The taken message stops counting at once: it
+/// is "in hand". (A reject lane's owner takes without the word: mailbox.cpp step 3.)
+constexpr ClaimPlan plan_claim(std::uint64_t w, bool take) noexcept {
   if (has(w, kHead)) return {Claim::busy, w, false};
   const bool takes = take && queued(w) > 0;
   if (!takes && owed(w) == 0) return {Claim::nothing, w, false};
-  std::uint64_t next = (w ^ kTakeParity) - (takes ? 1 : 0);
-  if (exclusive) next |= kHead;
+  const std::uint64_t next = (takes ? minus_one(w) : w) | kHead;
   return {Claim::claimed, next, takes};
 }
 
@@ -149,9 +181,10 @@ struct IdlePlan {
 };
 
 /// `wants_user`: the owner's intent, which the word's bit may not show yet (see the layout).
-constexpr IdlePlan plan_idle(std::uint64_t w, bool wants_user) noexcept {
+/// `taken`: the owner's own count (exact: only the owner writes it).
+constexpr IdlePlan plan_idle(std::uint64_t w, bool wants_user, std::uint32_t taken = 0) noexcept {
   if (has(w, kSysPending)) return {Idle::recheck_system, w & ~kSysPending};
-  if (wants_user && queued(w) > 0) return {Idle::has_work, w};
+  if (wants_user && in_lane(w, taken) > owed(w)) return {Idle::has_work, w};  // exact: no clamp
   return {Idle::idle, (w & ~(kScheduled | kWantsUser)) | (wants_user ? kWantsUser : 0)};
 }
 

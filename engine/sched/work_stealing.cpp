@@ -800,12 +800,13 @@ class WorkStealing final : public Scheduler {
     bump_owned(w.turns);
     p->note_worker(w.index);  // step 12: where a refused sender of p's may move
     w.context->refused_full = false;
-    // Step 4a: a convoy runs half, or is run while others are offered. queued() is one
-    // load of the lane word, whose line this turn's first take moves here anyway; the
+    // Step 4a: a convoy runs half, or is run while others are offered. queued_as_owner()
+    // is two loads from the lane word's line, which this turn's first take moves here anyway; the
     // shared idle counts are read only when there is a convoy to offer.
     TurnBudget budget{kBudget, Offer::none};
     if (std::exchange(w.turn_from_lifo, false)) {
-      const TurnBudget convoy = lifo_turn_budget(p->queued(), !w.local.empty(), kBudget, kSplitAt);
+      const TurnBudget convoy =
+          lifo_turn_budget(p->queued_as_owner(), !w.local.empty(), kBudget, kSplitAt);
       if (convoy.offer != Offer::none && another_idles()) budget = convoy;
     }
     const ProcessCore::SliceEnd end =

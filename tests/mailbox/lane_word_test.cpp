@@ -44,6 +44,7 @@ TEST_CASE("plan_admit: closed refuses under both policies; full rejects under re
   const auto full = lane::plan_admit(word(4, 0, lane::kScheduled), 4, MailboxPolicy::reject);
   CHECK(full.admit == lane::Admit::refused_full);
   CHECK(full.next == word(4, 0, lane::kScheduled));
+  CHECK(full.queued == 4);  // a refusal reports the full size
 }
 
 TEST_CASE("plan_admit: a full drop_oldest lane owes one eviction and keeps queued at the bound") {
@@ -52,6 +53,7 @@ TEST_CASE("plan_admit: a full drop_oldest lane owes one eviction and keeps queue
   CHECK(first.took_head);  // nobody held the head: this sender evicts
   CHECK(first.next == word(3, 1, lane::kScheduled | lane::kHead));
   CHECK(lane::queued(first.next) == 2);
+  CHECK(first.queued == 2);  // what the send reports: one in, one owed
 
   const auto second = lane::plan_admit(first.next, 2, MailboxPolicy::drop_oldest);
   CHECK(second.admit == lane::Admit::accepted_evicting);
@@ -65,20 +67,57 @@ TEST_CASE("plan_admit: a full drop_oldest lane owes one eviction and keeps queue
 }
 
 TEST_CASE("plan_claim: the owner takes one message and the head together; busy while another holds it") {
-  const auto take = lane::plan_claim(word(3, 0, lane::kScheduled | lane::kWantsUser), true, true);
+  const auto take = lane::plan_claim(word(3, 0, lane::kScheduled | lane::kWantsUser), true);
   CHECK(take.claim == lane::Claim::claimed);
   CHECK(take.takes);
-  CHECK(take.next == word(2, 0, lane::kScheduled | lane::kWantsUser | lane::kHead | lane::kTakeParity));
+  CHECK(take.next == word(2, 0, lane::kScheduled | lane::kWantsUser | lane::kHead));
 
-  // reject: no `head`, only the parity flips (back and forth, one claim after another)
-  const auto shared = lane::plan_claim(word(3, 0, lane::kScheduled | lane::kWantsUser), true, false);
-  CHECK(shared.next == word(2, 0, lane::kScheduled | lane::kWantsUser | lane::kTakeParity));
-  CHECK(lane::plan_claim(shared.next, true, false).next == word(1, 0, lane::kScheduled | lane::kWantsUser));
+  CHECK(lane::plan_claim(word(3, 1, lane::kHead), true).claim == lane::Claim::busy);
+  CHECK(lane::plan_claim(word(3, 0, lane::kHead | lane::kAbandoned), true).claim ==
+        lane::Claim::busy);
+  CHECK(lane::plan_claim(word(0, 0, lane::kScheduled), true).claim == lane::Claim::nothing);
+  CHECK(lane::plan_claim(word(3, 0, lane::kScheduled), false).claim == lane::Claim::nothing);
+  // Not wanting user messages, but evictions are owed: the head is claimed for them alone.
+  const auto owed_only = lane::plan_claim(word(3, 1, lane::kScheduled), false);
+  CHECK(owed_only.claim == lane::Claim::claimed);
+  CHECK_FALSE(owed_only.takes);
+  CHECK(owed_only.next == word(3, 1, lane::kScheduled | lane::kHead));
+}
 
-  CHECK(lane::plan_claim(word(3, 1, lane::kHead), true, true).claim == lane::Claim::busy);
-  CHECK(lane::plan_claim(word(3, 0, lane::kHead | lane::kAbandoned), true, false).claim == lane::Claim::busy);
-  CHECK(lane::plan_claim(word(0, 0, lane::kScheduled), true, true).claim == lane::Claim::nothing);
-  CHECK(lane::plan_claim(word(3, 0, lane::kScheduled), false, false).claim == lane::Claim::nothing);
+TEST_CASE("a reject lane counts in on the word and out beside it, both mod 2^32") {
+  // 5 counted in, 2 taken by the owner: 3 queued.
+  CHECK(lane::queued(word(5, 0, lane::kScheduled), 2) == 3);
+  CHECK(lane::in_lane(word(5, 0, 0), 5) == 0);
+  // The word's count wrapped past 2^32 and the owner's has not yet: still 3 queued.
+  constexpr std::uint32_t near_wrap = 0xffff'fffeU;
+  CHECK(lane::queued(word(1, 0, lane::kScheduled), near_wrap) == 3);
+  // A count that wraps does not carry into `owed`, nor does a discard borrow from it.
+  CHECK(lane::plus_one(word(lane::kPhysicalMask, 0, lane::kScheduled)) ==
+        word(0, 0, lane::kScheduled));
+  CHECK(lane::minus_one(word(0, 0, lane::kClosed)) == word(lane::kPhysicalMask, 0, lane::kClosed));
+  CHECK(lane::owed(lane::plus_one(word(lane::kPhysicalMask, 0, 0))) == 0);
+  // A full lane refuses, and one take later it has room again.
+  const std::uint64_t full = word(9, 0, lane::kScheduled | lane::kWantsUser);
+  CHECK(lane::plan_admit(full, 4, MailboxPolicy::reject, 5).admit == lane::Admit::refused_full);
+  const auto room = lane::plan_admit(full, 4, MailboxPolicy::reject, 6);
+  CHECK(room.admit == lane::Admit::accepted);
+  CHECK(room.next == word(10, 0, lane::kScheduled | lane::kWantsUser));
+  CHECK(room.queued == 4);  // what the send reports
+  CHECK(lane::queued(room.next, 6) == 4);
+  // Idle only once the owner's count caught up with the word's.
+  CHECK(lane::plan_idle(full, true, 8).idle == lane::Idle::has_work);
+  CHECK(lane::plan_idle(full, true, 9).idle == lane::Idle::idle);
+}
+
+TEST_CASE("a sender's stale reading counts as empty, never as a huge queue") {
+  // The sender read the word at 5 counted in; by its read of `taken` the owner had taken 7
+  // (two messages counted after that word). The difference is "negative": nothing queued,
+  // so the sender tries its CAS, which fails on the word that moved, and reads both again.
+  CHECK(lane::queued(word(5, 0, lane::kScheduled), 7) == 0);
+  CHECK(lane::plan_admit(word(5, 0, lane::kScheduled), 1, MailboxPolicy::reject, 7).admit ==
+        lane::Admit::accepted);
+  // The largest real difference is still read as it is.
+  CHECK(lane::queued(word(lane::kMaxInbox, 0, 0), 0) == lane::kMaxInbox);
 }
 
 TEST_CASE("plan_release: nothing owed lets go of the head; anything owed must be evicted first") {

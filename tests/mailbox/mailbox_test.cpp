@@ -332,3 +332,77 @@ TEST_CASE("stress: drop_oldest under 4 producers keeps the bound and loses nothi
     CHECK(r.refused == 0);
   }
 }
+
+// A reject lane's owner takes without any atomic RMW (mailbox.cpp step 3a), so shutdown's
+// abandon_all() cannot learn from the word that a take is under way; it pairs an
+// asymmetric fence with the owner's in_take_ (step 6). Here it lands while the owner takes
+// as fast as it can and producers keep the lane busy, round after round: every message is
+// taken or discarded exactly once (ASan: no double unlink; TSan: no race), the owner takes
+// nothing after the abandonment, and what it took stays in order.
+TEST_CASE(
+    "stress: abandon_all beside a reject lane's owner in mid-take loses and doubles nothing") {
+  constexpr int kProducers = 2;
+  const long rounds = 60 * scale();
+  for (long round = 0; round < rounds; ++round) {
+    Mailbox mb(true);  // the owner holds the consumer role throughout: it never idles here
+    mb.set_wants_user(true);
+    std::atomic<bool> abandoned{false};
+    std::atomic<long> taken_before_abandon{0};
+    long taken = 0;
+    long taken_after = 0;
+    bool in_order = true;
+    std::thread owner([&] {
+      std::vector<int> last(kProducers, 0);
+      for (;;) {
+        // acquire: pairs with the release below; read before the take it judges.
+        const bool was_abandoned = abandoned.load(std::memory_order_acquire);
+        Envelope* out = nullptr;
+        DropChain evicted;
+        const auto t = mb.take(out, evicted, MailboxPolicy::reject);
+        if (t == Mailbox::Take::busy) return;  // the head is shutdown's for good
+        if (t != Mailbox::Take::message) continue;
+        auto* item = static_cast<Item*>(out);
+        auto& prev = last[static_cast<std::size_t>(item->producer)];
+        in_order = in_order && item->number > prev;
+        prev = item->number;
+        ++taken;
+        if (was_abandoned) ++taken_after;
+        // relaxed: a tally the main thread waits on; no data.
+        taken_before_abandon.store(taken, std::memory_order_relaxed);
+        mb.retire(item);
+      }
+    });
+    std::vector<std::thread> producers;
+    std::vector<long> accepted(kProducers, 0);
+    for (int p = 0; p < kProducers; ++p) {
+      producers.emplace_back([&, p] {
+        DropChain evicted;
+        for (int i = 1;; ++i) {
+          const auto a = send(mb, new Item(p, i), 64, MailboxPolicy::reject, evicted);
+          if (a.offer == Mailbox::Offer::refused_closed) return;
+          if (a.offer == Mailbox::Offer::accepted) ++accepted[static_cast<std::size_t>(p)];
+        }
+      });
+    }
+    // Let the owner get going (a bounded wait on its progress, not a sleep), then abandon
+    // it after a round-dependent number of takes, so the claim lands at varied points.
+    const long target = 50 + (round % 7) * 40;
+    // relaxed: the tally above.
+    while (taken_before_abandon.load(std::memory_order_relaxed) < target) std::this_thread::yield();
+    DropChain evicted, discarded;
+    mb.abandon_all(evicted, discarded);
+    abandoned.store(true, std::memory_order_release);  // pairs with the owner's acquire
+    owner.join();
+    for (auto& t : producers) t.join();
+    const long discarded_count = static_cast<long>(discarded.size);
+    const long accepted_total = accepted[0] + accepted[1];
+    while (!discarded.empty()) delete discarded.pop_front();
+    free_lane(mb);
+    INFO("round " << round << ": accepted=" << accepted_total << " taken=" << taken
+                  << " discarded=" << discarded_count);
+    REQUIRE(evicted.empty());
+    REQUIRE(accepted_total == taken + discarded_count);
+    REQUIRE(taken_after == 0);
+    REQUIRE(in_order);
+  }
+}

@@ -106,6 +106,7 @@ class Mailbox {
   /// evictions on the way. `busy`: another thread holds the head for an instant. The
   /// message stays the lane's dummy (user_lane.hpp step 3): the owner hands it back with
   /// retire(), never with delete. Frees the previous message's envelope; never blocks.
+  /// Under `reject`, no atomic RMW: plain stores and one load (step 3).
   Take take(Envelope*& out, DropChain& evicted, MailboxPolicy policy) noexcept;
   /// Owner, once done with the message take() gave it (handled, failed, or dropped with a
   /// suspended handler): destroys the message (its destructors run here) and leaves the
@@ -131,7 +132,8 @@ class Mailbox {
   void discard_all(DropChain& evicted, DropChain& discarded) noexcept;
   /// Shutdown, at the deadline, beside a worker that may still be inside the process:
   /// closes the lane, takes the head for good (so that worker never unlinks again; it
-  /// spins only while the worker is mid-take) and removes every queued message.
+  /// spins only while the worker is mid-take) and removes every queued message. Blocks
+  /// for one system call (an asymmetric fence, step 6).
   void abandon_all(DropChain& evicted, DropChain& discarded) noexcept;
 
   /// The process's destructor only (no other thread can hold a reference): the nodes
@@ -180,6 +182,9 @@ class Mailbox {
 
   // ---- observers (any thread) ----
   std::size_t queued() const noexcept;
+  /// As queued(), for the owner (or the worker about to run its turn): two loads, exact
+  /// as of the word's. Never blocks.
+  std::size_t queued_as_owner() const noexcept;
   bool closed() const noexcept;
   /// Head holder only: the next sequence number (SPEC 14.12).
   std::uint64_t next_seq() noexcept { return next_seq_++; }
@@ -187,9 +192,12 @@ class Mailbox {
  private:
   Envelope* unlink_oldest() noexcept;  // head holder; spins while the oldest is in flight
   Envelope* take_oldest() noexcept;    // the owner's take: as unlink_oldest, left as the dummy
+  Take take_counted(Envelope*& out) noexcept;  // reject: step 3, no RMW
+  Take take_claimed(Envelope*& out,
+                    DropChain& evicted) noexcept;  // drop_oldest: step 3 with the head
   void evict_one(DropChain& evicted) noexcept;
-  // Spins while held elsewhere; false once abandoned. `claimed`: the word it replaced.
-  bool claim_head(std::uint64_t extra_bits, std::uint64_t* claimed) noexcept;
+  // Spins while held elsewhere; false once abandoned.
+  bool claim_head(std::uint64_t extra_bits) noexcept;
   void remove_all_held(DropChain& evicted, DropChain& discarded) noexcept;
 
   // The state word and the user lane (stub, head, tail) come first and together: 32
@@ -200,11 +208,17 @@ class Mailbox {
   std::atomic<std::uint64_t> word_;
   UserLane user_;
   std::uint64_t next_seq_ = 0;  // head holder only
-  std::atomic<bool> unlinked_parity_{false};  // the owner's last finished take (mailbox.cpp step 6)
+  // A reject lane's owner is between its look at the word and its count (mailbox.cpp
+  // steps 3 and 6): written only by the owner, read by shutdown's abandon_all().
+  std::atomic<bool> in_take_{false};
   // In the padding before system_: the hint costs an idle process no byte.
   std::atomic<std::uint8_t> last_worker_{kNoWorker};
   bool wants_user_ = false;  // owner only: its intent, installed in the word by try_idle()
   bool own_note_ = false;    // owner only: try_set_own_note()
+  // A reject lane's owner's count of the messages it took, mod 2^32 (mailbox.cpp step 3):
+  // written only by that owner, read by senders. In the word's line (offset 44 here), so
+  // a sender's look at it costs no line the send does not move anyway.
+  std::atomic<std::uint32_t> taken_{0};
   MpscQueue system_;
 };
 
