@@ -53,19 +53,20 @@ constexpr std::uint64_t physical(std::uint64_t w) noexcept { return w & kPhysica
 constexpr std::uint64_t owed(std::uint64_t w) noexcept { return (w >> kOwedShift) & kOwedMax; }
 /// The largest physical - taken a lane can hold: max_inbox plus the evictions owed.
 inline constexpr std::uint64_t kInLaneMax = kMaxInbox + kOwedMax;
-/// Messages queued, given `taken`, the owner's count of the messages it took from a reject
-/// lane (0 for drop_oldest, where physical - owed is exact). A sender reads `taken` after
-/// the word, so the owner may by then have taken messages counted after that word was
-/// read; physical - taken is then "below zero" (a wrapped value beyond kInLaneMax). Such a
-/// reading is stale and counts as nothing queued: what the sender then decides, it decides
-/// by a CAS that fails on the word that moved (mailbox.cpp step 1). Nothing is owed on a
-/// reject lane, so a stale reading never meets `owed`; a drop_oldest lane's `taken` is 0,
-/// and its physical count includes what it owes.
 /// Messages counted into the lane and not taken (queued plus owed), exact when `taken` is
 /// the owner's own, current count.
 constexpr std::uint64_t in_lane(std::uint64_t w, std::uint32_t taken = 0) noexcept {
   return (w - taken) & kPhysicalMask;
 }
+/// Messages queued, given `taken`, the owner's count of the messages it took from a reject
+/// lane (0 for drop_oldest, where physical - owed is exact). A sender reads `taken` after
+/// the word, so the owner may by then have taken messages counted after that word was
+/// read; physical - taken is then "below zero" (a wrapped value beyond kInLaneMax). Such a
+/// reading is stale and counts as nothing queued: what the sender then decides, it decides
+/// by a CAS that fails on the word that moved, or, for a refusal, after reading the word
+/// again (mailbox.cpp step 1). Nothing is owed on a reject lane, so a stale reading never
+/// meets `owed`; a drop_oldest lane's `taken` is 0, and its physical count includes what it
+/// owes.
 constexpr std::uint64_t queued(std::uint64_t w, std::uint32_t taken = 0) noexcept {
   const std::uint64_t counted = in_lane(w, taken);
   return counted > kInLaneMax ? 0 : counted - owed(w);

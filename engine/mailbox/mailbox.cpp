@@ -10,11 +10,12 @@
 //  1. Send (any thread): offer() loads the word (acquire), then the owner's `taken_`, and
 //     CASes physical + 1 into the word unless the lane is closed or full (reject:
 //     physical - taken >= max_inbox). `taken_` only grows, and it is read after the word:
-//     a refusal holds as of the word's load (the owner had taken at most that many then),
-//     and an acceptance by the CAS leaves at most max_inbox queued (the owner has taken at
+//     an acceptance by the CAS leaves at most max_inbox queued (the owner has taken at
 //     least that many by then). A `taken_` that counts a take of a message the word did not
 //     count yet makes the difference "negative"; lane::queued() reads that as empty, and
-//     the CAS, on a word that has moved since, fails and reloads both. At a full
+//     the CAS, on a word that has moved since, fails and reloads both. A refusal, which no
+//     CAS checks, first reads the word again and starts over if it moved; if it did not,
+//     the lane was full as of the count's load. At a full
 //     drop_oldest lane the CAS adds 1 to physical AND to owed (queued stays max_inbox) and,
 //     if nobody holds `head`, takes it. If the process was idle and wants user messages,
 //     the same CAS sets `scheduled`: that sender, and only it, enqueues the process
@@ -26,8 +27,8 @@
 //     a. `reject` (take_counted): no atomic RMW. It stores `in_take_` = true, passes the
 //        light side of an asymmetric fence (platform/asymmetric_fence.hpp: a compiler
 //        barrier), loads the word, and if no one holds `head` and physical - taken > 0,
-//        unlinks the oldest message, then stores taken + 1 (release) and `in_take_` =
-//        false (release). The message is in hand from that store: until then it counts
+//        unlinks the oldest message, then stores taken + 1 and `in_take_` = false
+//        (release). The message is in hand from the count's store: until then it counts
 //        as queued, which only makes a sender refuse a little sooner, never lets the lane
 //        hold more than max_inbox. Only shutdown (step 6) and the owner's own discard
 //        take `head` on a reject lane (nothing is ever owed there).
@@ -67,17 +68,21 @@
 // some thread holds `head` and will evict before letting go; only the `head` holder, or a
 // reject lane's owner between its look at the word and `in_take_` = false, unlinks user
 // messages or touches next_seq_; a message leaves the lane exactly once: taken, evicted or
-// discarded; `taken_` is written only by a reject lane's owner (a drop_oldest lane's stays 0).
+// discarded; `taken_` is written only by a reject lane's owner (a drop_oldest lane's stays 0);
+// every write to the word is an RMW, so each continues the release sequence a sender's CAS
+// heads, and a word once replaced never comes back short of 2^32 sends: a sender's stale
+// reading (step 1) can end only in a failed CAS or in a refusal it re-checks.
 // Rejected: a mutex per mailbox (a lock on every send; the profile of the previous
 // design spent 24 % of ping-pong in it); eviction only by the owner (an ask evicted while
 // the owner runs a long handler would fail late, and evicted messages would pile up
 // without bound); a Treiber stack (see mpsc_queue.hpp); a 128-bit CAS for wider counts
 // (needs cmpxchg16b and libatomic, for a bound nobody needs beyond 2^31); for 3a, the
 // owner's CAS on the word with a parity bit that shutdown waited for (sessions 11-27: one
-// locked RMW per message; the count beside the word measured 1.05-1.10x on ask-many,
-// ping-pong and fan-in, engine/mailbox/README.md), and a full fence per take instead of the
-// asymmetric one (it costs what the CAS did); for 3a on drop_oldest lanes too (an evicting
-// sender must count the owner's take out of what it may evict, in its CAS).
+// locked RMW per message; the count beside the word measured 1.15-1.18x on fan-in, 1.16x
+// on ring-multi, 1.06x on ask, the rest within noise: engine/mailbox/README.md), and a full
+// fence per take instead of the asymmetric one (it costs what the CAS did); for 3a on
+// drop_oldest lanes too (an evicting sender must count the owner's take out of what it may
+// evict, in its CAS).
 // Waiting: unlinking waits (yields) only for a push between its two instructions, a
 // sender spins only while 2^24 evictions are owed, and abandon_all() only while the owner
 // is inside one take; none waits on a lock holder.
@@ -104,8 +109,18 @@ Mailbox::Admission Mailbox::offer(std::size_t max_inbox, MailboxPolicy policy) n
     switch (plan.admit) {
       case lane::Admit::refused_closed:
         return {Offer::refused_closed, false, false, false, plan.queued};
-      case lane::Admit::refused_full:
+      case lane::Admit::refused_full: {
+        // A refusal has no CAS to check it: the word must not have moved since it was read,
+        // or a `taken_` read after it might belong to a much later word (a sender preempted
+        // between its two loads). Unmoved, the count read in between is no newer than the
+        // word, and the refusal holds as of that read. acquire: as the first load.
+        const std::uint64_t now = word_.load(std::memory_order_acquire);
+        if (now != w) {
+          w = now;
+          continue;
+        }
         return {Offer::refused_full, false, false, false, plan.queued};
+      }
       case lane::Admit::owed_saturated:
         std::this_thread::yield();  // 2^24 evictions pending: let their holder catch up
         w = word_.load(std::memory_order_acquire);  // re-read, as above; the CAS checks it
@@ -198,19 +213,22 @@ Mailbox::Take Mailbox::take_counted(Envelope*& out) noexcept {
   // claim, heavy fence and load of in_take_ (platform/asymmetric_fence.hpp).
   in_take_.store(true, std::memory_order_relaxed);
   asymmetric_fence_light();
-  // acquire: pairs with abandon_all()'s CAS (we then see `head` and take nothing) and with
-  // offer()'s CAS (the count; the node itself comes through the lane's links).
+  // acquire: pairs with offer()'s release CAS (the count; the node itself comes through the
+  // lane's links). abandon_all()'s head is seen through the fence pair, not this acquire.
   const std::uint64_t w = word_.load(std::memory_order_acquire);
-  const std::uint32_t taken = taken_.load(std::memory_order_relaxed);  // our own count
+  // relaxed: the owner's own count. The owner role may have moved here from another thread;
+  // try_idle()'s release CAS, the waking sender's acquire CAS and the run queue carried it.
+  const std::uint32_t taken = taken_.load(std::memory_order_relaxed);
   Take result = Take::nothing;
   if (lane::has(w, lane::kHead)) {
     result = Take::busy;  // shutdown holds it for good (our own discard runs on this thread)
   } else if (lane::in_lane(w, taken) > 0) {  // exact: our own count; nothing is owed here
     out = take_oldest();  // left linked as the lane's dummy: no RMW (user_lane.hpp step 3)
     out->seq = next_seq_++;
-    // release: the message is in hand from here; senders' relaxed loads read the count
-    // (step 1), abandon_all() reads it after its acquire of in_take_ below.
-    taken_.store(taken + 1, std::memory_order_release);
+    // relaxed: the message is in hand from here. No data comes with the count: senders read
+    // it after their acquire of the word (step 1), abandon_all() after its acquire of
+    // in_take_ below, queued() between two acquire loads of the word.
+    taken_.store(taken + 1, std::memory_order_relaxed);
     result = Take::message;
   }
   // release: pairs with abandon_all()'s acquire wait; our unlink is done and visible.
@@ -249,7 +267,7 @@ bool Mailbox::post_system(MailNode* n) noexcept {
 
 bool Mailbox::try_idle() noexcept {
   if (own_note_) return false;  // the owner's note to itself is work (try_set_own_note())
-  // relaxed: our own count (only the owner writes it), exact here.
+  // relaxed: the owner's own count, exact here (see take_counted() for its hand-off).
   const std::uint32_t taken = taken_.load(std::memory_order_relaxed);
   std::uint64_t w = word_.load(std::memory_order_acquire);  // pairs with post_system()'s fetch_or
   for (;;) {
@@ -320,7 +338,7 @@ void Mailbox::remove_all_held(DropChain& evicted, DropChain& discarded) noexcept
   // Closed: no offer can count a new message, and those counted before the close are
   // linked within a few instructions (unlink_oldest() waits for them).
   // relaxed: the owner's count, stable here: we are the owner (discard_all()), or
-  // abandon_all() read in_take_ clear with acquire after the owner's last store.
+  // abandon_all() read in_take_ clear with acquire, after the owner's last store of it.
   const std::uint32_t taken = taken_.load(std::memory_order_relaxed);
   // acquire: pairs with offer()'s CAS (the count of messages to wait for).
   std::uint64_t w = word_.load(std::memory_order_acquire);
@@ -345,7 +363,7 @@ void Mailbox::discard_all(DropChain& evicted, DropChain& discarded) noexcept {
   // "Nothing counted" is physical - taken == 0: a reject lane's physical only grows.
   // acquire: pairs with the release of the last head holder and with offer()'s CAS.
   const std::uint64_t w = word_.load(std::memory_order_acquire);
-  // relaxed: our own count (discard_all() is the owner's), exact here.
+  // relaxed: the owner's own count (discard_all() is the owner's), exact here.
   const std::uint32_t taken = taken_.load(std::memory_order_relaxed);
   if (lane::has(w, lane::kClosed) && lane::in_lane(w, taken) == 0) return;
   if (!claim_head(0)) return;  // abandoned: shutdown discarded the lane already
@@ -353,23 +371,26 @@ void Mailbox::discard_all(DropChain& evicted, DropChain& discarded) noexcept {
   release_head(evicted);
 }
 
-void Mailbox::abandon_all(DropChain& evicted, DropChain& discarded) noexcept {
+void Mailbox::abandon_all(DropChain& evicted, DropChain& discarded, MailboxPolicy policy) noexcept {
   if (!claim_head(lane::kClosed | lane::kAbandoned)) return;  // abandoned twice
-  // Step 6: a reject lane's owner may be inside a take it began before our claim. The
-  // heavy fence pairs with take_counted()'s light one; then its in_take_ is visible, or
-  // its look at the word sees our `head`.
-  asymmetric_fence_heavy();
-  // acquire: pairs with take_counted()'s release store (its unlink is then done and visible).
-  while (in_take_.load(std::memory_order_acquire)) std::this_thread::yield();
+  // A drop_oldest lane's owner takes under the head, which claim_head() waited for.
+  if (policy == MailboxPolicy::reject) {
+    // Step 6: the owner may be inside a take it began before our claim. The heavy fence
+    // pairs with take_counted()'s light one (the kernel's full barrier on entry orders our
+    // CAS before it): then its in_take_ is visible, or its look at the word sees our head.
+    asymmetric_fence_heavy();
+    // acquire: pairs with take_counted()'s release store (its unlink is then done and visible).
+    while (in_take_.load(std::memory_order_acquire)) std::this_thread::yield();
+  }
   remove_all_held(evicted, discarded);
   // `head` stays ours: a worker coming back from a stuck handler finds it busy and leaves.
 }
 
 std::size_t Mailbox::queued_as_owner() const noexcept {
-  // relaxed, both: the owner's own count is exact, and the word's count is what it is now.
-  const std::uint32_t taken =
-      taken_.load(std::memory_order_relaxed);                         // written by this thread only
-  return lane::queued(word_.load(std::memory_order_relaxed), taken);  // a look; publishes nothing
+  // relaxed: the owner's own count, exact (see take_counted() for its hand-off).
+  const std::uint32_t taken = taken_.load(std::memory_order_relaxed);
+  // acquire: pairs with offer()'s release CAS, so the count read is never above the bound.
+  return lane::queued(word_.load(std::memory_order_acquire), taken);
 }
 
 std::size_t Mailbox::queued() const noexcept {
@@ -378,8 +399,8 @@ std::size_t Mailbox::queued() const noexcept {
   // move across that load. If it keeps moving (a busy lane), the word read before the
   // count gives a lower bound instead, as in offer() (step 1): a snapshot may be stale but
   // never shows more than max_inbox queued, as the count out read before the word could.
-  // acquire (both loads of the word and the count): each keeps the next load after it;
-  // they pair with offer()'s CAS and take_counted()'s release store.
+  // acquire (every load here): each keeps the next load after it; the word's pair with
+  // offer()'s release CAS. The count needs no partner (no data comes with it).
   std::uint64_t before = word_.load(std::memory_order_acquire);
   for (int attempt = 0;; ++attempt) {
     const std::uint32_t taken = taken_.load(std::memory_order_acquire);

@@ -17,19 +17,20 @@
 //     scheduler's full barrier before it runs again.
 // Invariants: the light side's compiler barrier keeps the compiler from moving its load
 // above its store (the hardware may, and the heavy fence makes that harmless).
-// Fallback: where `membarrier` is unavailable (a kernel before 4.14, or a seccomp filter
-// that forbids it), the heavy fence changes the protection of a page every thread of the
-// process may have in its TLB: the kernel's TLB shootdown interrupts the same CPUs, and on
-// x86 an interrupt is serialising. That fallback holds on x86 only (the architecture this
-// project builds for); `membarrier` holds everywhere.
+// Fallback: where the expedited command is unavailable (a kernel before 4.14, or a seccomp
+// filter that forbids it), MEMBARRIER_CMD_GLOBAL: the same guarantee after an RCU grace
+// period (milliseconds), on every architecture.
 // Rejected: a full fence on the hot side (mfence or a locked RMW: the cost this file exists
-// to avoid); sys_membarrier's global MEMBARRIER_CMD_SHARED (waits for an RCU grace period,
-// milliseconds); signals to each thread (needs the list of threads, and a handler).
-// ThreadSanitizer does not model either fence. Used as in mailbox.cpp (step 6), it sees no
-// race where the protocol holds: the direction in which the cold side waits for the hot side
-// is also ordered by a release store and an acquire load it does see, and in the other
-// direction the hot side touches nothing. Were the fence ever to fail, TSan would report the
-// resulting race.
+// to avoid); MEMBARRIER_CMD_GLOBAL first (milliseconds each); a TLB shootdown by mprotect as
+// the fallback (a barrier only where remote flushes interrupt the other CPUs: x86, not
+// arm64's broadcast invalidation); signals to each thread (needs the list of threads, and
+// a handler).
+// ThreadSanitizer does not model either fence, and it cannot verify this protocol: it
+// reports only races that happen in its run, and it does not simulate store buffers. Used as
+// in mailbox.cpp (step 6) it reports no false race: where the cold side waits for the hot
+// side, a release store and an acquire load it sees order them too, and in the other
+// direction the hot side touches nothing. tests/platform/asymmetric_fence_test.cpp checks the
+// fence itself, on hardware that shows the reordering.
 #pragma once
 
 #include <atomic>
@@ -43,8 +44,9 @@ inline void asymmetric_fence_light() noexcept {
 
 /// The cold side (step 2): every thread of the process executes a full barrier before this
 /// returns. Any thread; blocks for a system call (~1-10 us: an interrupt to each CPU that
-/// runs one of our threads). The first call in a process registers it with the kernel; the
-/// fallback maps and unmaps a page. Never throws.
+/// runs one of our threads; 0.2 us here with no other thread running). The first call in a
+/// process also registers it with the kernel, which interrupts those CPUs once more; the
+/// fallback waits milliseconds. Never throws; terminates only on a kernel without membarrier.
 void asymmetric_fence_heavy() noexcept;
 
 }  // namespace phyx::detail

@@ -1009,7 +1009,7 @@ ProcessCore::ChildChain ProcessCore::abandon() noexcept {
     // head of the lane for good, so that worker can never unlink from it again.
     DropChain evicted;
     DropChain discarded;
-    mailbox_.abandon_all(evicted, discarded);
+    mailbox_.abandon_all(evicted, discarded, policy());
     report_dropped(evicted, discarded, "stopped");
     if (runtime_->telemetry_on()) runtime_->deliver_events();
     while (!discarded.empty()) delete discarded.pop_front();

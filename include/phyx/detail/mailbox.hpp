@@ -131,10 +131,12 @@ class Mailbox {
   /// empty closed lane costs one load (step 6).
   void discard_all(DropChain& evicted, DropChain& discarded) noexcept;
   /// Shutdown, at the deadline, beside a worker that may still be inside the process:
-  /// closes the lane, takes the head for good (so that worker never unlinks again; it
-  /// spins only while the worker is mid-take) and removes every queued message. Blocks
-  /// for one system call (an asymmetric fence, step 6).
-  void abandon_all(DropChain& evicted, DropChain& discarded) noexcept;
+  /// closes the lane, takes the head for good (so that worker never unlinks again) and
+  /// removes every queued message. It waits only while another thread holds the head (an
+  /// evicting sender, the owner mid-take under drop_oldest, or the owner's own discard) or,
+  /// under `reject`, while the owner is inside one take: for that it blocks for one system
+  /// call (the asymmetric fence of step 6). `policy`: the lane's, as for take().
+  void abandon_all(DropChain& evicted, DropChain& discarded, MailboxPolicy policy) noexcept;
 
   /// The process's destructor only (no other thread can hold a reference): the nodes
   /// left in the lanes, uncounted, for it to free; the user lane's retired dummy last.

@@ -15,9 +15,11 @@
 //  2. `head_` is the dummy: the stub, or the node taken last. The oldest queued node is
 //     head_->next; nullptr means empty, or the oldest push is between its two steps ("in
 //     flight": callers that counted a message retry, its producer is two instructions away).
-//  3. take_retaining (the head holder): n = head_->next; head_ = n; returns n, and the
-//     previous dummy, which no push can reach any more: its `next` was written, so it is not
-//     the tail, and only the push that replaced it in `tail_` ever writes it. The caller
+//  3. take_retaining (the consumer: the mailbox's owner, under the head or, on a reject lane,
+//     between its look at the state word and its count; mailbox.cpp step 3): n = head_->next;
+//     head_ = n; returns n, and the previous dummy, which no push can reach any more: its
+//     `next` was written, so it is not the tail, and only the push that replaced it in
+//     `tail_` ever writes it. The caller
 //     owns n's contents but not its memory: the lane does, from retire() on, until a later
 //     take moves past it (a retired dummy is then the caller's to free).
 //  4. take_detached (the head holder: evictions, discards, destruction): n = head_->next is
@@ -28,20 +30,19 @@
 //  5. retire (the consumer, for the node it took last, once its contents are gone):
 //     marks the dummy as the lane's to free. A node retired after a take moved past it (no
 //     path does that today) is returned to be freed at once.
-// Invariants: only the consumer writes `head_` (a take, under the mailbox's claim; a retire,
-// which changes only the retired bit), and other head holders only read it; only head
-// holders touch head_->next, except the push that links a node behind a dummy that is the
-// tail; a node is the dummy, queued, or handed out; a handed-out node that is still the
-// dummy is freed exactly once, by the take that passes it (if retired) or by whoever
-// retires it after that.
-// Rejected: pushing the stub behind the last node (mpsc_queue.hpp: an exchange per take
-// that empties the lane); a CAS of the tail back to the stub (the same RMW); a consumer
-// count of taken messages beside the state word (it would save the state word's CAS too,
-// but shutdown's abandon_all() then needs a StoreLoad fence per take to know the owner is
-// not mid-take, or an asymmetric fence: mailbox.cpp step 6).
-// Cost: an idle process that has handled a message keeps that message's envelope (its
-// payload destroyed) until the next one arrives or the process is freed: one small block,
-// 48-64 bytes for the usual message. A process that never got a message keeps nothing.
+// Invariants: only the consumer writes `head_` (a take, which the mailbox keeps apart from
+// every other head holder: mailbox.cpp steps 3 and 6; a retire, which changes only the
+// retired bit), and other head holders only read it; only head holders and a take touch
+// head_->next, except the push that links a node behind a dummy that is the tail; a node is the
+// dummy, queued, or handed out; a handed-out node that is still the dummy is freed exactly once, by
+// the take that passes it (if retired) or by whoever retires it after that. Rejected: pushing the
+// stub behind the last node (mpsc_queue.hpp: an exchange per take that empties the lane); a CAS of
+// the tail back to the stub (the same RMW); a consumer count of taken messages beside the state
+// word was rejected here in session 18 (shutdown's abandon_all() then needs to know the owner is
+// not mid-take); session 28 built it with an asymmetric fence (mailbox.cpp steps 3a and 6). Cost:
+// an idle process that has handled a message keeps that message's envelope (its payload destroyed)
+// until the next one arrives or the process is freed: one small block, 48-64 bytes for the usual
+// message. A process that never got a message keeps nothing.
 #pragma once
 
 #include <atomic>
