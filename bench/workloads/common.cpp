@@ -30,11 +30,14 @@ std::int64_t peak_rss_kib() { return status_field_kib("VmHWM:"); }
 std::int64_t current_rss_kib() { return status_field_kib("VmRSS:"); }
 
 std::vector<Workload> all_workloads() {
-  return {ping_pong_workload(),     ring_workload(),         ring_multi_workload(),
-          fan_in_workload(),        skynet_workload(),       ask_workload(),
-          ask_many_workload(),      ask_external_workload(), ask_coroutine_workload(),
-          spawn_workload(),         timers_workload(),       restart_storm_workload(),
-          shutdown_tree_workload(), idle_cpu_workload(),     journal_workload(),
+  return {ping_pong_workload(),     ring_workload(),
+          ring_multi_workload(),    fan_in_workload(),
+          skynet_workload(),        ask_workload(),
+          ask_many_workload(),      ask_external_workload(),
+          ask_coroutine_workload(), spawn_workload(),
+          timers_workload(),        restart_storm_workload(),
+          shutdown_tree_workload(), shutdown_abandon_workload(),
+          idle_cpu_workload(),      journal_workload(),
           gossip_workload(),        fork_join_workload()};
 }
 

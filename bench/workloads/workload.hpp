@@ -50,6 +50,7 @@ Workload spawn_workload();
 Workload timers_workload();
 Workload restart_storm_workload();
 Workload shutdown_tree_workload();
+Workload shutdown_abandon_workload();
 Workload idle_cpu_workload();
 Workload journal_workload();
 Workload gossip_workload();

@@ -63,6 +63,11 @@
 //     store-buffering argument: either the owner's look at the word comes after its
 //     barrier and sees `head` (it takes nothing), or its `in_take_` = true was visible
 //     before the fence returned and abandon_all() waits for the unlink to finish.
+//     The fence orders every store the thread made before it, so a shutdown that
+//     abandons many lanes splits the call: seal_abandoned() on each (the CAS), one heavy
+//     fence for all, then finish_abandoned() on each (the wait and the unlinks). With a
+//     worker spinning in a stuck handler each fence interrupts its CPU (~15 us here):
+//     one per lane made a shutdown of 100,000 processes take a second past its deadline.
 // Invariants: queued = physical - taken - owed <= max_inbox at every instant (senders only
 // grow physical through the CAS that checks it, and `taken_` only grows); owed > 0 implies
 // some thread holds `head` and will evict before letting go; only the `head` holder, or a
@@ -372,13 +377,23 @@ void Mailbox::discard_all(DropChain& evicted, DropChain& discarded) noexcept {
 }
 
 void Mailbox::abandon_all(DropChain& evicted, DropChain& discarded, MailboxPolicy policy) noexcept {
-  if (!claim_head(lane::kClosed | lane::kAbandoned)) return;  // abandoned twice
-  // A drop_oldest lane's owner takes under the head, which claim_head() waited for.
+  if (!seal_abandoned()) return;                                  // abandoned twice
+  if (policy == MailboxPolicy::reject) asymmetric_fence_heavy();  // step 6: see finish_abandoned()
+  finish_abandoned(evicted, discarded, policy);
+}
+
+bool Mailbox::seal_abandoned() noexcept {
+  return claim_head(lane::kClosed | lane::kAbandoned);
+}
+
+void Mailbox::finish_abandoned(DropChain& evicted, DropChain& discarded,
+                               MailboxPolicy policy) noexcept {
+  // A drop_oldest lane's owner takes under the head, which seal_abandoned() waited for.
   if (policy == MailboxPolicy::reject) {
-    // Step 6: the owner may be inside a take it began before our claim. The heavy fence
-    // pairs with take_counted()'s light one (the kernel's full barrier on entry orders our
-    // CAS before it): then its in_take_ is visible, or its look at the word sees our head.
-    asymmetric_fence_heavy();
+    // Step 6: the owner may be inside a take it began before our claim. The caller's heavy
+    // fence, made after our claim's CAS, pairs with take_counted()'s light one (the
+    // kernel's full barrier on entry orders our CAS before it): then its in_take_ is
+    // visible, or its look at the word sees our head.
     // acquire: pairs with take_counted()'s release store (its unlink is then done and visible).
     while (in_take_.load(std::memory_order_acquire)) std::this_thread::yield();
   }

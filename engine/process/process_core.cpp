@@ -963,7 +963,7 @@ ProcessHandle ProcessCore::ChildChain::pop() noexcept {
   return ProcessHandle(child);                          // adopts the list's reference
 }
 
-ProcessCore::ChildChain ProcessCore::abandon() noexcept {
+ProcessCore::ChildChain ProcessCore::abandon(bool sealed) noexcept {
   StateRef<FutureState<void>> done;
   bool was_alive;
   bool count_suspended;
@@ -1006,10 +1006,15 @@ ProcessCore::ChildChain ProcessCore::abandon() noexcept {
     DropContextScope ctx(DropContext::stopping);
     cancel_own_timers();
     // A worker may still be inside this process (a stuck handler): abandon_all() takes the
-    // head of the lane for good, so that worker can never unlink from it again.
+    // head of the lane for good, so that worker can never unlink from it again. Sealed,
+    // the caller took it already and made the fence.
     DropChain evicted;
     DropChain discarded;
-    mailbox_.abandon_all(evicted, discarded, policy());
+    if (sealed) {
+      mailbox_.finish_abandoned(evicted, discarded, policy());
+    } else {
+      mailbox_.abandon_all(evicted, discarded, policy());
+    }
     report_dropped(evicted, discarded, "stopped");
     if (runtime_->telemetry_on()) runtime_->deliver_events();
     while (!discarded.empty()) delete discarded.pop_front();

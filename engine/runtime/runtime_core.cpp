@@ -27,6 +27,7 @@
 
 #include "phyx/errors.hpp"
 #include "phyx/runtime.hpp"
+#include "platform/asymmetric_fence.hpp"
 #include "runtime/process_table.hpp"
 #include "runtime/root_stop_chain.hpp"
 #include "sched/choices.hpp"
@@ -435,8 +436,18 @@ ShutdownReport RuntimeCore::shutdown(std::chrono::milliseconds deadline) {
   // detached worker may still be inside one of these processes, whose queue entry holds no
   // reference (ProcessCore::anchored()): the references are kept until it leaves.
   const std::size_t abandoned = remaining.size();
+  // Every mailbox is sealed first, then one heavy fence serves them all (mailbox.cpp step
+  // 6): a fence per process interrupts the CPU of a worker spinning in a stuck handler
+  // each time (~15 us here), a second past the deadline for 100,000 processes.
+  std::vector<bool> sealed(abandoned);
+  bool owe_fence = false;
   for (std::size_t i = 0; i < abandoned; ++i) {
-    ProcessCore::ChildChain children = remaining[i]->abandon();
+    sealed[i] = remaining[i]->seal_for_abandon();
+    owe_fence = owe_fence || (sealed[i] && remaining[i]->owes_take_fence());
+  }
+  if (owe_fence) asymmetric_fence_heavy();
+  for (std::size_t i = 0; i < abandoned; ++i) {
+    ProcessCore::ChildChain children = remaining[i]->abandon(sealed[i]);
     while (ProcessHandle child = children.pop()) remaining.push_back(std::move(child));
   }
   table_->clear();

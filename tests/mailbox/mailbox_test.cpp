@@ -3,6 +3,8 @@
 // one owner and an observer race. Every stress test ends with the accounting law: every
 // message offered is taken, evicted, refused or discarded exactly once; and the observer
 // never sees more than max_inbox queued.
+#include "phyx/detail/mailbox.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -14,10 +16,11 @@
 #include <thread>
 #include <vector>
 
-#include "phyx/detail/mailbox.hpp"
+#include "platform/asymmetric_fence.hpp"
 #include "support/scale.hpp"
 
 using phyx::MailboxPolicy;
+using phyx::detail::asymmetric_fence_heavy;
 using phyx::detail::DropChain;
 using phyx::detail::Envelope;
 using phyx::detail::Mailbox;
@@ -344,7 +347,8 @@ TEST_CASE("stress: drop_oldest under 4 producers keeps the bound and loses nothi
 // taken or discarded exactly once (ASan: no double unlink; TSan: no race), the owner takes
 // nothing after the abandonment, and what it took stays in order. It exercises shutdown's
 // wait on the owner's flag (without it, it hangs at once); the fence's own window is a few
-// cycles, which tests/platform/asymmetric_fence_test.cpp covers.
+// cycles, which tests/platform/asymmetric_fence_test.cpp covers. Odd rounds abandon in
+// shutdown's two halves (seal, fence, finish), as runtime_core.cpp does for a batch.
 TEST_CASE(
     "stress: abandon_all beside a reject lane's owner in mid-take loses and doubles nothing") {
   constexpr int kProducers = 2;
@@ -396,7 +400,14 @@ TEST_CASE(
     // relaxed: the tally above.
     while (taken_before_abandon.load(std::memory_order_relaxed) < target) std::this_thread::yield();
     DropChain evicted, discarded;
-    mb.abandon_all(evicted, discarded, MailboxPolicy::reject);
+    if (round % 2 == 0) {
+      mb.abandon_all(evicted, discarded, MailboxPolicy::reject);
+    } else {  // as shutdown does for a batch: seal, one fence, finish
+      REQUIRE(mb.seal_abandoned());
+      REQUIRE_FALSE(mb.seal_abandoned());  // abandoned already
+      asymmetric_fence_heavy();
+      mb.finish_abandoned(evicted, discarded, MailboxPolicy::reject);
+    }
     abandoned.store(true, std::memory_order_release);  // pairs with the owner's acquire
     owner.join();
     for (auto& t : producers) t.join();

@@ -137,6 +137,15 @@ class Mailbox {
   /// under `reject`, while the owner is inside one take: for that it blocks for one system
   /// call (the asymmetric fence of step 6). `policy`: the lane's, as for take().
   void abandon_all(DropChain& evicted, DropChain& discarded, MailboxPolicy policy) noexcept;
+  /// abandon_all() in two halves, for shutdown's batch (one heavy fence for many lanes,
+  /// step 6). seal_abandoned(): closes the lane and takes the head for good; true if this
+  /// call took it (false: abandoned already). Waits only while another thread holds the
+  /// head. Then, once the caller has made asymmetric_fence_heavy() after the seal of every
+  /// `reject` lane it will finish, finish_abandoned() on each lane sealed: waits while the
+  /// owner is inside one take, and removes every queued message. Shutdown's thread only;
+  /// neither allocates.
+  [[nodiscard]] bool seal_abandoned() noexcept;
+  void finish_abandoned(DropChain& evicted, DropChain& discarded, MailboxPolicy policy) noexcept;
 
   /// The process's destructor only (no other thread can hold a reference): the nodes
   /// left in the lanes, uncounted, for it to free; the user lane's retired dummy last.
