@@ -73,6 +73,7 @@ phyx::ProcessSpec<ClientMsg, ClientState, ClientCtx> client_spec() {
 
 std::vector<Measurement> run_clients(const Params& p, const char* name, std::int64_t total, std::int64_t clients) {
   const std::int64_t per = total / clients;
+  const bool plain = p.get("plain", 0) != 0;
   std::vector<std::promise<std::int64_t>> done(clients);
   std::int64_t start;
   bool ok = true;
@@ -80,14 +81,23 @@ std::vector<Measurement> run_clients(const Params& p, const char* name, std::int
     phyx::Runtime rt({.workers = p.workers});
     auto server = rt.spawn(server_spec());
     std::vector<phyx::ProcessRef<ClientMsg>> cs;
-    for (std::int64_t i = 0; i < clients; ++i) cs.push_back(rt.spawn(client_spec(), ClientCtx{server, per, &done[i]}));
+    const auto kind = phyx::share(client_spec());
+    for (std::int64_t i = 0; i < clients; ++i) {
+      const ClientCtx ctx{server, per, &done[i]};
+      cs.push_back(plain ? rt.spawn(client_spec(), ctx) : rt.spawn(kind, ctx));
+    }
     start = now_ns();
     for (auto& c : cs) c.send(Go{});
     for (auto& d : done) ok &= d.get_future().get() == per * (per + 3) / 2;  // sum of (x+1), x = per..1
   }
   const double secs = seconds_since(start);
-  return {{name, static_cast<double>(per * clients) / secs, "rt/s",
-           {{"round_trips", std::to_string(per * clients)}, {"clients", std::to_string(clients)}, {"secs", std::to_string(secs)}},
+  return {{name,
+           static_cast<double>(per * clients) / secs,
+           "rt/s",
+           {{"round_trips", std::to_string(per * clients)},
+            {"clients", std::to_string(clients)},
+            {"spec", plain ? "plain" : "shared"},
+            {"secs", std::to_string(secs)}},
            ok}};
 }
 
