@@ -69,8 +69,8 @@ void print_json(const Measurement& m) {
 void print_row(const Measurement& m) {
   std::string params;
   for (const auto& [k, v] : m.params) params += (params.empty() ? "" : " ") + k + "=" + v;
-  std::printf("%-14s %14.4g  %-14s %s%s\n", m.workload.c_str(), m.value, m.unit.c_str(), m.ok ? "" : "[WRONG RESULT] ",
-              params.c_str());
+  std::printf("%-16s %14.4g  %-14s %s%s\n", m.workload.c_str(), m.value, m.unit.c_str(),
+              m.ok ? "" : "[WRONG RESULT] ", params.c_str());
   std::fflush(stdout);
 }
 
@@ -128,7 +128,8 @@ int main(int argc, char** argv) {
     } else if (a == "--workers") {
       params.workers = static_cast<unsigned>(std::stoul(value()));
     } else if (a == "--list") {
-      for (const auto& w : all_workloads()) std::printf("%-14s %s\n", w.name.c_str(), w.what.c_str());
+      for (const auto& w : all_workloads())
+        std::printf("%-16s %s\n", w.name.c_str(), w.what.c_str());
       return 0;
     } else if (a.rfind("--", 0) == 0 && a.size() > 2 && a != "--help") {
       params.overrides[a.substr(2)] = std::stoll(value());
@@ -141,7 +142,7 @@ int main(int argc, char** argv) {
   if (compare) return run_compare(only, workers, runs);
   if (!json) {
     std::printf("phyx-bench: %u workers (hardware threads: %u)\n", workers, std::thread::hardware_concurrency());
-    std::printf("%-14s %14s  %-14s %s\n", "workload", "value", "unit", "params");
+    std::printf("%-16s %14s  %-14s %s\n", "workload", "value", "unit", "params");
   }
   bool all_ok = true;
   bool matched = false;
