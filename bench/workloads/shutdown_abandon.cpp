@@ -1,11 +1,13 @@
 // shutdown-abandon: Runtime::shutdown with a 50 ms deadline while every worker spins in a
 // stuck handler, so all 100,000 idle processes (and the stuck ones) are abandoned at the
-// deadline (SPEC 14.14). Reports the shutdown's elapsed time against its deadline. The abandonment
-// closes every mailbox and then makes one asymmetric fence for all (engine/mailbox/mailbox.cpp step
-// 6); a fence per process interrupted the spinning workers' CPUs 100,000 times.
+// deadline (SPEC 14.14). Reports the shutdown's elapsed time against its deadline. The
+// abandonment seals every mailbox and then makes one asymmetric fence for all
+// (engine/mailbox/mailbox.cpp step 6); a fence per process interrupted the spinning
+// workers' CPUs 100,000 times.
 #include <algorithm>
 #include <atomic>
-#include <future>
+#include <chrono>
+#include <memory>
 #include <phyx/phyx.hpp>
 #include <thread>
 #include <vector>
@@ -13,6 +15,26 @@
 #include "workloads/workload.hpp"
 
 namespace phyx_bench {
+namespace {
+
+/// Shared with the detached workers, which outlive the runtime and this workload's frame.
+struct StuckSync {
+  std::atomic<unsigned> entered{0};
+  std::atomic<bool> release{false};
+};
+
+/// Yields until `done()` or `limit` passes; false on the limit. Not a test: a bounded wait.
+template <class Done>
+bool wait_until(Done done, std::chrono::seconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+}  // namespace
 
 Workload shutdown_abandon_workload() {
   return {"shutdown-abandon",
@@ -24,39 +46,50 @@ Workload shutdown_abandon_workload() {
             // As the runtime resolves 0 (SPEC 2): one stuck handler per worker.
             const unsigned workers =
                 std::max(1u, p.workers != 0 ? p.workers : std::thread::hardware_concurrency());
-            std::atomic<bool> release{false};
-            std::atomic<unsigned> entered{0};
-            std::promise<void> all_entered;
+            auto sync = std::make_shared<StuckSync>();
+            // Owned by both kinds' behaviours: expired once every process is freed, which
+            // the last detached worker does as it leaves.
+            auto token = std::make_shared<int>(0);
+            const std::weak_ptr<int> processes_freed = token;
+            bool all_entered = false;
             phyx::ShutdownReport report;
             {
               phyx::Runtime rt({.workers = workers});
               auto kind = phyx::share(phyx::ProcessSpec<int, int>{
                   .name = "idle",
-                  .init = [](const phyx::Empty&) { return 0; },
+                  .init = [token](const phyx::Empty&) { return 0; },
                   .handle = [](int&, int&, auto&) {},
               });
               for (std::int64_t i = 0; i < n; ++i) (void)rt.spawn(kind);
               // One stuck process per worker, so nothing stops before the deadline.
               auto stuck = phyx::share(phyx::ProcessSpec<int, int>{
                   .name = "stuck",
-                  .init = [](const phyx::Empty&) { return 0; },
+                  .init = [token](const phyx::Empty&) { return 0; },
                   .handle =
-                      [&](int&, int&, auto&) {
-                        // acq_rel: the last to enter sets the promise once.
-                        if (entered.fetch_add(1, std::memory_order_acq_rel) + 1 == workers)
-                          all_entered.set_value();
-                        // acquire: pairs with the release below; a spin, as a runaway loop would.
-                        while (!release.load(std::memory_order_acquire)) {
+                      [sync](int&, int&, auto&) {
+                        // relaxed (both): a tally and a flag; no data comes with them.
+                        sync->entered.fetch_add(1, std::memory_order_relaxed);
+                        while (!sync->release.load(std::memory_order_relaxed)) {  // a runaway loop
                         }
                       },
               });
+              token.reset();
               for (unsigned w = 0; w < workers; ++w) rt.spawn(stuck).send(1);
-              all_entered.get_future().wait();
+              // relaxed: a tally. Bounded: a runtime with fewer workers (a systematic
+              // build runs one) never blocks them all; the run then reports a wrong result.
+              all_entered = wait_until(
+                  [&] { return sync->entered.load(std::memory_order_relaxed) == workers; },
+                  std::chrono::seconds(10));
               report = rt.shutdown(std::chrono::milliseconds(deadline_ms));
-              release.store(true, std::memory_order_release);  // lets the detached workers go
+              sync->release.store(true, std::memory_order_relaxed);  // lets the detached workers go
             }
+            // Let the detached workers finish freeing the processes before the next workload
+            // (idle-cpu measures the process's CPU time).
+            const bool settled =
+                wait_until([&] { return processes_freed.expired(); }, std::chrono::seconds(30));
             const double ms = static_cast<double>(report.elapsed.count()) / 1e6;
-            const bool ok = report.abandoned == static_cast<std::size_t>(n + workers);
+            const bool ok =
+                all_entered && settled && report.abandoned == static_cast<std::size_t>(n + workers);
             return std::vector<Measurement>{{"shutdown-abandon",
                                              ms,
                                              "ms",

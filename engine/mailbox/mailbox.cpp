@@ -54,18 +54,19 @@
 //     unlinks every counted message, each counted out of physical by a CAS (waiting for
 //     pushes in flight: their offers were counted before the close). A closed lane with
 //     nothing counted stays empty, so discard_all() then only loads the word. At the
-//     shutdown deadline abandon_all() takes `head` and unlinks every counted message from
-//     another thread, and never lets go of `head`, so a worker still inside the process
-//     can never take again. A reject lane's owner takes without `head` (3a), so
-//     abandon_all(), after its CAS on the word, passes the heavy side of the asymmetric
+//     shutdown deadline seal_abandoned() takes `head` and finish_abandoned() unlinks every
+//     counted message from another thread; `head` is never let go of, so a worker still
+//     inside the process can never take again. A reject lane's owner takes without `head`
+//     (3a), so shutdown, after the seal's CAS on the word, passes the heavy side of the asymmetric
 //     fence (membarrier: every thread of the process executes a full barrier) and waits
 //     while `in_take_` is set (acquire, paired with 3a's release). The fence's
 //     store-buffering argument: either the owner's look at the word comes after its
 //     barrier and sees `head` (it takes nothing), or its `in_take_` = true was visible
-//     before the fence returned and abandon_all() waits for the unlink to finish.
+//     before the fence returned and finish_abandoned() waits for the unlink to finish.
 //     The fence orders every store the thread made before it, so a shutdown that
 //     abandons many lanes splits the call: seal_abandoned() on each (the CAS), one heavy
-//     fence for all, then finish_abandoned() on each (the wait and the unlinks). With a
+//     fence for all, then finish_abandoned() on each (the wait and the unlinks);
+//     abandon_all() is the three for one lane. With a
 //     worker spinning in a stuck handler each fence interrupts its CPU (~15 us here):
 //     one per lane made a shutdown of 100,000 processes take a second past its deadline.
 // Invariants: queued = physical - taken - owed <= max_inbox at every instant (senders only
@@ -89,7 +90,7 @@
 // drop_oldest lanes too (an evicting sender must count the owner's take out of what it may
 // evict, in its CAS).
 // Waiting: unlinking waits (yields) only for a push between its two instructions, a
-// sender spins only while 2^24 evictions are owed, and abandon_all() only while the owner
+// sender spins only while 2^24 evictions are owed, and finish_abandoned() only while the owner
 // is inside one take; none waits on a lock holder.
 #include "phyx/detail/mailbox.hpp"
 
@@ -214,12 +215,13 @@ Mailbox::Take Mailbox::take(Envelope*& out, DropChain& evicted, MailboxPolicy po
 
 Mailbox::Take Mailbox::take_counted(Envelope*& out) noexcept {
   if (!wants_user_) return Take::nothing;  // nothing is ever owed on a reject lane
-  // Step 3a. relaxed, then the light fence: the store-buffering pair with abandon_all()'s
-  // claim, heavy fence and load of in_take_ (platform/asymmetric_fence.hpp).
+  // Step 3a. relaxed, then the light fence: the store-buffering pair with shutdown's seal
+  // (seal_abandoned()'s CAS), heavy fence and load of in_take_ (finish_abandoned();
+  // platform/asymmetric_fence.hpp).
   in_take_.store(true, std::memory_order_relaxed);
   asymmetric_fence_light();
   // acquire: pairs with offer()'s release CAS (the count; the node itself comes through the
-  // lane's links). abandon_all()'s head is seen through the fence pair, not this acquire.
+  // lane's links). Shutdown's sealed head is seen through the fence pair, not this acquire.
   const std::uint64_t w = word_.load(std::memory_order_acquire);
   // relaxed: the owner's own count. The owner role may have moved here from another thread;
   // try_idle()'s release CAS, the waking sender's acquire CAS and the run queue carried it.
@@ -231,12 +233,12 @@ Mailbox::Take Mailbox::take_counted(Envelope*& out) noexcept {
     out = take_oldest();  // left linked as the lane's dummy: no RMW (user_lane.hpp step 3)
     out->seq = next_seq_++;
     // relaxed: the message is in hand from here. No data comes with the count: senders read
-    // it after their acquire of the word (step 1), abandon_all() after its acquire of
+    // it after their acquire of the word (step 1), finish_abandoned() after its acquire of
     // in_take_ below, queued() between two acquire loads of the word.
     taken_.store(taken + 1, std::memory_order_relaxed);
     result = Take::message;
   }
-  // release: pairs with abandon_all()'s acquire wait; our unlink is done and visible.
+  // release: pairs with finish_abandoned()'s acquire wait; our unlink is done and visible.
   in_take_.store(false, std::memory_order_release);
   return result;
 }
@@ -343,7 +345,7 @@ void Mailbox::remove_all_held(DropChain& evicted, DropChain& discarded) noexcept
   // Closed: no offer can count a new message, and those counted before the close are
   // linked within a few instructions (unlink_oldest() waits for them).
   // relaxed: the owner's count, stable here: we are the owner (discard_all()), or
-  // abandon_all() read in_take_ clear with acquire, after the owner's last store of it.
+  // finish_abandoned() read in_take_ clear with acquire, after the owner's last store of it.
   const std::uint32_t taken = taken_.load(std::memory_order_relaxed);
   // acquire: pairs with offer()'s CAS (the count of messages to wait for).
   std::uint64_t w = word_.load(std::memory_order_acquire);
@@ -399,6 +401,13 @@ void Mailbox::finish_abandoned(DropChain& evicted, DropChain& discarded,
   }
   remove_all_held(evicted, discarded);
   // `head` stays ours: a worker coming back from a stuck handler finds it busy and leaves.
+}
+
+void Mailbox::preset_reject_counts_for_tests(std::uint32_t start) noexcept {
+  // relaxed: no other thread sees the mailbox yet; its publication orders these stores.
+  const std::uint64_t w = word_.load(std::memory_order_relaxed);
+  word_.store((w & ~lane::kPhysicalMask) | start, std::memory_order_relaxed);
+  taken_.store(start, std::memory_order_relaxed);
 }
 
 std::size_t Mailbox::queued_as_owner() const noexcept {

@@ -973,7 +973,7 @@ ProcessCore::ChildChain ProcessCore::abandon(bool sealed) noexcept {
   // shutdown_test). The caller drops them once no worker can be inside a child: the list
   // is a child's anchor, and a run queue entry holds no reference (anchored()).
   ProcessCore* eldest_child = nullptr;
-  mailbox_.close();
+  mailbox_.close();  // a sealed lane is closed already: a no-op then
   {
     std::lock_guard lock(control_);
     if (children_) {  // the list changes under control_ only; spawn order kept

@@ -138,14 +138,21 @@ class Mailbox {
   /// call (the asymmetric fence of step 6). `policy`: the lane's, as for take().
   void abandon_all(DropChain& evicted, DropChain& discarded, MailboxPolicy policy) noexcept;
   /// abandon_all() in two halves, for shutdown's batch (one heavy fence for many lanes,
-  /// step 6). seal_abandoned(): closes the lane and takes the head for good; true if this
-  /// call took it (false: abandoned already). Waits only while another thread holds the
-  /// head. Then, once the caller has made asymmetric_fence_heavy() after the seal of every
-  /// `reject` lane it will finish, finish_abandoned() on each lane sealed: waits while the
-  /// owner is inside one take, and removes every queued message. Shutdown's thread only;
-  /// neither allocates.
+  /// step 6). Shutdown's thread only; neither allocates.
+  /// seal_abandoned(): closes the lane and takes the head for good; true if this call took
+  /// it (false: abandoned already). Waits only while another thread holds the head.
+  /// finish_abandoned(): once per lane, only on a lane whose seal_abandoned() returned true
+  /// on this thread, and, for a `reject` lane, only after this thread's
+  /// asymmetric_fence_heavy() made after that seal (otherwise it could unlink beside the
+  /// owner's take). Waits while the owner is inside one take and while a counted push is
+  /// between its two instructions, then removes every queued message.
   [[nodiscard]] bool seal_abandoned() noexcept;
   void finish_abandoned(DropChain& evicted, DropChain& discarded, MailboxPolicy policy) noexcept;
+
+  /// Tests only, on a new, empty `reject` lane before any other thread sees it: starts
+  /// both of its counts (the word's physical and the owner's taken) at `start`, so a test
+  /// crosses their 2^32 wrap without 2^32 sends. Never blocks; never allocates.
+  void preset_reject_counts_for_tests(std::uint32_t start) noexcept;
 
   /// The process's destructor only (no other thread can hold a reference): the nodes
   /// left in the lanes, uncounted, for it to free; the user lane's retired dummy last.
@@ -220,7 +227,7 @@ class Mailbox {
   UserLane user_;
   std::uint64_t next_seq_ = 0;  // head holder only
   // A reject lane's owner is between its look at the word and its count (mailbox.cpp
-  // steps 3 and 6): written only by the owner, read by shutdown's abandon_all().
+  // steps 3 and 6): written only by the owner, read by shutdown's finish_abandoned().
   std::atomic<bool> in_take_{false};
   // In the padding before system_: the hint costs an idle process no byte.
   std::atomic<std::uint8_t> last_worker_{kNoWorker};

@@ -243,8 +243,8 @@ class ProcessCore {
   /// asked to stop gets its StopState here, and a sink's events build strings; an
   /// allocation failure in either terminates (noexcept, at the deadline).
   /// `sealed`: the caller sealed this process's mailbox first (seal_for_abandon() returned
-  /// true) and has since made the heavy fence it owed (Mailbox::seal_abandoned()); false:
-  /// abandon() seals it and fences by itself.
+  /// true) and has since made the heavy fence it owed (engine/mailbox/mailbox.cpp step 6);
+  /// false: abandon() seals it and fences by itself.
   [[nodiscard]] ChildChain abandon(bool sealed = false) noexcept;
   /// Runtime, at the end of shutdown, before abandon(): the first half of the mailbox's
   /// abandonment, so that one heavy fence serves a whole batch (engine/mailbox/mailbox.cpp
@@ -252,7 +252,8 @@ class ProcessCore {
   /// make asymmetric_fence_heavy() before it calls abandon(true). Never allocates; waits
   /// only while another thread holds the mailbox's head.
   [[nodiscard]] bool seal_for_abandon() noexcept { return mailbox_.seal_abandoned(); }
-  /// Whether a seal of this mailbox owes the fence: its owner takes without the head.
+  /// Whether a seal of this mailbox owes the fence: its owner takes without the head (a
+  /// `reject` lane). Any thread (the policy is fixed at spawn); never blocks or allocates.
   bool owes_take_fence() const noexcept { return policy() == MailboxPolicy::reject; }
 
  protected:
