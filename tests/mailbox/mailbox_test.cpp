@@ -107,6 +107,50 @@ TEST_CASE("reject: FIFO up to the bound, then refusals; seq numbers follow the l
   free_lane(mb);
 }
 
+// A reject lane's counts run mod 2^32 (lane_word.hpp): a long-lived server at a million
+// messages a second wraps them in ~72 minutes. The bound, the order, queued() and a stop's
+// discards must not notice.
+TEST_CASE("reject: across the 2^32 wrap of both counts, the bound, FIFO and discards hold") {
+  Mailbox mb(false);
+  mb.preset_reject_counts_for_tests(0xffff'ffffU - 2);  // the wrap comes with the 3rd send
+  mb.set_wants_user(true);
+  DropChain evicted;
+  int next = 1;
+  auto offer = [&] {
+    return send(mb, new Item(0, next++), 4, MailboxPolicy::reject, evicted).offer;
+  };
+  for (int i = 0; i < 4; ++i) REQUIRE(offer() == Mailbox::Offer::accepted);
+  CHECK(offer() == Mailbox::Offer::refused_full);
+  CHECK(offer() == Mailbox::Offer::refused_full);
+  CHECK(mb.queued() == 4);
+  CHECK(mb.queued_as_owner() == 4);
+  std::vector<int> got;
+  for (int i = 0; i < 3; ++i) {  // the owner's count wraps with its 3rd take
+    Item* it = take(mb, MailboxPolicy::reject);
+    REQUIRE(it != nullptr);
+    got.push_back(it->number);
+    mb.retire(it);
+  }
+  CHECK(mb.queued() == 1);
+  for (int i = 0; i < 3; ++i) REQUIRE(offer() == Mailbox::Offer::accepted);  // 7, 8, 9
+  CHECK(offer() == Mailbox::Offer::refused_full);
+  CHECK(mb.queued() == 4);
+  Item* it = take(mb, MailboxPolicy::reject);
+  REQUIRE(it != nullptr);
+  got.push_back(it->number);
+  mb.retire(it);
+  CHECK(got == std::vector<int>{1, 2, 3, 4});
+  mb.close();
+  DropChain discarded;
+  mb.discard_all(evicted, discarded);
+  CHECK(numbers(discarded) == std::vector<int>{7, 8, 9});
+  CHECK(evicted.empty());
+  CHECK(mb.queued() == 0);
+  CHECK(mb.queued_as_owner() == 0);
+  CHECK(offer() == Mailbox::Offer::refused_closed);
+  free_lane(mb);
+}
+
 TEST_CASE("drop_oldest: the sender evicts the oldest at once, never its own message") {
   Mailbox mb(false);
   mb.set_wants_user(true);
@@ -210,8 +254,11 @@ struct StressResult {
 /// `producers` threads offer `per_producer` items each; one owner takes them while it
 /// holds the consumer role (woken through a semaphore exactly like a run queue would),
 /// an observer samples queued(). The owner is slow enough that the lane fills up.
-StressResult stress(MailboxPolicy policy, std::size_t max_inbox, int producers, long per_producer) {
+/// `start`: where a reject lane's counts begin (preset_reject_counts_for_tests), 0 for a new lane.
+StressResult stress(MailboxPolicy policy, std::size_t max_inbox, int producers, long per_producer,
+                    std::uint32_t start = 0) {
   Mailbox mb(false);
+  if (start != 0) mb.preset_reject_counts_for_tests(start);
   mb.set_wants_user(true);
   std::counting_semaphore<> run_queue(0);
   std::atomic<int> runnable{0};      // holders of the consumer role (woken or running): at most 1
@@ -332,6 +379,22 @@ TEST_CASE("stress: reject under 4 producers keeps the bound and loses nothing") 
   }
 }
 
+// The concurrent side of the wrap: stale readings, refusals re-read and the owner's hand-off
+// of its count, with both counts crossing 2^32 while the lane is busy. The arithmetic itself
+// is pinned by the single-threaded case above: a count that forgets the wrap misreads the
+// lane only while the messages in it straddle the wrap (at most max_inbox sends), which a
+// run like this one need not hit (a mutation that drops the mask passes here, fails there).
+TEST_CASE("stress: reject across the 2^32 wrap of its counts keeps the bound and loses nothing") {
+  for (std::size_t max : {std::size_t{1}, std::size_t{16}, std::size_t{100000}}) {
+    // The wrap comes a quarter of the way in, with the lane busy on every side of it.
+    const long per_producer = 20000 * scale();
+    const auto r = stress(MailboxPolicy::reject, max, 4, per_producer,
+                          static_cast<std::uint32_t>(0x1'0000'0000LL - per_producer));
+    check_accounting(r, max);
+    CHECK(r.evicted == 0);
+  }
+}
+
 TEST_CASE("stress: drop_oldest under 4 producers keeps the bound and loses nothing") {
   for (std::size_t max : {std::size_t{1}, std::size_t{16}, std::size_t{100000}}) {
     const auto r = stress(MailboxPolicy::drop_oldest, max, 4, 20000 * scale());
@@ -355,6 +418,9 @@ TEST_CASE(
   const long rounds = 60 * scale();
   for (long round = 0; round < rounds; ++round) {
     Mailbox mb(true);  // the owner holds the consumer role throughout: it never idles here
+    // Rounds 2 and 3 of every 4 start the counts just short of their 2^32 wrap.
+    if (round % 4 >= 2)
+      mb.preset_reject_counts_for_tests(0xffff'ffffU - static_cast<std::uint32_t>(round % 200));
     mb.set_wants_user(true);
     std::atomic<bool> abandoned{false};
     std::atomic<long> taken_before_abandon{0};
