@@ -57,18 +57,18 @@
 //     shutdown deadline seal_abandoned() takes `head` and finish_abandoned() unlinks every
 //     counted message from another thread; `head` is never let go of, so a worker still
 //     inside the process can never take again. A reject lane's owner takes without `head`
-//     (3a), so shutdown, after the seal's CAS on the word, passes the heavy side of the asymmetric
-//     fence (membarrier: every thread of the process executes a full barrier) and waits
-//     while `in_take_` is set (acquire, paired with 3a's release). The fence's
+//     (3a), so shutdown, after the seal's CAS on the word, passes the heavy side of the
+//     asymmetric fence (membarrier: every thread of the process executes a full barrier)
+//     and waits while `in_take_` is set (acquire, paired with 3a's release). The fence's
 //     store-buffering argument: either the owner's look at the word comes after its
 //     barrier and sees `head` (it takes nothing), or its `in_take_` = true was visible
 //     before the fence returned and finish_abandoned() waits for the unlink to finish.
 //     The fence orders every store the thread made before it, so a shutdown that
 //     abandons many lanes splits the call: seal_abandoned() on each (the CAS), one heavy
 //     fence for all, then finish_abandoned() on each (the wait and the unlinks);
-//     abandon_all() is the three for one lane. With a
-//     worker spinning in a stuck handler each fence interrupts its CPU (~15 us here):
-//     one per lane made a shutdown of 100,000 processes take a second past its deadline.
+//     abandon_all() is the three for one lane. With a worker spinning in a stuck handler
+//     each fence interrupts its CPU (~15 us here): one per lane made a shutdown of 100,000
+//     processes take a second past its deadline.
 // Invariants: queued = physical - taken - owed <= max_inbox at every instant (senders only
 // grow physical through the CAS that checks it, and `taken_` only grows); owed > 0 implies
 // some thread holds `head` and will evict before letting go; only the `head` holder, or a

@@ -33,16 +33,17 @@
 // Invariants: only the consumer writes `head_` (a take, which the mailbox keeps apart from
 // every other head holder: mailbox.cpp steps 3 and 6; a retire, which changes only the
 // retired bit), and other head holders only read it; only head holders and a take touch
-// head_->next, except the push that links a node behind a dummy that is the tail; a node is the
-// dummy, queued, or handed out; a handed-out node that is still the dummy is freed exactly once, by
-// the take that passes it (if retired) or by whoever retires it after that. Rejected: pushing the
-// stub behind the last node (mpsc_queue.hpp: an exchange per take that empties the lane); a CAS of
-// the tail back to the stub (the same RMW); a consumer count of taken messages beside the state
-// word was rejected here in session 18 (shutdown's abandon_all() then needs to know the owner is
-// not mid-take); session 28 built it with an asymmetric fence (mailbox.cpp steps 3a and 6). Cost:
-// an idle process that has handled a message keeps that message's envelope (its payload destroyed)
-// until the next one arrives or the process is freed: one small block, 48-64 bytes for the usual
-// message. A process that never got a message keeps nothing.
+// head_->next, except the push that links a node behind a dummy that is the tail; a node
+// is the dummy, queued, or handed out; a handed-out node that is still the dummy is freed
+// exactly once, by the take that passes it (if retired) or by whoever retires it after that.
+// Rejected: pushing the stub behind the last node (mpsc_queue.hpp: an exchange per take
+// that empties the lane); a CAS of the tail back to the stub (the same RMW). A consumer
+// count of taken messages beside the state word, rejected here in session 18 (shutdown
+// must know the owner is not mid-take), was built in session 28 with an asymmetric fence
+// (mailbox.cpp steps 3a and 6).
+// Cost: an idle process that has handled a message keeps that message's envelope (its
+// payload destroyed) until the next one arrives or the process is freed: one small block,
+// 48-64 bytes for the usual message. A process that never got a message keeps nothing.
 #pragma once
 
 #include <atomic>
