@@ -436,20 +436,30 @@ ShutdownReport RuntimeCore::shutdown(std::chrono::milliseconds deadline) {
   // detached worker may still be inside one of these processes, whose queue entry holds no
   // reference (ProcessCore::anchored()): the references are kept until it leaves.
   const std::size_t abandoned = remaining.size();
+  // What the workers must outlive, and the seal flags, are allocated before the first
+  // seal: from there to the hand-off nothing allocates, so a bad_alloc cannot leave a
+  // sealed lane unfinished (its messages neither discarded nor counted) or drop a child's
+  // reference while a detached worker may still be inside the child.
+  struct Abandoned {
+    std::vector<ProcessHandle> processes;
+    std::vector<ProcessCore::ChildChain> children;  // each process's list (abandon())
+  };
+  auto kept = std::make_shared<Abandoned>();
+  kept->children.reserve(abandoned);
+  std::vector<bool> sealed(abandoned);
+  kept->processes = std::move(remaining);
+  const std::vector<ProcessHandle>& doomed = kept->processes;
   // Every mailbox is sealed first, then one heavy fence serves them all (mailbox.cpp step
   // 6): a fence per process interrupts the CPU of a worker spinning in a stuck handler
   // each time (~15 us here), a second past the deadline for 100,000 processes.
-  std::vector<bool> sealed(abandoned);
   bool owe_fence = false;
   for (std::size_t i = 0; i < abandoned; ++i) {
-    sealed[i] = remaining[i]->seal_for_abandon();
-    owe_fence = owe_fence || (sealed[i] && remaining[i]->owes_take_fence());
+    sealed[i] = doomed[i]->seal_for_abandon();
+    owe_fence = owe_fence || (sealed[i] && doomed[i]->owes_take_fence());
   }
   if (owe_fence) asymmetric_fence_heavy();
-  for (std::size_t i = 0; i < abandoned; ++i) {
-    ProcessCore::ChildChain children = remaining[i]->abandon(sealed[i]);
-    while (ProcessHandle child = children.pop()) remaining.push_back(std::move(child));
-  }
+  for (std::size_t i = 0; i < abandoned; ++i)
+    kept->children.push_back(doomed[i]->abandon(sealed[i]));
   table_->clear();
 
   report_.stopped = static_cast<std::size_t>(counters_->sum(Counter::retired) - retired_before);
@@ -467,7 +477,7 @@ ShutdownReport RuntimeCore::shutdown(std::chrono::milliseconds deadline) {
     (void)sink_free_.wait_until(state, until, [&] { return !sink_busy_; });
     sink_closed_.store(true, std::memory_order_release);  // pairs with telemetry_on()'s acquire
   }
-  scheduler_->outlive_workers(std::make_shared<std::vector<ProcessHandle>>(std::move(remaining)));
+  scheduler_->outlive_workers(std::move(kept));
   return report_;
 }
 
