@@ -72,8 +72,8 @@ class ProcessRef {
     if (rt.deterministic()) state->set_driver(core_->runtime_ptr());
     // A local, not a temporary: if the envelope's allocation throws, its reference is dropped.
     Reply<R> reply{detail::StateRef<detail::AskState<R>>(state)};
-    std::unique_ptr<detail::TypedEnvelope<Msg>> envelope(
-        new detail::TypedEnvelope<Msg>(build(std::move(reply))));
+    std::unique_ptr<detail::TypedEnvelope<Msg>> envelope(new detail::TypedEnvelope<Msg>(
+        detail::BuiltBy{}, [&]() -> Msg { return build(std::move(reply)); }));
     envelope->ask = state;
     // After build: a build that throws made no ask, and started no timer.
     state->start_timeout(std::move(timeout_ref));

@@ -100,7 +100,7 @@ class ReplyBase {
   explicit operator bool() const noexcept { return pending(); }
 
  protected:
-  void settle(Result<R> r) {
+  void settle(Result<R>&& r) {
     if (!state_) return;  // answered already: ignored
     auto s = std::move(state_);
     if (!s->settle(std::move(r))) s->target()->runtime().on_late_reply(s->target().get(), s->msg_type);

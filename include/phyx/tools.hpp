@@ -171,7 +171,9 @@ class Tools {
     // on this process's count per pipe (~5 % of an ask round trip).
     future.then(
         [me = detail::ProcessHandle(self_), to_msg = std::move(to_msg)](Result<T> r) mutable {
-          me->send_user(new detail::TypedEnvelope<Msg>(to_msg(std::move(r))), detail::Origin::pipe);
+          me->send_user(new detail::TypedEnvelope<Msg>(
+                            detail::BuiltBy{}, [&]() -> Msg { return to_msg(std::move(r)); }),
+                        detail::Origin::pipe);
         });
   }
 

@@ -9,9 +9,17 @@
 
 namespace phyx::detail {
 
+/// TypedEnvelope's tag: the message is the result of a call, built in its place.
+struct BuiltBy {};
+
 template <class Msg>
 struct TypedEnvelope final : Envelope {
   explicit TypedEnvelope(Msg m) : msg(std::move(m)) {}
+  /// The message is `build()`'s result, initialised in place (no move of it, no moved-from
+  /// one to destroy): for the messages the engine builds, an ask's and a pipe's. `build`
+  /// returns Msg.
+  template <class Build>
+  TypedEnvelope(BuiltBy, Build&& build) : msg(std::forward<Build>(build)()) {}
   ~TypedEnvelope() override {
     if (message_live_) msg.~Msg();
   }

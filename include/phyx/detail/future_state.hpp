@@ -195,14 +195,17 @@ template <class T>
 class FutureState : public FutureStateBase {
  public:
   explicit FutureState(std::uint32_t holders = 1) noexcept : FutureStateBase(holders) {}
-  /// Any thread. First settle wins; returns false when already settled.
-  bool settle(Result<T> r) {
+  /// Any thread. First settle wins; returns false when already settled. Takes `r` by
+  /// reference and moves it once, into the state: an answer passes through three calls on
+  /// its way here (Reply, ReplyBase, this), and a copy per call was a move and a destructor
+  /// of the Result each.
+  bool settle(Result<T>&& r) {
     return settle(std::move(r), [] {});
   }
   /// As settle(r), running `before_publish` after winning but before anyone can see the
   /// result (so counters it bumps are visible to whoever observes the settlement).
   template <class F>
-  bool settle(Result<T> r, F before_publish) {
+  bool settle(Result<T>&& r, F before_publish) {
     if (!claim()) return false;
     result_.emplace(std::move(r));
     before_publish();
