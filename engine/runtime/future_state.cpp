@@ -50,9 +50,8 @@ void FutureStateBase::publish() {
     list = next;
   }
   while (ordered != nullptr) {
-    Continuation* next = ordered->next;
-    ordered->run();
-    delete ordered;
+    Continuation* next = ordered->next;  // read first: the node is gone after its run
+    ordered->run_and_dispose();
     ordered = next;
   }
 }
@@ -61,8 +60,7 @@ void FutureStateBase::push_continuation(Continuation* c) {
   Continuation* head = continuations_.load(std::memory_order_acquire);  // pairs with publish's exchange
   for (;;) {
     if (head == settled_mark()) {
-      c->run();  // settled: run on the caller
-      delete c;
+      c->run_and_dispose();  // settled: run on the caller
       return;
     }
     c->next = head;

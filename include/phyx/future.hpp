@@ -13,6 +13,13 @@
 
 namespace phyx {
 
+namespace detail {
+/// What an empty Future (default-constructed or moved from) throws when used.
+[[noreturn]] inline void throw_empty_future() {
+  throw Error("Future is empty (default-constructed or moved from)");
+}
+}  // namespace detail
+
 /// Copies share one state; each copy may call get() once.
 /// A Future is settled once, by whichever thread answers, times out or stops; reading it
 /// (ready, try_get, then) is safe from any thread, but one Future object is not to be used
@@ -85,7 +92,7 @@ class Future {
 
  private:
   void check_valid() const {
-    if (!state_) throw Error("Future is empty (default-constructed or moved from)");
+    if (!state_) detail::throw_empty_future();
   }
   detail::StateRef<detail::FutureState<T>> state_;
   bool got_ = false;

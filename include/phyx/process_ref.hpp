@@ -78,7 +78,8 @@ class ProcessRef {
     // After build: a build that throws made no ask, and started no timer.
     state->start_timeout(std::move(timeout_ref));
     detail::count_ask(rt);
-    state->msg_type = envelope->msg_type();
+    state->msg_type =
+        detail::msg_type_name(envelope->msg);  // the type is known here: no virtual call
     core_->send_user(envelope.release(), origin());
     return Future<R>(std::move(future_ref));
   }

@@ -802,3 +802,39 @@ TEST_CASE("tools.pipe of an ask to another process") {
   CHECK(got == 2);
   check_laws(rt);
 }
+
+TEST_CASE("tools.pipe: a conversion that throws sends nothing; an empty future throws") {
+  phyx::Runtime rt(deterministic_options());
+  auto p = rt.spawn(probe_spec());
+  std::optional<phyx::Resolve<int>> resolve_later;
+  std::vector<std::string> got;
+  bool empty_threw = false;
+  p.send(Action{[&](Probe&, PTools& t) {
+    // The envelope waits on the future: freed unsent when its conversion throws.
+    t.pipe(t.ask<int>("later", [&](phyx::Resolve<int> res, phyx::Reject) { resolve_later = res; }),
+           [](phyx::Result<int>) -> Action { throw std::runtime_error("no message"); });
+    t.pipe(t.ask<int>("now", [](phyx::Resolve<int> res, phyx::Reject) { res(1); }),
+           [](phyx::Result<int>) -> Action { throw std::runtime_error("no message either"); });
+    try {
+      t.pipe(phyx::Future<int>{}, [](phyx::Result<int>) { return Action{}; });
+    } catch (const phyx::Error& e) {
+      empty_threw = std::string(e.what()).find("Future is empty") != std::string::npos;
+    }
+    got.push_back("handler end");
+  }});
+  CHECK(rt.run_until_idle() == 1);
+  (*resolve_later)(7);
+  resolve_later.reset();
+  CHECK(rt.run_until_idle() == 0);  // nothing was sent
+  CHECK(empty_threw);
+  CHECK(got == std::vector<std::string>{"handler end"});
+  // The process is still whole: it handles the next message, and stops (its references,
+  // the two pipes' included, all given back: ASan's leak check would see one kept).
+  p.send(Action{[&](Probe&, PTools&) { got.push_back("next"); }});
+  CHECK(rt.run_until_idle() == 1);
+  CHECK(got.back() == "next");
+  auto stopped = p.stop();
+  rt.run_until_idle();
+  CHECK(stopped.ready());
+  check_laws(rt);
+}

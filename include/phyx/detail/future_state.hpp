@@ -12,7 +12,9 @@
 //     order, outside every lock.
 //  3. A continuation is pushed on `continuations_` with a CAS (a Treiber stack: one
 //     allocation, the callable inline, no lock); a push that finds the mark runs at once
-//     on the caller instead. Either way it runs exactly once, after the result is written.
+//     on the caller instead. Either way it runs exactly once, after the result is written,
+//     and disposes of itself in the same call (run_and_dispose()): most nodes delete
+//     themselves, a pipe's node is the envelope it sends (phyx/detail/pipe_envelope.hpp).
 //  4. A thread that must block finds the state's Parking (a mutex and a condvar), or makes
 //     it and installs it with a CAS on `parking_` (seq_cst; a loser deletes its own and
 //     uses the winner's), then, under its mutex, looks for the mark in `continuations_`
@@ -62,6 +64,21 @@
 namespace phyx::detail {
 
 class RuntimeCore;
+
+/// A continuation (step 3): a node of a future state's list, which owns it until it runs.
+/// An adapter may make one part of a bigger object (a pipe's is its envelope).
+struct FutureContinuation {
+  FutureContinuation() noexcept = default;
+  FutureContinuation(const FutureContinuation&) = delete;
+  FutureContinuation& operator=(const FutureContinuation&) = delete;
+  /// Step 3: once, after the result is written (on the settling thread, or on the pusher
+  /// when it was settled already); then disposes of the node: nothing may touch it after
+  /// this call. Never throws.
+  virtual void run_and_dispose() noexcept = 0;
+  /// A node never run: its state was destroyed unsettled (step 7).
+  virtual ~FutureContinuation() = default;
+  FutureContinuation* next = nullptr;  // the state's list
+};
 
 class FutureStateBase {
  public:
@@ -125,6 +142,9 @@ class FutureStateBase {
   void on_ready(F k) {
     push_continuation(new ContinuationOf<std::decay_t<F>>(std::move(k)));
   }
+  /// As on_ready, with a node the caller made: the state owns `c` from now on and runs it
+  /// once (FutureContinuation::run_and_dispose). Allocates nothing; never blocks.
+  void on_ready_node(FutureContinuation* c) { push_continuation(c); }
   /// Any thread: settles with `e` if not settled yet. True if this call settled it.
   virtual bool fail(std::exception_ptr e) = 0;
   /// Attaches the deterministic runtime that wait() drives.
@@ -152,23 +172,21 @@ class FutureStateBase {
   }
 
  private:
-  /// A continuation: a node of the list of step 3, its callable inline.
-  struct Continuation : SmallBlocks {  // often freed on another worker than its maker's
-    virtual ~Continuation() = default;
-    virtual void run() noexcept = 0;
-    Continuation* next = nullptr;
-  };
+  /// on_ready's node: the callable inline.
   template <class F>
-  struct ContinuationOf final : Continuation {
+  struct ContinuationOf final : FutureContinuation,
+                                SmallBlocks {  // often freed on another worker than its maker's
     explicit ContinuationOf(F f) : fn(std::move(f)) {}
-    void run() noexcept override {
+    void run_and_dispose() noexcept override {
       try {
         fn();
       } catch (...) {
       }
+      delete this;
     }
     F fn;
   };
+  using Continuation = FutureContinuation;
   static Continuation* settled_mark() noexcept { return reinterpret_cast<Continuation*>(alignof(Continuation)); }
   void push_continuation(Continuation* c);  // step 3
   bool settled_seq_cst() const noexcept {   // step 4's waiter half
