@@ -99,9 +99,18 @@ class FutureStateBase {
   /// Any thread: drops one reference; the last one destroys the state (and with it any
   /// continuation never run). Never blocks.
   void release() noexcept {
+    // The last holder sees a count of 1 and deletes with no locked instruction: nobody else
+    // holds a reference, so nobody can add one (add_ref needs one) or drop one. An answered
+    // ask's stage keep is that last holder (staged_timeout.hpp step 2b): one locked RMW
+    // less per ask round trip. acquire: pairs with the other holders' fetch_sub below
+    // (their writes, a settle, happen-before the delete).
+    if (refs_.load(std::memory_order_acquire) == 1) {
+      delete this;
+      return;
+    }
     // acq_rel: release publishes this holder's writes (a settle, a result read) to the
     // destroyer; acquire, on the last decrement, sees every other holder's. Pairs with the
-    // fetch_sub of the other holders.
+    // fetch_sub of the other holders and with the acquire load above.
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
 
